@@ -1,0 +1,43 @@
+"""The ``mta-notebook`` command: sandbox, webhooks serve, demo, send, report, dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mta-notebook",
+        description="Mobile Text Alerts campaigns and iMessage delivery analytics.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sb = sub.add_parser("sandbox", help="run the local MTA API sandbox until stopped")
+    sb.add_argument("--host", default="127.0.0.1")
+    sb.add_argument("--port", type=int, default=8765)
+    sb.add_argument("--api-key", default="sandbox-key")
+    sb.add_argument("--seed", type=int, default=0)
+    sb.add_argument("--time-scale", type=float, default=1.0)
+    sb.add_argument("--config", help="JSON file of sandbox options (identities, rates, ...)")
+    sb.add_argument("--webhook-log", help="append every dispatched event to this JSON Lines file")
+    sb.add_argument("--faults", help='JSON object, e.g. {"error_before": 0.1}')
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _build_parser().parse_args(argv)
+    if args.command == "sandbox":
+        from .sandbox.server import serve_cli
+
+        return serve_cli(args)
+    raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones
+
+
+if __name__ == "__main__":
+    sys.exit(main())
