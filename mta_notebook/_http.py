@@ -1,0 +1,677 @@
+"""The request pipeline shared by Client and AsyncClient: retry policy, rate-limit headers, pacing.
+
+Everything here is pure logic with an injectable clock; the two clients only add the I/O
+(``httpx.Client.send`` or ``await httpx.AsyncClient.send``) and the sleeping. Errors from httpx
+and HTTP error answers are translated into the :mod:`mta_notebook.errors` tree here and only
+here (``Pipeline.on_exception`` / ``Pipeline.on_response``).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import httpx
+
+from .config import DEFAULT_MAX_RETRIES, redact
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    PermissionDeniedError,
+    RateLimitError,
+    SendOutcomeUnknown,
+    status_error,
+)
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_TIMEOUT",
+    "INITIAL_RETRY_DELAY",
+    "MAX_RETRY_AFTER",
+    "MAX_RETRY_DELAY",
+    "Family",
+    "Pacer",
+    "Pipeline",
+    "RateLimiter",
+    "RetryPolicy",
+    "Step",
+    "endpoint_family",
+    "parse_rate_limit_reset",
+    "parse_retry_after",
+]
+
+logger = logging.getLogger("mta_notebook")
+
+#: Notebook-friendly timeouts: fail a dead connection fast, give a slow answer half a minute.
+DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
+INITIAL_RETRY_DELAY: Final = 0.5
+MAX_RETRY_DELAY: Final = 8.0
+#: A server-requested wait longer than this is not sat out: the error is raised instead.
+MAX_RETRY_AFTER: Final = 120.0
+#: Fraction of a backoff delay that jitter may remove (spreads retries of concurrent callers).
+RETRY_JITTER: Final = 0.25
+#: Added after a rate-limit window is believed to end, for clock granularity.
+PACING_MARGIN: Final = 0.002
+#: While a window's end is only guessed and answers are pending, re-check this often.
+PACING_POLL: Final = 0.01
+
+Family = Literal["send", "subscribers", "bulk", "default"]
+
+#: MTA's documented account limits (requests, window seconds) per endpoint family.
+DEFAULT_LIMITS: Final[Mapping[Family, tuple[int, float]]] = {
+    "send": (25, 15.0),
+    "subscribers": (15, 15.0),
+    "bulk": (15, 15.0),
+    "default": (30, 60.0),
+}
+
+
+def endpoint_family(method: str, path: str) -> Family:
+    """The rate-limit family of a request.
+
+    >>> endpoint_family("POST", "/send"), endpoint_family("GET", "/subscribers/42")
+    ('send', 'subscribers')
+    >>> endpoint_family("POST", "/subscribers/bulk"), endpoint_family("GET", "/deliveries")
+    ('bulk', 'default')
+    """
+    parts = [p for p in path.split("?", 1)[0].split("/") if p]
+    if parts[:1] == ["v3"]:
+        parts = parts[1:]
+    if parts == ["send"] and method.upper() == "POST":
+        return "send"
+    if parts[:1] == ["subscribers"]:
+        return "bulk" if parts[1:2] == ["bulk"] else "subscribers"
+    if len(parts) >= 3 and parts[0] == "groups" and parts[-1].startswith("bulk-"):
+        return "bulk"
+    return "default"
+
+
+def _finite_number(value: str) -> float | None:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def parse_retry_after(value: str | None, *, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (seconds, fractional allowed, or HTTP date).
+
+    ``now`` is the wall-clock time (``time.time()``) used for HTTP dates. Negative, infinite or
+    unparseable values give ``None``; a date in the past gives ``0.0``.
+
+    >>> parse_retry_after("1.5", now=0.0), parse_retry_after("-3", now=0.0)
+    (1.5, None)
+    """
+    if value is None or not value.strip():
+        return None
+    seconds = _finite_number(value)
+    if seconds is not None:
+        return seconds if seconds >= 0 else None
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def parse_rate_limit_reset(value: str | None, *, now: float) -> float | None:
+    """Seconds until the rate-limit window ends, from a ``RateLimit-Reset`` value.
+
+    MTA documents milliseconds. Sanity clamps, since servers disagree on units: a value that
+    only makes sense as an epoch (above 1e12 epoch milliseconds, above 1e9 epoch seconds) is
+    read as one against the wall clock ``now``; negative or non-numeric values give ``None``.
+
+    >>> parse_rate_limit_reset("1500", now=0.0)
+    1.5
+    >>> parse_rate_limit_reset("1700000010", now=1700000000.0)
+    10.0
+    """
+    if value is None:
+        return None
+    number = _finite_number(value)
+    if number is None or number < 0:
+        return None
+    if number > 1e12:
+        return max(0.0, number / 1000.0 - now)
+    if number > 1e9:
+        return max(0.0, number - now)
+    return number / 1000.0
+
+
+def _header_int(headers: httpx.Headers, *names: str) -> int | None:
+    for name in names:
+        raw = headers.get(name)
+        if raw is not None:
+            number = _finite_number(raw)
+            if number is not None and number >= 0:
+                return int(number)
+    return None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When and how long to wait before repeating a request.
+
+    Parameters
+    ----------
+    max_retries
+        Repeats after the first attempt (0 disables retries).
+    initial_delay, max_delay
+        Exponential backoff ``initial_delay * 2**n``, capped at ``max_delay`` seconds.
+    max_retry_after
+        A ``Retry-After``/``RateLimit-Reset`` wait up to this many seconds is honoured; a longer
+        one is not sat out and the error is raised with its ``retry_after``.
+    jitter
+        Up to this fraction of a backoff delay is removed at random.
+
+    >>> RetryPolicy(jitter=0.0).backoff(3)
+    4.0
+    """
+
+    max_retries: int = DEFAULT_MAX_RETRIES
+    initial_delay: float = INITIAL_RETRY_DELAY
+    max_delay: float = MAX_RETRY_DELAY
+    max_retry_after: float = MAX_RETRY_AFTER
+    jitter: float = RETRY_JITTER
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
+        if self.initial_delay < 0 or self.max_delay < 0 or self.max_retry_after < 0:
+            raise ValueError("retry delays must be >= 0")
+        if not 0.0 <= self.jitter <= 1.0:
+            raise ValueError(f"jitter must be within [0, 1], got {self.jitter}")
+
+    def backoff(self, retries_taken: int, rand: float = 0.0) -> float:
+        """Backoff before retry number ``retries_taken + 1``; ``rand`` in [0, 1) drives jitter."""
+        delay = min(self.initial_delay * 2.0**retries_taken, self.max_delay)
+        return delay * (1.0 - self.jitter * rand)
+
+    def server_delay(self, headers: httpx.Headers, *, now: float) -> float | None:
+        """The wait the server asked for: ``Retry-After``, else ``RateLimit-Reset``."""
+        delay = parse_retry_after(headers.get("retry-after"), now=now)
+        if delay is None:
+            reset = headers.get("ratelimit-reset") or headers.get("x-ratelimit-reset")
+            delay = parse_rate_limit_reset(reset, now=now)
+        return delay
+
+
+class RateLimiter:
+    """Client-side pacing for one endpoint family (a fixed window per account).
+
+    Primed with the documented ``limit`` per ``window`` seconds, then steered by the server's
+    ``RateLimit-Remaining`` / ``RateLimit-Reset`` on every answer. Pure bookkeeping: callers ask
+    :meth:`acquire` for a slot and sleep the returned number of seconds when it is not ``0``.
+    Thread-safe; an AsyncClient shares one instance among its concurrent calls (nothing awaits
+    while the lock is held).
+
+    >>> t = [0.0]
+    >>> lim = RateLimiter(2, 10.0, clock=lambda: t[0])
+    >>> lim.acquire(), lim.acquire()
+    (0.0, 0.0)
+    >>> lim.release(); lim.release()  # answers without rate-limit headers
+    >>> lim.acquire()  # window primed at t=0 ends at t=10, plus the margin
+    10.002
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        margin: float = PACING_MARGIN,
+        poll: float = PACING_POLL,
+    ) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError(f"need limit >= 1 and window > 0, got {limit} per {window}s")
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._margin = margin
+        self._poll = poll
+        self._lock = threading.Lock()
+        self._remaining = limit
+        self._window_end: float | None = None
+        self._synced = False
+        self._in_flight = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"RateLimiter(limit={self.limit}, window={self.window:g}s, "
+            f"remaining={self._remaining}, in_flight={self._in_flight})"
+        )
+
+    @property
+    def remaining(self) -> int:
+        """Requests believed left in the current window."""
+        with self._lock:
+            self._roll(self._clock())
+            return self._remaining
+
+    def _roll(self, now: float) -> None:
+        if self._window_end is not None and now >= self._window_end:
+            # Requests still in flight may land in the server's next window: count them there.
+            self._remaining = max(0, self.limit - self._in_flight)
+            self._window_end = now + self.window if self._in_flight else None
+            self._synced = False
+
+    def acquire(self) -> float:
+        """Take a slot (returns ``0.0``) or return the seconds to wait before asking again."""
+        with self._lock:
+            now = self._clock()
+            self._roll(now)
+            if self._remaining > 0:
+                self._remaining -= 1
+                self._in_flight += 1
+                if self._window_end is None:
+                    self._window_end = now + self.window
+                return 0.0
+            wait = (self._window_end if self._window_end is not None else now) - now
+            wait = max(wait, 0.0) + self._margin
+            if not self._synced and self._in_flight:
+                wait = min(wait, self._poll)
+            return wait
+
+    def release(self, headers: httpx.Headers | None = None, *, sent: bool = True) -> None:
+        """Record the end of a request taken with :meth:`acquire`.
+
+        ``headers`` of the answer steer the window; ``sent=False`` (the connection failed before
+        the request went out) gives the slot back.
+        """
+        with self._lock:
+            now = self._clock()
+            self._in_flight = max(0, self._in_flight - 1)
+            if not sent:
+                self._remaining = min(self.limit, self._remaining + 1)
+                return
+            if headers is not None:
+                self._observe(headers, now)
+
+    def _observe(self, headers: httpx.Headers, now: float) -> None:
+        limit = _header_int(headers, "ratelimit-limit", "x-ratelimit-limit")
+        remaining = _header_int(headers, "ratelimit-remaining", "x-ratelimit-remaining")
+        reset_raw = headers.get("ratelimit-reset") or headers.get("x-ratelimit-reset")
+        reset = parse_rate_limit_reset(reset_raw, now=time.time())
+        if limit:
+            self.limit = limit
+        if remaining is None or reset is None:
+            return
+        if limit and remaining == limit - 1 and reset > 0:
+            # The first request of a server window: its reset is (nearly) the window length.
+            self.window = reset
+        server_end = now + reset + self._margin
+        # Others in flight may or may not be counted already: assume they are not (safe side).
+        estimate = max(0, remaining - self._in_flight)
+        same_window = (
+            self._window_end is not None and abs(server_end - self._window_end) < self.window / 2
+        )
+        if same_window and self._synced:
+            self._remaining = min(self._remaining, estimate)
+        else:
+            self._remaining = estimate
+        self._window_end = server_end
+        self._synced = True
+
+    def block(self, seconds: float) -> None:
+        """The server refused (429): no requests for ``seconds``."""
+        with self._lock:
+            self._remaining = 0
+            self._window_end = self._clock() + seconds
+            self._synced = True
+
+
+class Pacer:
+    """One :class:`RateLimiter` per endpoint family, primed with ``limits``."""
+
+    def __init__(
+        self,
+        limits: Mapping[Family, tuple[int, float]] = DEFAULT_LIMITS,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limiters: dict[Family, RateLimiter] = {
+            family: RateLimiter(limit, window, clock=clock)
+            for family, (limit, window) in limits.items()
+        }
+
+    def __repr__(self) -> str:
+        return f"Pacer({self.limiters!r})"
+
+    def __getitem__(self, family: Family) -> RateLimiter:
+        return self.limiters[family]
+
+
+@dataclass
+class Step:
+    """What a client does next: return ``response``, raise ``error`` or wait ``delay``, retry."""
+
+    response: httpx.Response | None = None
+    error: APIError | None = None
+    cause: BaseException | None = None
+    delay: float = 0.0
+
+    @property
+    def retry(self) -> bool:
+        return self.response is None and self.error is None
+
+
+@dataclass
+class Call:
+    """One logical API call and its attempts."""
+
+    method: str
+    path: str
+    params: Mapping[str, Any] | None = None
+    json_body: Any = None
+    idempotent: bool = True
+    is_send: bool = False
+    external_id: str | None = None
+    family: Family = "default"
+    retries_taken: int = 0
+
+
+_CERTAINLY_NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class Pipeline:
+    """Request building, retry decisions and error mapping shared by both clients."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        policy: RetryPolicy,
+        pacer: Pacer | None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+        user_agent: str = "mta-notebook",
+    ) -> None:
+        self._api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.policy = policy
+        self.pacer = pacer
+        self.clock = clock
+        self._wall = wall_clock
+        self._rand = rand
+        self._user_agent = user_agent
+
+    def __repr__(self) -> str:
+        return f"Pipeline(base_url={self.base_url!r}, policy={self.policy!r})"
+
+    # -- building --------------------------------------------------------------------------
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        external_id: str | None = None,
+        idempotent: bool = True,
+    ) -> Call:
+        """Describe one API call.
+
+        ``POST /send`` is never idempotent. Other calls that would do something twice when
+        repeated (creating a webhook, ``createOnly`` bulk) pass ``idempotent=False``: like a send,
+        they are retried only when they certainly did not reach MTA.
+        """
+        method = method.upper()
+        family = endpoint_family(method, path)
+        is_send = family == "send"
+        return Call(
+            method=method,
+            path=path,
+            params=params,
+            json_body=json_body,
+            idempotent=idempotent and not is_send,
+            is_send=is_send,
+            external_id=external_id,
+            family=family,
+        )
+
+    def headers(self) -> dict[str, str]:
+        """Headers every request carries (the key lives only here and in the httpx client)."""
+        return {
+            "Authorization": f"Bearer {self._api_key}",
+            "Accept": "application/json",
+            "User-Agent": self._user_agent,
+        }
+
+    def build_request(self, client: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
+        """The httpx request of an attempt (rebuilt for each retry)."""
+        extra = {"X-Retry-Count": str(call.retries_taken)} if call.retries_taken else None
+        return client.build_request(
+            call.method,
+            self.base_url + call.path,
+            params=_clean_params(call.params),
+            json=call.json_body,
+            headers=extra,
+        )
+
+    def redact(self, text: str) -> str:
+        """``text`` with the API key replaced by ``***``."""
+        return redact(text, self._api_key)
+
+    def where(self, call: Call) -> str:
+        return f"{call.method} {self.base_url}{call.path}"
+
+    # -- pacing ----------------------------------------------------------------------------
+
+    def pace(self, call: Call) -> float:
+        """Seconds to wait before the attempt may go out (``0.0``: it holds a slot now)."""
+        if self.pacer is None:
+            return 0.0
+        limiter = self.pacer[call.family]
+        wait = limiter.acquire()
+        if wait > 0 and logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "pacing: waiting %.3fs before %s (%s limit %d per %.3gs reached, %d in flight)",
+                wait,
+                self.where(call),
+                call.family,
+                limiter.limit,
+                limiter.window,
+                limiter._in_flight,
+            )
+        return wait
+
+    def _release(
+        self, call: Call, headers: httpx.Headers | None = None, *, sent: bool = True
+    ) -> None:
+        if self.pacer is not None:
+            self.pacer[call.family].release(headers, sent=sent)
+
+    # -- deciding --------------------------------------------------------------------------
+
+    def _retry_or(self, call: Call, delay: float, reason: str, error: APIError) -> Step:
+        if call.retries_taken >= self.policy.max_retries:
+            logger.debug(
+                "giving up on %s after %d retries: %s",
+                self.where(call),
+                call.retries_taken,
+                reason,
+            )
+            return Step(error=error)
+        call.retries_taken += 1
+        logger.debug(
+            "retrying %s in %.3fs (retry %d of %d) because %s",
+            self.where(call),
+            delay,
+            call.retries_taken,
+            self.policy.max_retries,
+            reason,
+        )
+        return Step(delay=delay)
+
+    def abandon(self, call: Call) -> None:
+        """An attempt was interrupted (cancelled, KeyboardInterrupt): free its pacing slot."""
+        self._release(call)
+
+    def decode(self, call: Call, response: httpx.Response) -> Any:
+        """The JSON of a successful answer (``None`` for an empty body)."""
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise APIError(
+                f"{self.where(call)} answered HTTP {response.status_code} with a body that is "
+                f"not JSON ({response.headers.get('content-type', 'no content-type')}). "
+                "Check base_url: it should end in /v3",
+                method=call.method,
+                url=self.base_url + call.path,
+            ) from exc
+
+    def on_exception(self, call: Call, exc: httpx.RequestError) -> Step:
+        """Map a transport error of an attempt to a retry or an error (the one boundary)."""
+        not_sent = isinstance(exc, _CERTAINLY_NOT_SENT)
+        self._release(call, sent=not not_sent)
+        where = self.where(call)
+        detail = self.redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        error: APIError
+        if isinstance(exc, httpx.TimeoutException):
+            error = APITimeoutError(
+                f"{where} timed out ({detail}). Raise timeout= on the client if MTA is slow",
+                method=call.method,
+                url=self.base_url + call.path,
+            )
+        else:
+            error = APIConnectionError(
+                f"{where} failed ({detail}). Check the network and base_url",
+                method=call.method,
+                url=self.base_url + call.path,
+            )
+        if call.is_send and not not_sent:
+            return Step(error=self._unknown(call, detail), cause=exc)
+        if not call.idempotent and not not_sent:
+            return Step(error=error, cause=exc)
+        delay = self.policy.backoff(call.retries_taken, self._rand())
+        step = self._retry_or(call, delay, detail, error)
+        step.cause = exc
+        return step
+
+    def on_response(self, call: Call, response: httpx.Response) -> Step:
+        """Map an answer to success, a retry or an error (the one boundary)."""
+        self._release(call, response.headers)
+        status = response.status_code
+        if status < 400:
+            return Step(response=response)
+        error = self.status_error(call, response)
+        if isinstance(error, RateLimitError):
+            wait = error.retry_after
+            if wait is None:
+                wait = self.policy.backoff(call.retries_taken, self._rand())
+            if self.pacer is not None:
+                self.pacer[call.family].block(wait)
+            if wait > self.policy.max_retry_after:
+                logger.debug(
+                    "not retrying %s: server asked to wait %.1fs, over max_retry_after %.1fs",
+                    self.where(call),
+                    wait,
+                    self.policy.max_retry_after,
+                )
+                return Step(error=error)
+            reason = f"HTTP 429 (server asked to wait {wait:.3f}s)"
+            if error.request_id:
+                reason += f" requestId={error.request_id}"
+            return self._retry_or(call, wait + PACING_MARGIN, reason, error)
+        if status >= 500 or status == 408:
+            if call.is_send:
+                return Step(error=self._unknown(call, f"HTTP {status}"), cause=error)
+            if not call.idempotent:
+                return Step(error=error)
+            server = self.policy.server_delay(response.headers, now=self._wall())
+            delay = self.policy.backoff(call.retries_taken, self._rand())
+            if server is not None and server <= self.policy.max_retry_after:
+                delay = max(delay, server)
+            reason = f"HTTP {status}"
+            if error.request_id:
+                reason += f" requestId={error.request_id}"
+            return self._retry_or(call, delay, reason, error)
+        return Step(error=error)
+
+    def _unknown(self, call: Call, detail: str) -> SendOutcomeUnknown:
+        logger.debug(
+            "not retrying %s: it may have taken effect (%s); externalId=%r",
+            self.where(call),
+            detail,
+            call.external_id,
+        )
+        return SendOutcomeUnknown(
+            f"{self.where(call)} got no definite answer ({detail})",
+            external_id=call.external_id,
+            method=call.method,
+            url=self.base_url + call.path,
+        )
+
+    def status_error(self, call: Call, response: httpx.Response) -> APIStatusError:
+        """The typed error for an HTTP error answer, with MTA's message and requestId."""
+        body: Any
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = response.text or None
+        body = self._redact_body(body)
+        info = body if isinstance(body, dict) else {}
+        message = info.get("message") or info.get("error") or response.reason_phrase
+        if not isinstance(message, str):
+            message = str(message)
+        request_id = info.get("requestId") or response.headers.get("x-request-id")
+        kwargs: dict[str, Any] = {
+            "status_code": response.status_code,
+            "request_id": str(request_id) if request_id is not None else None,
+            "body": body,
+            "method": call.method,
+            "url": self.base_url + call.path,
+        }
+        cls = status_error(response.status_code)
+        if cls is PermissionDeniedError:
+            reason = info.get("reason")
+            return PermissionDeniedError(
+                message, reason=None if reason is None else str(reason), **kwargs
+            )
+        if cls is RateLimitError:
+            retry_after = self.policy.server_delay(response.headers, now=self._wall())
+            return RateLimitError(message, retry_after=retry_after, **kwargs)
+        return cls(message, **kwargs)
+
+    def _redact_body(self, body: Any) -> Any:
+        if isinstance(body, str):
+            return self.redact(body)
+        if body is None:
+            return None
+        text = json.dumps(body)
+        if self._api_key and self._api_key in text:
+            return json.loads(self.redact(text))
+        return body
+
+
+def _clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if params is None:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        else:
+            out[key] = value
+    return out
