@@ -1,0 +1,94 @@
+"""Deterministic draws: iMessage capability, opt-in, route, delivery outcome and reply.
+
+Every draw hashes (seed, what, phone, identity, message id), so it does not depend on the order in
+which requests arrive: the same seed gives the same answers in every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from .state import Longcode, SandboxState
+
+__all__ = ["Plan", "draw", "is_capable", "is_opted_in", "plan_recipient"]
+
+REPLY_TEXTS = ("Thanks!", "Yes", "What time does it start?", "Sounds good", "Is this still on?")
+
+
+def draw(seed: int, *parts: object) -> float:
+    """A uniform number in [0, 1) determined by ``seed`` and ``parts``."""
+    key = "|".join([str(seed), *(str(p) for p in parts)]).encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64
+
+
+def is_capable(state: SandboxState, phone: str) -> bool:
+    """Whether the phone can receive iMessage (admin override, else a seeded draw)."""
+    if phone in state.capability:
+        return state.capability[phone]
+    return draw(state.seed, "capable", phone) < state.config.imessage_capable
+
+
+def is_opted_in(state: SandboxState, phone: str, identity: str) -> bool:
+    """Whether the phone has opted in to ``identity`` (admin override, else a seeded draw)."""
+    key = (phone, identity)
+    if key in state.opt_ins:
+        return state.opt_ins[key]
+    return draw(state.seed, "opt-in", phone, identity) < state.config.opt_in_rate
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What will happen to one recipient of one send, decided up front."""
+
+    route: str
+    final_status: str
+    sent_after_s: float
+    final_after_s: float
+    reply: str | None
+    reply_after_s: float
+
+
+def _pick(probs: dict[str, float], u: float) -> str:
+    total = sum(max(p, 0.0) for p in probs.values())
+    if total <= 0:
+        return "delivered"
+    acc = 0.0
+    for status, p in probs.items():
+        acc += max(p, 0.0) / total
+        if u < acc:
+            return status
+    return next(reversed(list(probs)))
+
+
+def plan_recipient(
+    state: SandboxState, phone: str, identity: Longcode | None, message_id: int
+) -> Plan:
+    """Route, outcome, timings (unscaled seconds after the send) and reply for one recipient."""
+    cfg = state.config
+    name = identity.sender_name if identity is not None else None
+    route = "sms"
+    if (
+        identity is not None
+        and name is not None
+        and identity.enabled
+        and cfg.imessage_route_up
+        and is_capable(state, phone)
+        and is_opted_in(state, phone, name)
+    ):
+        attempt_fails = (
+            draw(state.seed, "attempt", phone, name, message_id) < cfg.imessage_attempt_fail_rate
+        )
+        route = "sms" if attempt_fails else "imessage"
+    parts = (phone, name, message_id)
+    status = _pick(cfg.outcomes.get(route, {}), draw(state.seed, "outcome", *parts))
+    sent_after = cfg.sent_after_s * (0.5 + draw(state.seed, "sent-t", *parts))
+    final_after = max(sent_after, cfg.final_after_s * (0.5 + draw(state.seed, "final-t", *parts)))
+    reply: str | None = None
+    if status == "delivered" and draw(state.seed, "reply", *parts) < cfg.reply_rate:
+        if draw(state.seed, "stop", *parts) < cfg.stop_share:
+            reply = "STOP"
+        else:
+            reply = REPLY_TEXTS[int(draw(state.seed, "reply-text", *parts) * len(REPLY_TEXTS))]
+    reply_after = final_after + cfg.reply_after_s * (0.5 + draw(state.seed, "reply-t", *parts))
+    return Plan(route, status, sent_after, final_after, reply, reply_after)
