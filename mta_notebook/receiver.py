@@ -1,0 +1,275 @@
+"""The webhook receiver: a starlette app that keeps every signed MTA event on disk.
+
+Each accepted POST becomes one JSON line in ``DIR/webhooks-YYYY-MM-DD.jsonl`` (UTC day)::
+
+    {"received_at": "...Z", "event": "delivery-status", "headers": {"X-Signature": "..."},
+     "raw_body": "<the exact body>"}
+
+The answer is 200 only after the line is written, flushed and fsynced, so an acknowledged event
+survives a crash. One writer task owns the files and commits whatever is queued in one write and
+one fsync (group commit), so concurrent requests never interleave and stay fast. Bad signatures
+get 401 and nothing is stored; bodies over ``max_body`` get 413; a signed body that is not JSON is
+kept in ``DIR/rejects-YYYY-MM-DD.jsonl`` and answered 400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any, Final
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from .webhooks import infer_event, verify_signature
+
+__all__ = ["DEFAULT_MAX_BODY", "Receiver", "create_receiver_app", "running_receiver", "serve"]
+
+DEFAULT_MAX_BODY: Final = 1 << 20  # 1 MiB; MTA bodies are a few hundred bytes
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class _Writer:
+    """The single writer: appends queued lines to their daily files with group commit."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.files: dict[str, IO[bytes]] = {}
+        self.queue: asyncio.Queue[tuple[str, bytes, asyncio.Future[None]]] | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def _ensure_started(self) -> asyncio.Queue[tuple[str, bytes, asyncio.Future[None]]]:
+        if self.queue is None or self.task is None or self.task.done():
+            self.queue = asyncio.Queue()
+            self.task = asyncio.get_running_loop().create_task(self._run(self.queue))
+        return self.queue
+
+    async def append(self, name: str, line: bytes) -> None:
+        """Queue ``line`` for file ``name``; returns once it is on disk (flushed and fsynced)."""
+        queue = self._ensure_started()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await queue.put((name, line, done))
+        await done
+
+    async def _run(self, queue: asyncio.Queue[tuple[str, bytes, asyncio.Future[None]]]) -> None:
+        while True:
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                await asyncio.to_thread(self._commit, [(n, line) for n, line, _ in batch])
+            except Exception as exc:  # disk full, permissions: every waiter gets a 500
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+    def _commit(self, items: list[tuple[str, bytes]]) -> None:
+        by_file: dict[str, list[bytes]] = {}
+        for name, line in items:
+            by_file.setdefault(name, []).append(line)
+        for name, lines in by_file.items():
+            handle = self._file(name)
+            handle.write(b"".join(lines))
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def _file(self, name: str) -> IO[bytes]:
+        handle = self.files.get(name)
+        if handle is None:
+            kind = name.split("-", 1)[0]
+            for old in [k for k in self.files if k.split("-", 1)[0] == kind]:
+                self.files.pop(old).close()  # the day changed
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            path = self.out_dir / name
+            created = not path.exists()
+            handle = path.open("ab")
+            if created:  # make the new directory entry durable too
+                fd = os.open(self.out_dir, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            self.files[name] = handle
+        return handle
+
+    async def close(self) -> None:
+        if self.task is not None:
+            while self.queue is not None and not self.queue.empty():
+                await asyncio.sleep(0.01)
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        for handle in self.files.values():
+            handle.close()
+        self.files.clear()
+
+
+def create_receiver_app(
+    secret: str, out_dir: str | os.PathLike[str], *, max_body: int = DEFAULT_MAX_BODY
+) -> Starlette:
+    """The receiver as a starlette app (any path accepts ``POST``; ``GET /healthz`` answers ok).
+
+    Parameters
+    ----------
+    secret : str
+        The webhook secret; requests whose ``X-Signature`` does not match get 401.
+    out_dir : path
+        Directory for ``webhooks-YYYY-MM-DD.jsonl`` and ``rejects-YYYY-MM-DD.jsonl``.
+    max_body : int
+        Largest body accepted, in bytes (413 above).
+
+    Examples
+    --------
+    >>> app = create_receiver_app("s3cret", "/tmp/mta-hooks")
+    >>> type(app).__name__
+    'Starlette'
+    """
+    if not secret:
+        raise ValueError("the receiver needs a webhook secret (--secret or MTA_WEBHOOK_SECRET)")
+    writer = _Writer(Path(out_dir))
+
+    async def receive(request: Request) -> Response:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_body:
+            return JSONResponse({"error": f"body over {max_body} bytes"}, status_code=413)
+        body = bytearray()
+        async for part in request.stream():
+            body += part
+            if len(body) > max_body:
+                return JSONResponse({"error": f"body over {max_body} bytes"}, status_code=413)
+        raw = bytes(body)
+        signature = request.headers.get("x-signature", "")
+        if not verify_signature(raw, signature, secret):
+            return JSONResponse({"error": "X-Signature does not match the body"}, status_code=401)
+        moment = _now()
+        hint = request.query_params.get("event")
+        record: dict[str, Any] = {
+            "received_at": _iso(moment),
+            "event": hint,
+            "headers": {"X-Signature": signature},
+        }
+        try:
+            text = raw.decode("utf-8")
+            payload = json.loads(text)
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            if isinstance(exc, UnicodeDecodeError):
+                record["raw_body_base64"] = base64.b64encode(raw).decode("ascii")
+            else:
+                record["raw_body"] = raw.decode("utf-8")
+            record["reason"] = "not-json"
+            line = json.dumps(record).encode() + b"\n"
+            await writer.append(f"rejects-{moment:%Y-%m-%d}.jsonl", line)
+            return JSONResponse({"error": "the body is not JSON; kept as a reject"}, 400)
+        record["event"] = infer_event(payload, hint)
+        record["raw_body"] = text
+        line = json.dumps(record).encode() + b"\n"
+        await writer.append(f"webhooks-{moment:%Y-%m-%d}.jsonl", line)
+        return JSONResponse({"ok": True})
+
+    async def health(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await writer.close()
+
+    return Starlette(
+        routes=[
+            Route("/healthz", health, methods=["GET"]),
+            Route("/{path:path}", receive, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """A running receiver: where to POST and where the lines go."""
+
+    url: str
+    port: int
+    out_dir: Path
+
+    def files(self) -> list[Path]:
+        """The event log files written so far (not the rejects)."""
+        return sorted(self.out_dir.glob("webhooks-*.jsonl"))
+
+
+@contextlib.contextmanager
+def running_receiver(
+    *,
+    secret: str,
+    out_dir: str | os.PathLike[str],
+    host: str = "127.0.0.1",
+    port: int = 0,
+    max_body: int = DEFAULT_MAX_BODY,
+) -> Iterator[Receiver]:
+    """Run the receiver on a loopback port until the block ends.
+
+    Examples
+    --------
+    >>> with running_receiver(secret="s3cret", out_dir="/tmp/hooks") as rx:  # doctest: +SKIP
+    ...     print(rx.url)
+    http://127.0.0.1:54321/
+    """
+    from ._server import serve_in_thread
+
+    app = create_receiver_app(secret, out_dir, max_body=max_body)
+    with serve_in_thread(app, host=host, port=port) as bound:
+        yield Receiver(url=f"http://{host}:{bound}/", port=bound, out_dir=Path(out_dir))
+
+
+def serve(
+    *,
+    secret: str,
+    out_dir: str | os.PathLike[str],
+    host: str = "127.0.0.1",
+    port: int = 8766,
+    max_body: int = DEFAULT_MAX_BODY,
+) -> None:
+    """Run the receiver in the foreground until interrupted (the CLI's ``webhooks serve``)."""
+    import uvicorn
+
+    app = create_receiver_app(secret, out_dir, max_body=max_body)
+    print(
+        f"mta-notebook webhook receiver on http://{host}:{port}/ writing to {out_dir}",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def serve_cli(args: Any) -> int:
+    """Entry point for ``mta-notebook webhooks serve`` (secret from --secret or the env)."""
+    from .config import Settings
+    from .errors import ConfigError
+
+    try:
+        secret = Settings.load(webhook_secret=args.secret).require_webhook_secret()
+    except ConfigError as exc:
+        print(f"mta-notebook webhooks serve: {exc}", file=sys.stderr)
+        return 2
+    serve(secret=secret, out_dir=args.out, host=args.host, port=args.port)
+    return 0
