@@ -12,6 +12,9 @@ from .models import (
     Subscriber,
     Webhook,
 )
+from .receiver import running_receiver
+from .webhook_log import EventLog, read_webhook_log
+from .webhooks import fetch_deliveries, register_webhooks, verify_signature
 
 __all__ = [
     "Account",
@@ -20,9 +23,15 @@ __all__ = [
     "Client",
     "DedicatedNumber",
     "Delivery",
+    "EventLog",
     "Page",
     "SendRequest",
     "SendResult",
     "Subscriber",
     "Webhook",
+    "fetch_deliveries",
+    "read_webhook_log",
+    "register_webhooks",
+    "running_receiver",
+    "verify_signature",
 ]

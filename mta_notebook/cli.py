@@ -26,6 +26,14 @@ def _build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--webhook-log", help="append every dispatched event to this JSON Lines file")
     sb.add_argument("--faults", help='JSON object, e.g. {"error_before": 0.1}')
 
+    wh = sub.add_parser("webhooks", help="webhook tools")
+    wh_sub = wh.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
+    whs = wh_sub.add_parser("serve", help="run the signed-webhook receiver until stopped")
+    whs.add_argument("--secret", help="webhook secret (default: MTA_WEBHOOK_SECRET)")
+    whs.add_argument("--out", required=True, help="directory for the daily JSON Lines files")
+    whs.add_argument("--host", default="127.0.0.1")
+    whs.add_argument("--port", type=int, default=8766)
+
     return parser
 
 
@@ -36,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .sandbox.server import serve_cli
 
         return serve_cli(args)
+    if args.command == "webhooks":
+        from .receiver import serve_cli as serve_webhooks
+
+        return serve_webhooks(args)
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones
 
 
