@@ -1,0 +1,1274 @@
+"""Campaigns: plan a message to a list, check it, send it in journaled chunks, resume safely.
+
+A campaign is planned once (``plan_campaign``) and written to the SQLite journal; sending moves
+each chunk ``planned -> in_flight -> sent | failed | unknown`` with a commit before every request.
+A chunk whose outcome is unknown (a crash, a dropped connection, a 5xx after processing) is never
+re-sent blindly: it is reconciled from ``GET /v3/deliveries`` by its ``externalId`` first.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import html
+import json
+import math
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as dtime
+from typing import Any, Final, Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from .errors import (
+    APIError,
+    APIStatusError,
+    AuthenticationError,
+    CampaignError,
+    JournalError,
+    PermissionDeniedError,
+    RateLimitError,
+    SendOutcomeUnknown,
+)
+from .journal import Journal, utcnow
+
+__all__ = [
+    "GSM7_BASIC",
+    "GSM7_EXTENDED",
+    "MAX_MESSAGE_CHARS",
+    "MMS_CREDITS",
+    "CampaignPlan",
+    "CampaignResult",
+    "MessageCheck",
+    "check_message",
+    "plan_campaign",
+    "resume_campaign",
+]
+
+# -- message checks --------------------------------------------------------------------------
+
+GSM7_BASIC: Final = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+#: Characters of the GSM-7 extension table: each costs two septets (escape + char).
+GSM7_EXTENDED: Final = frozenset("^{}\\[~]|€\f")
+#: MTA's hard limit on a message body (MMS), in characters.
+MAX_MESSAGE_CHARS: Final = 1550
+#: MTA bills an MMS (a message with an image, or isMMS) 3 credits per recipient.
+MMS_CREDITS: Final = 3
+#: POST /send: 25 requests per 15 s per account (MTA rate limits).
+SEND_RATE: Final = (25, 15.0)
+
+Encoding = Literal["GSM-7", "UCS-2"]
+
+
+@dataclass(frozen=True)
+class MessageCheck:
+    """What one filled message costs: encoding, length, segments and credits.
+
+    ``ucs2_chars`` lists the characters that force UCS-2 (70/67 characters per segment instead of
+    160/153); replacing them (curly quotes, emoji, dashes) often halves the credits.
+    """
+
+    text: str
+    encoding: Encoding
+    length: int
+    segments: int
+    credits: int
+    ucs2_chars: tuple[str, ...]
+    too_long: bool
+
+
+def _gsm_units(ch: str) -> int:
+    """Septets for one character in GSM-7 (0 when it is not GSM-7)."""
+    if ch in GSM7_BASIC:
+        return 1
+    if ch in GSM7_EXTENDED:
+        return 2
+    return 0
+
+
+def _utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _segments(encoding: Encoding, units: int) -> int:
+    if units == 0:
+        return 1
+    if encoding == "GSM-7":
+        return 1 if units <= 160 else math.ceil(units / 153)
+    return 1 if units <= 70 else math.ceil(units / 67)
+
+
+def check_message(text: str, *, mms: bool = False) -> MessageCheck:
+    """Encoding, segments and credits of one message as MTA would bill it.
+
+    Parameters
+    ----------
+    text
+        The message as the recipient gets it (placeholders filled).
+    mms
+        True when it goes as MMS (an image or ``isMMS``): 3 credits, whatever the length.
+
+    Examples
+    --------
+    >>> check_message("Hi Ann, 20% off today!").segments
+    1
+    >>> c = check_message("Hi Ann, 20% off today ✨")
+    >>> c.encoding, c.ucs2_chars
+    ('UCS-2', ('✨',))
+    >>> check_message("x" * 161).segments, check_message("x" * 161).credits
+    (2, 2)
+    """
+    bad = tuple(dict.fromkeys(ch for ch in text if _gsm_units(ch) == 0))
+    if bad:
+        encoding: Encoding = "UCS-2"
+        units = _utf16_units(text)
+    else:
+        encoding = "GSM-7"
+        units = sum(_gsm_units(ch) for ch in text)
+    segments = _segments(encoding, units)
+    return MessageCheck(
+        text=text,
+        encoding=encoding,
+        length=units,
+        segments=segments,
+        credits=MMS_CREDITS if mms else segments,
+        ucs2_chars=bad,
+        too_long=len(text) > MAX_MESSAGE_CHARS,
+    )
+
+
+# -- templates -------------------------------------------------------------------------------
+
+_PLACEHOLDER: Final = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_E164: Final = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_HHMM: Final = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
+
+
+def _split_template(message: str) -> tuple[list[str], list[str]]:
+    """Literal parts and placeholder names: ``lits[0] name[0] lits[1] ... lits[-1]``."""
+    lits: list[str] = []
+    names: list[str] = []
+    pos = 0
+    for m in _PLACEHOLDER.finditer(message):
+        lits.append(message[pos : m.start()])
+        names.append(m.group(1))
+        pos = m.end()
+    lits.append(message[pos:])
+    return lits, names
+
+
+def _fill(message: str, values: Mapping[str, Any]) -> str:
+    return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), message)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """Per-value facts for vectorised checks: GSM septets (-1: not GSM), UTF-16 units, chars."""
+
+    gsm: np.ndarray[Any, Any]
+    utf16: np.ndarray[Any, Any]
+    chars: np.ndarray[Any, Any]
+    bad: dict[str, tuple[str, ...]]
+    codes: np.ndarray[Any, Any]
+    uniques: np.ndarray[Any, Any]
+
+
+def _value_facts(values: np.ndarray[Any, Any]) -> _Parts:
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    gsm_u = np.empty(len(uniques), dtype=np.int64)
+    utf_u = np.empty(len(uniques), dtype=np.int64)
+    len_u = np.empty(len(uniques), dtype=np.int64)
+    bad: dict[str, tuple[str, ...]] = {}
+    for i, v in enumerate(uniques):
+        s = str(v)
+        units = [_gsm_units(ch) for ch in s]
+        b = tuple(dict.fromkeys(ch for ch, u in zip(s, units, strict=True) if u == 0))
+        gsm_u[i] = -1 if b else sum(units)
+        utf_u[i] = _utf16_units(s)
+        len_u[i] = len(s)
+        if b:
+            bad[s] = b
+    return _Parts(
+        gsm=gsm_u[codes],
+        utf16=utf_u[codes],
+        chars=len_u[codes],
+        bad=bad,
+        codes=codes,
+        uniques=np.asarray(uniques, dtype=object),
+    )
+
+
+def _clean_strings(col: pd.Series) -> np.ndarray[Any, Any]:
+    """A column as an object array of stripped strings, None where missing or blank."""
+    arr = col.to_numpy(dtype=object)
+    na = col.isna().to_numpy()
+    out = np.empty(len(arr), dtype=object)
+    out[:] = [None if m else (str(x).strip() or None) for x, m in zip(arr, na, strict=True)]
+    return out
+
+
+# -- recipients ------------------------------------------------------------------------------
+
+
+def _recipients_frame(recipients: Any) -> tuple[pd.DataFrame, str | None]:
+    source = None
+    if isinstance(recipients, pd.DataFrame):
+        df = recipients
+    elif hasattr(recipients, "df") and isinstance(recipients.df, pd.DataFrame):
+        df = recipients.df
+        for attr in ("source", "path"):
+            val = getattr(recipients, attr, None)
+            if isinstance(val, (str, os.PathLike)):
+                source = os.fspath(val)
+                break
+    else:
+        raise CampaignError(
+            f"recipients must be a SubscriberList or a DataFrame with a 'phone' column, got "
+            f"{type(recipients).__name__}. Load a file with mta_notebook.load_subscribers()."
+        )
+    if "phone" not in df.columns:
+        raise CampaignError(
+            f"recipients has no 'phone' column (columns: {list(df.columns)[:12]}). Rename the "
+            "phone column to 'phone' (E.164, like +13125550123) or use load_subscribers()."
+        )
+    return df.reset_index(drop=True), source
+
+
+def _source_hash(source: str | None) -> str | None:
+    if source is None or not os.path.isfile(source):
+        return None
+    h = hashlib.sha256()
+    with open(source, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _timezones(phones: pd.Series) -> pd.Series:
+    """Time zone per E.164 phone via phonenumbers, cached per country code + area code prefix."""
+    import phonenumbers
+    from phonenumbers import timezone as pn_tz
+
+    keys = phones.str.slice(0, 8)
+    first = phones.groupby(keys, sort=False).first()
+    zone_of: dict[str, str | None] = {}
+    for key, phone in first.items():
+        zone: str | None = None
+        try:
+            num = phonenumbers.parse(str(phone), None)
+            zones = [z for z in pn_tz.time_zones_for_number(num) if z != "Etc/Unknown"]
+            zone = zones[0] if zones else None
+        except phonenumbers.NumberParseException:
+            zone = None
+        zone_of[str(key)] = zone
+    return keys.map(zone_of)
+
+
+# -- scheduling ------------------------------------------------------------------------------
+
+
+def _parse_window(window: Sequence[str] | None) -> tuple[dtime, dtime] | None:
+    if window is None:
+        return None
+    if isinstance(window, str) or len(window) != 2:
+        raise CampaignError(
+            f"send_window must be two 'HH:MM' strings like ('09:00', '20:00'), got {window!r}."
+        )
+    out = []
+    for part in window:
+        m = _HHMM.match(str(part))
+        if not m:
+            raise CampaignError(f"send_window time {part!r} is not 'HH:MM' (24-hour clock).")
+        out.append(dtime(int(m.group(1)), int(m.group(2))))
+    if out[0] >= out[1]:
+        raise CampaignError(
+            f"send_window {tuple(window)!r} must start before it ends within one day."
+        )
+    return out[0], out[1]
+
+
+def next_in_window(
+    now: datetime, tz: str, window: tuple[dtime, dtime], not_before: datetime | None = None
+) -> datetime | None:
+    """The UTC time to schedule a send for ``tz``'s window, or None to send right away.
+
+    Examples
+    --------
+    >>> from datetime import datetime, time, timezone
+    >>> now = datetime(2025, 3, 6, 12, 0, tzinfo=timezone.utc)  # 06:00 in Chicago
+    >>> next_in_window(now, "America/Chicago", (time(9), time(20))).isoformat()
+    '2025-03-06T15:00:00+00:00'
+    >>> next_in_window(now, "Europe/Paris", (time(9), time(20))) is None
+    True
+    """
+    zone = ZoneInfo(tz)
+    start_at = max(now, not_before) if not_before is not None else now
+    local = start_at.astimezone(zone)
+    if window[0] <= local.time() < window[1]:
+        return None if start_at <= now else start_at.astimezone(timezone.utc)
+    day: date = local.date() if local.time() < window[0] else local.date() + timedelta(days=1)
+    return datetime.combine(day, window[0], tzinfo=zone).astimezone(timezone.utc)
+
+
+def mta_datetime(ts: datetime) -> str:
+    """MTA's basic ISO-8601 format in UTC, like ``20250306T193000-0000``."""
+    return ts.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S-0000")
+
+
+def _parse_mta_datetime(text: str) -> datetime:
+    return datetime.strptime(text, "%Y%m%dT%H%M%S%z")
+
+
+# -- the plan --------------------------------------------------------------------------------
+
+
+@dataclass
+class CampaignPlan:
+    """A planned campaign, already in the journal: look at it, test it, then send it.
+
+    Build it with :func:`plan_campaign`. ``recipients`` has one row per input row with its
+    ``chunk``, filled-text ``encoding``, ``segments``, ``credits`` and ``skip_reason`` (rows that
+    will not be sent: ``missing-phone``, ``invalid-phone``, ``duplicate``, ``missing-value``,
+    ``too-long``); ``skipped`` is those rows.
+    """
+
+    campaign_id: str
+    message: str
+    sender_name: str | None
+    longcode_id: int | None
+    journal: Journal
+    recipients: pd.DataFrame
+    placeholders: tuple[str, ...]
+    chunk_size: int
+    image: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    send_window: tuple[str, str] | None = None
+    scheduled_at: datetime | None = None
+    warnings: list[str] = field(default_factory=list)
+    reused: bool = False
+
+    @property
+    def skipped(self) -> pd.DataFrame:
+        """Rows that will not be sent, with ``skip_reason`` and ``detail``."""
+        out: pd.DataFrame = self.recipients[self.recipients["skip_reason"].notna()]
+        return out
+
+    @property
+    def to_send(self) -> pd.DataFrame:
+        """Rows that will be sent."""
+        out: pd.DataFrame = self.recipients[self.recipients["skip_reason"].isna()]
+        return out
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Recipients, chunks, credits, encoding, expected duration, progress and warnings."""
+        send = self.to_send
+        n_chunks = int(send["chunk"].nunique()) if len(send) else 0
+        limit, window = SEND_RATE
+        seconds = max(0, n_chunks - limit) * window / limit
+        chunk_states = self.journal.chunks(self.campaign_id)["state"].value_counts().to_dict()
+        return {
+            "campaign_id": self.campaign_id,
+            "sender_name": self.sender_name,
+            "longcode_id": self.longcode_id,
+            "recipients": len(send),
+            "skipped": int(len(self.recipients) - len(send)),
+            "chunks": n_chunks,
+            "chunk_size": self.chunk_size,
+            "credits": int(send["credits"].sum()),
+            "mms": self.image is not None,
+            "ucs2_recipients": int((send["encoding"] == "UCS-2").sum()),
+            "max_segments": int(send["segments"].max()) if len(send) else 0,
+            "expected_duration_s": round(seconds, 1),
+            "chunk_states": {str(k): int(v) for k, v in chunk_states.items()},
+            "send_window": self.send_window,
+            "journal": str(self.journal.path),
+            "warnings": list(self.warnings),
+        }
+
+    def preview(self, n: int = 5) -> pd.DataFrame:
+        """The first ``n`` recipients' filled texts with encoding, segments and credits."""
+        rows = []
+        for rec in self.to_send.head(n).to_dict("records"):
+            text = _fill(self.message, {p: rec.get(_col(p, rec)) for p in self.placeholders})
+            chk = check_message(text, mms=self.image is not None)
+            rows.append(
+                {
+                    "phone": rec["phone"],
+                    "chunk": rec["chunk"],
+                    "text": text,
+                    "encoding": chk.encoding,
+                    "length": chk.length,
+                    "segments": chk.segments,
+                    "credits": chk.credits,
+                    "ucs2_chars": "".join(chk.ucs2_chars),
+                }
+            )
+        cols = ["phone", "chunk", "text", "encoding", "length", "segments", "credits", "ucs2_chars"]
+        out: pd.DataFrame = pd.DataFrame(rows, columns=cols)
+        return out
+
+    def first_text(self) -> str:
+        """The first recipient's filled message (what ``test_send`` sends)."""
+        prev = self.preview(1)
+        if prev.empty:
+            raise CampaignError(f"Campaign {self.campaign_id!r} has no recipient to send to.")
+        return str(prev["text"].iloc[0])
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (
+            f"CampaignPlan({s['campaign_id']!r}, recipients={s['recipients']}, "
+            f"chunks={s['chunks']}, credits={s['credits']}, sender_name={self.sender_name!r}, "
+            f"longcode_id={self.longcode_id!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        s = self.summary
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+            for k, v in s.items()
+            if k != "warnings"
+        )
+        warn = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
+        warn_html = f"<p><b>Warnings</b></p><ul>{warn}</ul>" if warn else ""
+        prev = self.preview(3).to_html(index=False, escape=True)
+        return (
+            f"<div><p><b>Campaign {html.escape(self.campaign_id)}</b> (planned, not sent until "
+            f"<code>plan.send(client, confirm=True)</code>)</p><table>{rows}</table>"
+            f"{warn_html}<p><b>Preview</b></p>{prev}</div>"
+        )
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def test_send(self, client: Any, to: Sequence[str]) -> Any:
+        """Send the first recipient's filled message to your own numbers, outside the campaign.
+
+        Uses the campaign's identity and image; ``externalId`` is ``{campaign_id}-test``.
+        Nothing is recorded in the campaign's chunks.
+        """
+        if isinstance(to, str):
+            to = [to]
+        bad = [p for p in to if not _E164.match(str(p))]
+        if not to or bad:
+            raise CampaignError(
+                f"test_send needs your own numbers in E.164 (like +13125550123); got {list(to)!r}."
+            )
+        return client.send(
+            subscribers=list(to),
+            message=self.first_text(),
+            image=self.image,
+            sender_name=self.sender_name,
+            longcode_id=self.longcode_id,
+            external_id=f"{self.campaign_id}-test",
+            tags={**self.tags, "campaign_id": self.campaign_id, "test": "true"},
+        )
+
+    def send(
+        self,
+        client: Any,
+        *,
+        confirm: bool = False,
+        progress: bool = True,
+        grace_period: float = 60.0,
+    ) -> CampaignResult:
+        """Send the campaign's planned chunks (each one ``/send``), journaling every move.
+
+        Parameters
+        ----------
+        client
+            A :class:`mta_notebook.Client`.
+        confirm
+            Must be True: sending costs credits and reaches real phones.
+        progress
+            Show a ``tqdm`` progress bar.
+        grace_period
+            Seconds after which a chunk of unknown outcome that ``GET /v3/deliveries`` does not
+            show is planned again.
+
+        Running it again (or :func:`resume_campaign`) sends only chunks still planned.
+        """
+        if confirm is not True:
+            s = self.summary
+            raise CampaignError(
+                f"Not sent: campaign {self.campaign_id!r} goes to {s['recipients']} recipients "
+                f"for about {s['credits']} credits. Check plan.summary and plan.preview(), then "
+                "call plan.send(client, confirm=True)."
+            )
+        return _run(
+            self.journal, self.campaign_id, client, progress=progress, grace_period=grace_period
+        )
+
+    def confirm(self, client: Any, *, grace_period: float = 60.0) -> Any:
+        """A notebook panel (recipients, identity, credits, preview) with a Send button."""
+        import ipywidgets as widgets
+
+        s = self.summary
+        info = widgets.HTML(self._repr_html_())
+        button = widgets.Button(
+            description=f"Send to {s['recipients']} recipients",
+            button_style="danger",
+            icon="paper-plane",
+            tooltip=f"{s['credits']} credits, identity {self.sender_name or self.longcode_id}",
+        )
+        out = widgets.Output()
+
+        def _on_click(_: Any) -> None:
+            button.disabled = True
+            with out:
+                result = self.send(client, confirm=True, grace_period=grace_period)
+                from IPython.display import display
+
+                display(result)  # type: ignore[no-untyped-call]
+
+        button.on_click(_on_click)
+        return widgets.VBox([info, button, out])
+
+
+def _col(placeholder: str, rec: Mapping[str, Any]) -> str:
+    if placeholder in rec:
+        return placeholder
+    return _snake(placeholder)
+
+
+# -- planning --------------------------------------------------------------------------------
+
+
+def plan_campaign(
+    recipients: Any,
+    message: str,
+    *,
+    sender_name: str | None = None,
+    longcode_id: int | None = None,
+    chunk_size: int = 500,
+    campaign_id: str | None = None,
+    image: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    send_window: Sequence[str] | None = None,
+    scheduled_at: datetime | str | None = None,
+    journal: Journal | str | os.PathLike[str] | None = None,
+    defaults: Mapping[str, str] | None = None,
+) -> CampaignPlan:
+    """Plan a campaign: check every filled message, split into chunks, write the journal.
+
+    Parameters
+    ----------
+    recipients
+        A ``SubscriberList`` or a DataFrame with a ``phone`` column (E.164).
+    message
+        The text; ``{{first_name}}``-style placeholders are filled per recipient from their
+        columns (sent through MTA ``properties``).
+    sender_name, longcode_id
+        The iMessage Sender Identity (one is required; both are sent when given).
+    chunk_size
+        Recipients per ``/send`` call.
+    campaign_id
+        Defaults to a hash of the inputs, so planning the same campaign again reuses it (and
+        never sends it twice).
+    image
+        Public image URL: the message goes as MMS (3 credits per recipient).
+    tags
+        Tags echoed in webhooks; ``campaign_id`` and ``chunk`` are added.
+    send_window
+        ``("09:00", "20:00")``: each recipient's time zone group is scheduled to arrive inside
+        this local window.
+    scheduled_at
+        Do not deliver before this time (naive means UTC).
+    journal
+        A :class:`Journal` or its path; default ``./mta_journal.sqlite``.
+    defaults
+        Values for placeholders a recipient has no value for (else that recipient is skipped).
+
+    Returns
+    -------
+    CampaignPlan
+
+    Raises
+    ------
+    CampaignError
+        No identity, an empty message, a placeholder with no column, a template longer than
+        1,550 characters, or a campaign id already used for different inputs.
+    """
+    if sender_name is None and longcode_id is None:
+        raise CampaignError(
+            "A Sender Identity is required: pass sender_name='Acme' and/or longcode_id=101. "
+            "MTA routes iMessage only through an identity (recipients who cannot get iMessage "
+            "from it get SMS from its longcode)."
+        )
+    if sender_name is not None and not str(sender_name).strip():
+        raise CampaignError("sender_name is empty; pass the Sender Identity name MTA set up.")
+    if not isinstance(message, str) or not message.strip():
+        raise CampaignError("The message is empty; pass the text to send.")
+    if chunk_size < 1:
+        raise CampaignError(f"chunk_size must be at least 1, got {chunk_size}.")
+    lits, names = _split_template(message)
+    placeholders = tuple(dict.fromkeys(names))
+    static_len = sum(len(x) for x in lits)
+    if static_len > MAX_MESSAGE_CHARS:
+        raise CampaignError(
+            f"The message is {static_len} characters before filling placeholders; MTA's limit "
+            f"is {MAX_MESSAGE_CHARS}. Shorten it."
+        )
+    window = _parse_window(send_window)
+    sched_dt: datetime | None = None
+    if scheduled_at is not None:
+        sched_dt = (
+            datetime.fromisoformat(scheduled_at) if isinstance(scheduled_at, str) else scheduled_at
+        )
+        if sched_dt.tzinfo is None:
+            sched_dt = sched_dt.replace(tzinfo=timezone.utc)
+        sched_dt = sched_dt.astimezone(timezone.utc)
+    tags_d = {str(k): str(v) for k, v in (tags or {}).items()}
+    defaults_d = dict(defaults or {})
+    mms = image is not None
+
+    df, source = _recipients_frame(recipients)
+    n = len(df)
+    cols = {p: (p if p in df.columns else _snake(p)) for p in placeholders}
+    missing_cols = [p for p, c in cols.items() if c not in df.columns and p not in defaults_d]
+    if missing_cols:
+        raise CampaignError(
+            f"The message uses {', '.join('{{' + p + '}}' for p in missing_cols)} but recipients "
+            f"has no such column (columns: {list(df.columns)[:15]}). Add the column, fix the "
+            "placeholder, or pass defaults={...}."
+        )
+
+    # Plain object arrays: pandas' Arrow strings are slow to convert row by row at 1M rows.
+    phone_arr = _clean_strings(df["phone"])
+    reason: np.ndarray[Any, Any] = np.full(n, None, dtype=object)
+    detail: np.ndarray[Any, Any] = np.full(n, None, dtype=object)
+    is_missing = pd.isna(phone_arr)
+    reason[is_missing] = "missing-phone"
+    e164 = _E164.match
+    bad = np.fromiter((x is not None and e164(x) is None for x in phone_arr), bool, n)
+    reason[bad] = "invalid-phone"
+    detail[bad] = "not E.164 (like +13125550123); normalise with load_subscribers()"
+    dup = pd.isna(reason) & pd.Series(phone_arr, dtype=object).duplicated(keep="first").to_numpy()
+    reason[dup] = "duplicate"
+    detail[dup] = "the same phone appears earlier; it is sent once"
+
+    # Per-placeholder values, with defaults; a recipient missing a value is skipped.
+    values: dict[str, np.ndarray[Any, Any]] = {}
+    for p in placeholders:
+        c = cols[p]
+        v = _clean_strings(df[c]) if c in df.columns else np.full(n, None, dtype=object)
+        if p in defaults_d:
+            v[pd.isna(v)] = str(defaults_d[p])
+        absent = pd.isna(v) & pd.isna(reason)
+        if absent.any():
+            reason[absent] = "missing-value"
+            detail[absent] = [f"{d} {{{{{p}}}}}" if d else f"{{{{{p}}}}}" for d in detail[absent]]
+        v[pd.isna(v)] = ""
+        values[p] = v
+    miss = reason == "missing-value"
+    detail[miss] = ["no value for " + str(d) for d in detail[miss]]
+
+    # Vectorised length checks: literal parts once, each placeholder per unique value.
+    lit_facts = _value_facts(np.array(["".join(lits)], dtype=object))
+    gsm = np.full(n, int(lit_facts.gsm[0]), dtype=np.int64)
+    utf16 = np.full(n, int(lit_facts.utf16[0]), dtype=np.int64)
+    chars = np.full(n, int(lit_facts.chars[0]), dtype=np.int64)
+    bad_chars: dict[str, tuple[str, ...]] = dict(lit_facts.bad)
+    facts = {p: _value_facts(values[p]) for p in placeholders}
+    for p in names:  # every occurrence counts
+        f = facts[p]
+        gsm = np.where((gsm < 0) | (f.gsm < 0), -1, gsm + f.gsm)
+        utf16 = utf16 + f.utf16
+        chars = chars + f.chars
+        bad_chars.update(f.bad)
+    is_gsm = gsm >= 0
+    units = np.where(is_gsm, gsm, utf16)
+    segs = np.where(
+        is_gsm,
+        np.where(units <= 160, 1, np.ceil(units / 153)),
+        np.where(units <= 70, 1, np.ceil(units / 67)),
+    ).astype(np.int64)
+    segs = np.maximum(segs, 1)
+    credits = np.full(n, MMS_CREDITS, dtype=np.int64) if mms else segs
+    too_long = (chars > MAX_MESSAGE_CHARS) & pd.isna(reason)
+    reason[too_long] = "too-long"
+    detail[too_long] = [
+        f"{k} characters after filling; MTA's limit is {MAX_MESSAGE_CHARS}"
+        for k in chars[too_long].tolist()
+    ]
+
+    ok = pd.isna(reason)
+    tz: pd.Series | None = None
+    warnings: list[str] = []
+    if window is not None:
+        if "timezone" in df.columns:
+            tz = df["timezone"].astype("string")
+        else:
+            tz = pd.Series(pd.NA, index=df.index, dtype="string")
+        need = tz.isna() & pd.Series(ok, index=df.index)
+        if need.any():
+            need_phones = pd.Series(phone_arr[need.to_numpy()], dtype=object)
+            tz[need] = _timezones(need_phones).astype("string").to_numpy()
+        unknown_tz = tz.isna() & pd.Series(ok, index=df.index)
+        if unknown_tz.any():
+            warnings.append(
+                f"{int(unknown_tz.sum())} recipients have no known time zone; they are "
+                "scheduled in UTC."
+            )
+        tz = tz.fillna("UTC")
+        for z in pd.unique(tz[pd.Series(ok, index=df.index)]):
+            try:
+                ZoneInfo(str(z))
+            except (KeyError, ValueError) as exc:
+                raise CampaignError(f"Unknown time zone {z!r} in the timezone column.") from exc
+
+    # Chunks: in input order; with a window, grouped by time zone (a chunk has one zone).
+    chunk = np.full(n, -1, dtype=np.int64)
+    ok_idx = np.flatnonzero(ok)
+    chunk_rows: list[dict[str, Any]] = []
+    if tz is not None:
+        tz_ok = tz.to_numpy()[ok_idx]
+        order = np.argsort(pd.factorize(tz_ok, sort=False)[0], kind="stable")
+        ok_idx = ok_idx[order]
+        groups = tz_ok[order]
+    else:
+        groups = None
+    next_chunk = 1
+    start = 0
+    while start < len(ok_idx):
+        end = min(start + chunk_size, len(ok_idx))
+        zone = None
+        if groups is not None:
+            zone = str(groups[start])
+            same = np.flatnonzero(groups[start:end] != zone)
+            if len(same):
+                end = start + int(same[0])
+        chunk[ok_idx[start:end]] = next_chunk
+        chunk_rows.append({"chunk": next_chunk, "rows": ok_idx[start:end], "timezone": zone})
+        next_chunk += 1
+        start = end
+
+    # The input hash: every field that decides who gets what.
+    hash_cols = {"phone": np.where(is_missing, "", phone_arr)}
+    hash_cols.update({f"v_{p}": values[p] for p in placeholders})
+    h = hashlib.sha256()
+    h.update(pd.util.hash_pandas_object(pd.DataFrame(hash_cols), index=False).to_numpy().tobytes())
+    input_hash = h.hexdigest()
+    inputs_key = json.dumps(
+        [
+            message,
+            sender_name,
+            longcode_id,
+            image,
+            tags_d,
+            window and list(send_window or ()),
+            sched_dt and sched_dt.isoformat(),
+            chunk_size,
+            input_hash,
+        ],
+        default=str,
+    )
+    cid = campaign_id or "cmp-" + hashlib.sha256(inputs_key.encode()).hexdigest()[:12]
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}", cid):
+        raise CampaignError(
+            f"campaign_id {cid!r} must be 1-64 letters, digits, '_', '.', ':' or '-'."
+        )
+    for row in chunk_rows:
+        row["external_id"] = f"{cid}-{row['chunk']:05d}"
+
+    jr = journal if isinstance(journal, Journal) else Journal(journal)
+    plan_df = pd.DataFrame(
+        {
+            "phone": pd.array(phone_arr, dtype="string"),
+            "chunk": pd.array(np.where(chunk > 0, chunk, 0), dtype="Int64").copy(),
+            "encoding": np.where(is_gsm, "GSM-7", "UCS-2"),
+            "segments": segs,
+            "credits": credits,
+            "skip_reason": pd.array(reason, dtype="string"),
+            "detail": pd.array(detail, dtype="string"),
+        }
+    )
+    plan_df.loc[chunk <= 0, "chunk"] = pd.NA
+    for p in placeholders:
+        if cols[p] in df.columns:
+            plan_df[cols[p]] = df[cols[p]]
+    if tz is not None:
+        plan_df["timezone"] = tz
+    plan_df.loc[~ok, ["encoding", "segments", "credits"]] = [pd.NA, 0, 0]
+
+    send_ok = plan_df[ok]
+    n_ucs2 = int((send_ok["encoding"] == "UCS-2").sum())
+    if n_ucs2:
+        chars_list = "".join(dict.fromkeys(ch for t in bad_chars.values() for ch in t))[:20]
+        warnings.append(
+            f"{n_ucs2} messages are UCS-2 (70 characters per segment) because of "
+            f"{chars_list!r}; replace those characters to use GSM-7 (160)."
+        )
+    multi = int((send_ok["segments"] > 1).sum()) if not mms else 0
+    if multi:
+        warnings.append(
+            f"{multi} messages are longer than one SMS segment (up to "
+            f"{int(send_ok['segments'].max())} segments, billed per segment); MTA may also "
+            "answer 400 'Character Limit Exceeded' for long SMS."
+        )
+    for code in ("missing-value", "invalid-phone", "missing-phone", "duplicate", "too-long"):
+        k = int((reason == code).sum())
+        if k:
+            warnings.append(f"{k} recipients skipped: {code} (see plan.skipped).")
+    if not len(send_ok):
+        warnings.append("No recipient can be sent to.")
+
+    manifest = {
+        "campaign_id": cid,
+        "created_by": f"{_user()}@{socket.gethostname()}",
+        "message": message,
+        "sender_name": sender_name,
+        "longcode_id": longcode_id,
+        "image": image,
+        "tags": tags_d,
+        "send_window": list(send_window) if window is not None and send_window else None,
+        "scheduled_at": sched_dt.isoformat() if sched_dt else None,
+        "chunk_size": chunk_size,
+        "input_hash": input_hash,
+        "input_source": source,
+        "recipients": len(send_ok),
+        "skipped": int(n - len(send_ok)),
+        "chunks": len(chunk_rows),
+        "credits": int(send_ok["credits"].sum()),
+        "encoding": "UCS-2" if n_ucs2 else "GSM-7",
+        "extra": {"source_sha256": _source_hash(source), "placeholders": list(placeholders)},
+    }
+    plan = CampaignPlan(
+        campaign_id=cid,
+        message=message,
+        sender_name=sender_name,
+        longcode_id=longcode_id,
+        journal=jr,
+        recipients=plan_df,
+        placeholders=placeholders,
+        chunk_size=chunk_size,
+        image=image,
+        tags=tags_d,
+        send_window=(str(send_window[0]), str(send_window[1])) if window and send_window else None,
+        scheduled_at=sched_dt,
+        warnings=warnings,
+    )
+    if jr.has_campaign(cid):
+        old = jr.manifest(cid)
+        same = (
+            old["input_hash"] == input_hash
+            and old["message"] == message
+            and old["sender_name"] == sender_name
+            and old["longcode_id"] == longcode_id
+            and old["image"] == image
+            and old["chunk_size"] == chunk_size
+        )
+        if not same:
+            raise CampaignError(
+                f"Campaign {cid!r} is already in the journal {jr.path} with a different message, "
+                "identity or recipient list. Pass a new campaign_id=, or resume_campaign("
+                f"{cid!r}, client) to finish the journaled one."
+            )
+        plan.reused = True
+        plan.warnings.append(
+            f"Campaign {cid!r} was already planned in {jr.path}; sending sends only chunks "
+            "still planned."
+        )
+        return plan
+
+    # props JSON per recipient, built per unique value then concatenated (fast for 1M rows).
+    if placeholders:
+        props: np.ndarray[Any, Any] = np.full(n, "{", dtype=object)
+        for i, p in enumerate(placeholders):
+            f = facts[p]
+            enc = np.array(
+                [json.dumps(str(v), ensure_ascii=False) for v in f.uniques], dtype=object
+            )
+            props = props + (("," if i else "") + json.dumps(p) + ":") + enc[f.codes]
+        props_obj: np.ndarray[Any, Any] | None = props + "}"
+    else:
+        props_obj = None
+    phone_obj = phone_arr
+    for row in chunk_rows:
+        idx = row.pop("rows")
+        row["phones"] = phone_obj[idx].tolist()
+        row["props"] = props_obj[idx].tolist() if props_obj is not None else None
+    skip_idx = np.flatnonzero(~ok)
+    skipped_rows = zip(
+        skip_idx.tolist(),
+        phone_arr[skip_idx].tolist(),
+        reason[skip_idx].tolist(),
+        detail[skip_idx].tolist(),
+        strict=True,
+    )
+    jr.create_campaign(manifest, chunk_rows, skipped_rows)
+    return plan
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+# -- the result ------------------------------------------------------------------------------
+
+
+@dataclass
+class CampaignResult:
+    """The outcome of a send run: the send ledger (``.sends``) and counts by state.
+
+    ``unknown_chunks`` lists chunks whose outcome neither MTA's answer nor ``GET /v3/deliveries``
+    could settle: check them in the MTA dashboard before resuming.
+    """
+
+    campaign_id: str
+    sends: pd.DataFrame
+    chunks: pd.DataFrame
+    interrupted: bool = False
+    note: str = ""
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Recipients per state (sent, failed, unknown, skipped, planned)."""
+        vc = self.sends["state"].value_counts()
+        return {str(k): int(v) for k, v in vc.items()}
+
+    @property
+    def unknown_chunks(self) -> pd.DataFrame:
+        """Chunks still unknown (or in flight): listed for the user, never re-sent silently."""
+        out: pd.DataFrame = self.chunks[self.chunks["state"].isin(["unknown", "in_flight"])]
+        return out
+
+    @property
+    def complete(self) -> bool:
+        """True when every chunk is sent or failed (nothing planned or unknown left)."""
+        return bool(self.chunks["state"].isin(["sent", "failed"]).all())
+
+    def __repr__(self) -> str:
+        return f"CampaignResult({self.campaign_id!r}, {self.counts})"
+
+    def _repr_html_(self) -> str:
+        counts = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{v}</td></tr>"
+            for k, v in self.counts.items()
+        )
+        unk = self.unknown_chunks
+        unk_html = (
+            "<p><b>Unknown chunks</b> (check before resuming):</p>"
+            + unk[["chunk", "external_id", "recipients", "error"]].to_html(index=False)
+            if len(unk)
+            else ""
+        )
+        note = f"<p>{html.escape(self.note)}</p>" if self.note else ""
+        return (
+            f"<div><p><b>Campaign {html.escape(self.campaign_id)}</b></p>"
+            f"<table>{counts}</table>{note}{unk_html}</div>"
+        )
+
+
+# -- the send engine -------------------------------------------------------------------------
+
+
+class _StopFlag:
+    """The first Ctrl-C (or Jupyter's stop button) asks to stop after the chunk in flight."""
+
+    def __init__(self) -> None:
+        self.stop = False
+        self._old: Any = None
+        self._installed = False
+
+    def __enter__(self) -> _StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._old = signal.getsignal(signal.SIGINT)
+                signal.signal(signal.SIGINT, self._handler)
+                self._installed = True
+            except ValueError:
+                self._installed = False
+        return self
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.stop:  # second interrupt: stop now
+            raise KeyboardInterrupt
+        self.stop = True
+        print(
+            "Stopping after the chunk in flight (interrupt again to stop at once)...",
+            file=sys.stderr,
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._old)
+
+
+def _request(journal: Journal, manifest: Mapping[str, Any], chunk: int) -> dict[str, Any]:
+    cid = str(manifest["campaign_id"])
+    row = journal.chunk(cid, chunk)
+    phones, props = journal.chunk_recipients(cid, chunk)
+    properties = dict(zip(phones, props, strict=True)) if props else {}
+    req: dict[str, Any] = {
+        "subscribers": phones,
+        "message": manifest["message"],
+        "external_id": row["external_id"],
+        "tags": {**(manifest.get("tags") or {}), "campaign_id": cid, "chunk": str(chunk)},
+    }
+    if manifest.get("sender_name") is not None:
+        req["sender_name"] = manifest["sender_name"]
+    if manifest.get("longcode_id") is not None:
+        req["longcode_id"] = int(manifest["longcode_id"])
+    if manifest.get("image"):
+        req["image"] = manifest["image"]
+    if properties:
+        req["properties"] = properties
+    now = utcnow()
+    not_before = (
+        datetime.fromisoformat(manifest["scheduled_at"]) if manifest.get("scheduled_at") else None
+    )
+    window = _parse_window(manifest.get("send_window"))
+    when: datetime | None
+    if window is not None:
+        when = next_in_window(now, row["timezone"] or "UTC", window, not_before)
+    else:
+        when = not_before if not_before is not None and not_before > now else None
+    req["scheduled_date"] = mta_datetime(when) if when is not None else None
+    return req
+
+
+def _reconcile(
+    journal: Journal,
+    campaign_id: str,
+    client: Any,
+    *,
+    grace_period: float,
+    wait: bool,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Settle unknown chunks from ``GET /v3/deliveries``: found -> sent, absent -> planned."""
+    for ch in journal.chunk_ids(campaign_id, "in_flight"):
+        journal.move(
+            campaign_id,
+            ch,
+            "unknown",
+            error="in flight when the previous run stopped",
+        )
+    for _ in range(3):
+        young: list[float] = []
+        for ch in journal.chunk_ids(campaign_id, "unknown"):
+            row = journal.chunk(campaign_id, ch)
+            ext = str(row["external_id"])
+            try:
+                found = [
+                    d
+                    for d in client.iter_deliveries(external_id=ext)
+                    if getattr(d, "external_id", None) == ext
+                ]
+            except APIError as exc:
+                journal.move(
+                    campaign_id, ch, "unknown", error=f"cannot check deliveries: {exc}"[:500]
+                )
+                continue
+            if found:
+                journal.move(
+                    campaign_id,
+                    ch,
+                    "sent",
+                    message_id=int(found[0].message_id),
+                    detail=f"reconciled: {len(found)} deliveries with externalId {ext}",
+                )
+                continue
+            in_flight_at = datetime.fromisoformat(str(row["in_flight_at"]))
+            age = (utcnow() - in_flight_at).total_seconds()
+            sched = row.get("scheduled_date")
+            if sched and _parse_mta_datetime(str(sched)) > utcnow():
+                journal.move(
+                    campaign_id,
+                    ch,
+                    "unknown",
+                    error=f"scheduled for {sched}; deliveries cannot show it yet - check the "
+                    "MTA dashboard (scheduled messages) before resuming",
+                )
+            elif age >= grace_period:
+                journal.move(
+                    campaign_id,
+                    ch,
+                    "planned",
+                    detail=f"reconciled: no delivery with externalId {ext} after {age:.1f}s",
+                )
+            else:
+                young.append(grace_period - age)
+        if not young or not wait:
+            return
+        sleep(max(young) + 0.05)
+
+
+def _run(
+    journal: Journal,
+    campaign_id: str,
+    client: Any,
+    *,
+    progress: bool = True,
+    grace_period: float = 60.0,
+    max_rounds: int = 3,
+    max_unknown_in_a_row: int = 5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CampaignResult:
+    from tqdm.auto import tqdm
+
+    manifest = journal.manifest(campaign_id)
+    journal.acquire(campaign_id)
+    interrupted = False
+    note = ""
+    try:
+        journal.set_times(campaign_id, started=True)
+        _reconcile(journal, campaign_id, client, grace_period=grace_period, wait=True, sleep=sleep)
+        chunks = journal.chunks(campaign_id)
+        todo = int(chunks.loc[chunks["state"] == "planned", "recipients"].sum())
+        with (
+            _StopFlag() as flag,
+            tqdm(total=todo, unit="msg", desc=campaign_id, disable=not progress, leave=True) as bar,
+        ):
+            for _round in range(max_rounds):
+                planned = journal.chunk_ids(campaign_id, "planned")
+                if not planned:
+                    break
+                unknown_in_a_row = 0
+                for ch in planned:
+                    if flag.stop:
+                        interrupted = True
+                        break
+                    state = _send_chunk(journal, manifest, ch, client, sleep=sleep)
+                    if state == "sent":
+                        bar.update(int(journal.chunk(campaign_id, ch)["recipients"]))
+                        unknown_in_a_row = 0
+                    elif state == "unknown":
+                        unknown_in_a_row += 1
+                        if unknown_in_a_row >= max_unknown_in_a_row:
+                            break
+                    elif state == "interrupted":
+                        interrupted = True
+                        break
+                if interrupted:
+                    break
+                _reconcile(
+                    journal, campaign_id, client, grace_period=grace_period, wait=True, sleep=sleep
+                )
+    finally:
+        if interrupted:
+            note = (
+                f"Stopped by the user after the chunk in flight. Resume with "
+                f"mta_notebook.resume_campaign({campaign_id!r}, client, "
+                f"journal={str(journal.path)!r}) or run plan.send(client, confirm=True) again: "
+                "only chunks still planned are sent."
+            )
+            print(note, file=sys.stderr)
+        else:
+            journal.set_times(campaign_id, finished=True)
+        journal.release(campaign_id)
+    result = CampaignResult(
+        campaign_id=campaign_id,
+        sends=journal.sends(campaign_id),
+        chunks=journal.chunks(campaign_id),
+        interrupted=interrupted,
+        note=note,
+    )
+    if not interrupted and len(result.unknown_chunks):
+        result.note = (
+            f"{len(result.unknown_chunks)} chunks have an unknown outcome (see "
+            "result.unknown_chunks); they were not re-sent. Check them in the MTA dashboard, "
+            "then resume_campaign() again."
+        )
+    return result
+
+
+def _send_chunk(
+    journal: Journal,
+    manifest: Mapping[str, Any],
+    ch: int,
+    client: Any,
+    *,
+    sleep: Callable[[float], None],
+    max_rate_limited: int = 5,
+) -> str:
+    """Send one chunk; returns the state it ends in (or ``interrupted``)."""
+    cid = str(manifest["campaign_id"])
+    for _attempt in range(max_rate_limited):
+        req = _request(journal, manifest, ch)
+        if req.get("scheduled_date"):
+            journal.set_scheduled_date(cid, ch, req["scheduled_date"])
+        else:
+            req.pop("scheduled_date")
+        journal.move(cid, ch, "in_flight")
+        try:
+            res = client.send(**req)
+        except RateLimitError as exc:
+            # A 429 means MTA did not process the request: safe to send again later.
+            journal.move(cid, ch, "planned", error=f"rate limited: {exc}"[:500])
+            sleep(exc.retry_after if exc.retry_after else 1.0)
+            continue
+        except (AuthenticationError, PermissionDeniedError) as exc:
+            journal.move(cid, ch, "planned", error=str(exc)[:500])
+            raise
+        except SendOutcomeUnknown as exc:
+            journal.move(cid, ch, "unknown", error=str(exc)[:500])
+            return "unknown"
+        except APIStatusError as exc:
+            if exc.status_code < 500:
+                journal.move(cid, ch, "failed", error=str(exc)[:500])
+                return "failed"
+            journal.move(cid, ch, "unknown", error=str(exc)[:500])
+            return "unknown"
+        except KeyboardInterrupt:
+            journal.move(cid, ch, "unknown", error="interrupted while the request was in flight")
+            return "interrupted"
+        except Exception as exc:  # any other failure after the request may have left: unknown
+            journal.move(cid, ch, "unknown", error=f"{type(exc).__name__}: {exc}"[:500])
+            return "unknown"
+        journal.move(cid, ch, "sent", message_id=_message_id(res))
+        return "sent"
+    return "planned"
+
+
+def _message_id(res: Any) -> int | None:
+    mid = getattr(res, "message_id", None)
+    if mid is None and isinstance(res, Mapping):
+        mid = res.get("messageId") or (res.get("data") or {}).get("messageId")
+    return int(mid) if mid is not None else None
+
+
+def resume_campaign(
+    campaign_id: str,
+    client: Any,
+    *,
+    journal: Journal | str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    grace_period: float = 60.0,
+) -> CampaignResult:
+    """Finish a journaled campaign: reconcile unknown chunks, then send only planned ones.
+
+    A chunk in flight at a crash, or answered ambiguously, is looked up in
+    ``GET /v3/deliveries`` by its ``externalId``: found means sent; absent after
+    ``grace_period`` seconds means planned again; otherwise it stays ``unknown`` and is listed
+    in ``result.unknown_chunks``. Nothing is re-sent without that evidence.
+    """
+    jr = journal if isinstance(journal, Journal) else Journal(journal)
+    if not jr.has_campaign(campaign_id):
+        raise JournalError(
+            f"No campaign {campaign_id!r} in the journal {jr.path}. Pass journal= the file the "
+            "campaign was planned in."
+        )
+    return _run(jr, campaign_id, client, progress=progress, grace_period=grace_period)

@@ -1,0 +1,593 @@
+"""The SQLite send journal: campaigns, their chunks and recipients, and the chunk state machine.
+
+A chunk moves ``planned -> in_flight -> sent | failed | unknown``; ``unknown`` (and a stale
+``in_flight`` left by a crash) goes back to ``planned`` or on to ``sent`` only through
+reconciliation. Every move is its own committed transaction, so a crash at any instant leaves the
+journal true: a chunk is ``in_flight`` from before its request leaves until its answer is recorded.
+
+The journal never holds a secret: no API key, no webhook secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import pandas as pd
+
+from .errors import JournalError
+
+__all__ = [
+    "CHUNK_STATES",
+    "DEFAULT_JOURNAL_PATH",
+    "SENDS_COLUMNS",
+    "ChunkState",
+    "Journal",
+]
+
+DEFAULT_JOURNAL_PATH: Final = "mta_journal.sqlite"
+
+ChunkState = Literal["planned", "in_flight", "sent", "failed", "unknown"]
+CHUNK_STATES: Final[tuple[str, ...]] = ("planned", "in_flight", "sent", "failed", "unknown")
+
+# Which moves are allowed: the guard that keeps two runs (or a bug) from sending a chunk twice.
+_ALLOWED: Final[dict[str, frozenset[str]]] = {
+    "in_flight": frozenset({"planned"}),
+    "sent": frozenset({"in_flight", "unknown"}),
+    "failed": frozenset({"in_flight"}),
+    "unknown": frozenset({"in_flight", "unknown"}),
+    "planned": frozenset({"in_flight", "unknown", "failed"}),
+}
+
+SENDS_COLUMNS: Final[tuple[str, ...]] = (
+    "campaign_id",
+    "chunk",
+    "external_id",
+    "message_id",
+    "phone",
+    "sender_name",
+    "longcode_id",
+    "sent_at",
+    "state",
+    "error",
+)
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS campaigns (
+    ckey          INTEGER PRIMARY KEY,
+    campaign_id   TEXT NOT NULL UNIQUE,
+    created_at    TEXT NOT NULL,
+    created_by    TEXT NOT NULL,
+    message       TEXT NOT NULL,
+    sender_name   TEXT,
+    longcode_id   INTEGER,
+    image         TEXT,
+    tags          TEXT,
+    send_window   TEXT,
+    scheduled_at  TEXT,
+    chunk_size    INTEGER NOT NULL,
+    input_hash    TEXT NOT NULL,
+    input_source  TEXT,
+    recipients    INTEGER NOT NULL,
+    skipped       INTEGER NOT NULL,
+    chunks        INTEGER NOT NULL,
+    credits       INTEGER NOT NULL,
+    encoding      TEXT,
+    extra         TEXT,
+    run_owner     TEXT,
+    started_at    TEXT,
+    finished_at   TEXT
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    campaign_id    TEXT NOT NULL,
+    chunk          INTEGER NOT NULL,
+    external_id    TEXT NOT NULL,
+    state          TEXT NOT NULL,
+    recipients     INTEGER NOT NULL,
+    timezone       TEXT,
+    scheduled_date TEXT,
+    message_id     INTEGER,
+    error          TEXT,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    in_flight_at   TEXT,
+    sent_at        TEXT,
+    updated_at     TEXT NOT NULL,
+    PRIMARY KEY (campaign_id, chunk)
+);
+-- A chunk's recipients, packed: phones joined by newlines (E.164 has none) and their
+-- personalisation values as one JSON array aligned with them. One row per chunk keeps a
+-- 1,000,000-recipient plan to 2,000 inserts.
+CREATE TABLE IF NOT EXISTS recipients (
+    ckey        INTEGER NOT NULL,
+    chunk       INTEGER NOT NULL,
+    phones      TEXT NOT NULL,
+    props       TEXT,
+    PRIMARY KEY (ckey, chunk)
+);
+-- Recipients that are never sent (missing or invalid phone, duplicate, missing value, too long).
+CREATE TABLE IF NOT EXISTS skipped (
+    ckey        INTEGER NOT NULL,
+    seq         INTEGER NOT NULL,
+    phone       TEXT,
+    reason      TEXT NOT NULL,
+    detail      TEXT,
+    PRIMARY KEY (ckey, seq)
+);
+CREATE TABLE IF NOT EXISTS chunk_moves (
+    campaign_id TEXT NOT NULL,
+    chunk       INTEGER NOT NULL,
+    from_state  TEXT NOT NULL,
+    to_state    TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    detail      TEXT
+);
+"""
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def _iso(ts: datetime | None = None) -> str:
+    return (ts or utcnow()).astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_alive(owner: str) -> bool:
+    host, _, pid_text = owner.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True  # another machine: assume alive, the user must decide
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # our own earlier, interrupted run
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Journal:
+    """The send journal: one SQLite file (WAL mode) holding campaigns, chunks and recipients.
+
+    Parameters
+    ----------
+    path
+        The journal file; default ``./mta_journal.sqlite``. Created when missing.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.sqlite"))
+    >>> j.campaigns().empty, list(j.sends().columns)[:3]
+    (True, ['campaign_id', 'chunk', 'external_id'])
+    >>> j.close()
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path if path is not None else DEFAULT_JOURNAL_PATH)
+        try:
+            if self.path.parent and not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                str(self.path), isolation_level=None, timeout=30.0, check_same_thread=False
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise JournalError(
+                f"Cannot open the send journal {self.path}: {exc}. Check the path is writable "
+                "and not held by another program."
+            ) from exc
+        self._lock = threading.RLock()
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r})"
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the SQLite connection."""
+        self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One committed transaction (BEGIN IMMEDIATE: writers queue instead of failing)."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise JournalError(f"The journal {self.path} is locked: {exc}") from exc
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self._conn.execute(sql, params).fetchall())
+
+    # -- campaigns ---------------------------------------------------------------------------
+
+    def has_campaign(self, campaign_id: str) -> bool:
+        """Whether ``campaign_id`` is in the journal."""
+        rows = self._query("SELECT 1 FROM campaigns WHERE campaign_id = ?", (campaign_id,))
+        return bool(rows)
+
+    def create_campaign(
+        self,
+        manifest: Mapping[str, Any],
+        chunks: Iterable[Mapping[str, Any]],
+        skipped: Iterable[tuple[Any, ...]] = (),
+    ) -> None:
+        """Write a planned campaign in one transaction.
+
+        Each chunk mapping has ``chunk``, ``external_id``, ``phones`` (list of E.164), optional
+        ``props`` (list of JSON object texts aligned with ``phones``), ``timezone`` and
+        ``scheduled_date``. ``skipped`` yields ``(seq, phone, reason, detail)`` for recipients
+        that are never sent.
+        """
+        cid = str(manifest["campaign_id"])
+        now = _iso()
+        cols = [
+            "campaign_id",
+            "created_at",
+            "created_by",
+            "message",
+            "sender_name",
+            "longcode_id",
+            "image",
+            "tags",
+            "send_window",
+            "scheduled_at",
+            "chunk_size",
+            "input_hash",
+            "input_source",
+            "recipients",
+            "skipped",
+            "chunks",
+            "credits",
+            "encoding",
+            "extra",
+        ]
+        values: dict[str, Any] = {c: manifest.get(c) for c in cols}
+        values["created_at"] = values["created_at"] or now
+        values["created_by"] = values["created_by"] or _owner()
+        for key in ("tags", "send_window", "extra"):
+            if values[key] is not None and not isinstance(values[key], str):
+                values[key] = json.dumps(values[key], sort_keys=True)
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    f"INSERT INTO campaigns ({', '.join(cols)}) "
+                    f"VALUES ({', '.join('?' for _ in cols)})",
+                    [values[c] for c in cols],
+                )
+                ckey = int(
+                    conn.execute(
+                        "SELECT ckey FROM campaigns WHERE campaign_id = ?", (cid,)
+                    ).fetchone()[0]
+                )
+                chunk_list = list(chunks)
+                conn.executemany(
+                    "INSERT INTO chunks (campaign_id, chunk, external_id, state, recipients, "
+                    "timezone, scheduled_date, updated_at) VALUES (?, ?, ?, 'planned', ?, ?, ?, ?)",
+                    (
+                        (
+                            cid,
+                            int(c["chunk"]),
+                            str(c["external_id"]),
+                            len(c["phones"]),
+                            c.get("timezone"),
+                            c.get("scheduled_date"),
+                            now,
+                        )
+                        for c in chunk_list
+                    ),
+                )
+                conn.executemany(
+                    "INSERT INTO recipients (ckey, chunk, phones, props) VALUES (?, ?, ?, ?)",
+                    (
+                        (
+                            ckey,
+                            int(c["chunk"]),
+                            "\n".join(c["phones"]),
+                            "[" + ",".join(c["props"]) + "]" if c.get("props") else None,
+                        )
+                        for c in chunk_list
+                    ),
+                )
+                conn.executemany(
+                    "INSERT INTO skipped (ckey, seq, phone, reason, detail) VALUES (?, ?, ?, ?, ?)",
+                    ((ckey, *r) for r in skipped),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise JournalError(
+                f"Campaign {cid!r} is already in the journal {self.path}; use a new "
+                "campaign_id, or resume_campaign() to continue it."
+            ) from exc
+
+    def manifest(self, campaign_id: str) -> dict[str, Any]:
+        """The campaign's manifest as a dict (JSON fields decoded)."""
+        with self._lock:
+            cur = self._conn.execute(
+                "SELECT * FROM campaigns WHERE campaign_id = ?", (campaign_id,)
+            )
+            row = cur.fetchone()
+            names = [d[0] for d in cur.description]
+        if row is None:
+            known = [r[0] for r in self._query("SELECT campaign_id FROM campaigns")][-5:]
+            raise JournalError(
+                f"No campaign {campaign_id!r} in the journal {self.path} "
+                f"(latest campaigns: {known}). Check the campaign id and the journal path."
+            )
+        out = dict(zip(names, row, strict=True))
+        for key in ("tags", "send_window", "extra"):
+            if out.get(key):
+                out[key] = json.loads(out[key])
+        return out
+
+    def campaigns(self) -> pd.DataFrame:
+        """One row per campaign: the manifest plus counts of chunks by state."""
+        with self._lock:
+            df = pd.read_sql_query(
+                "SELECT c.campaign_id, c.created_at, c.created_by, c.message, c.sender_name, "
+                "c.longcode_id, c.image, c.tags, c.send_window, c.scheduled_at, c.chunk_size, "
+                "c.input_hash, c.input_source, c.recipients, c.skipped, c.chunks, c.credits, "
+                "c.encoding, c.started_at, c.finished_at, "
+                + ", ".join(
+                    f"COALESCE(SUM(k.state = '{s}'), 0) AS chunks_{s}" for s in CHUNK_STATES
+                )
+                + " FROM campaigns c LEFT JOIN chunks k ON k.campaign_id = c.campaign_id "
+                "GROUP BY c.campaign_id ORDER BY c.created_at",
+                self._conn,
+            )
+        for col in ("created_at", "started_at", "finished_at"):
+            df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601")
+        df["longcode_id"] = df["longcode_id"].astype("Int64")
+        return df
+
+    def set_times(self, campaign_id: str, *, started: bool = False, finished: bool = False) -> None:
+        """Record when a send run started (first time only) or finished."""
+        now = _iso()
+        with self._tx() as conn:
+            if started:
+                conn.execute(
+                    "UPDATE campaigns SET started_at = COALESCE(started_at, ?) "
+                    "WHERE campaign_id = ?",
+                    (now, campaign_id),
+                )
+            if finished:
+                conn.execute(
+                    "UPDATE campaigns SET finished_at = ? WHERE campaign_id = ?",
+                    (now, campaign_id),
+                )
+
+    # -- run ownership -----------------------------------------------------------------------
+
+    def acquire(self, campaign_id: str) -> None:
+        """Take the campaign for this process; fails if a live process is sending it."""
+        me = _owner()
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT run_owner FROM campaigns WHERE campaign_id = ?", (campaign_id,)
+            ).fetchone()
+            if row is None:
+                raise JournalError(f"No campaign {campaign_id!r} in the journal {self.path}.")
+            owner = row[0]
+            if owner and owner != me and _pid_alive(owner):
+                raise JournalError(
+                    f"Campaign {campaign_id!r} is being sent by process {owner}. Wait for it "
+                    "to finish (or stop it) before sending or resuming here."
+                )
+            conn.execute(
+                "UPDATE campaigns SET run_owner = ? WHERE campaign_id = ?", (me, campaign_id)
+            )
+
+    def release(self, campaign_id: str) -> None:
+        """Give the campaign up (end of a send run)."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE campaigns SET run_owner = NULL WHERE campaign_id = ? AND run_owner = ?",
+                (campaign_id, _owner()),
+            )
+
+    # -- chunks ------------------------------------------------------------------------------
+
+    def chunks(self, campaign_id: str) -> pd.DataFrame:
+        """The campaign's chunks with their state, message id, error and times."""
+        with self._lock:
+            df = pd.read_sql_query(
+                "SELECT chunk, external_id, state, recipients, timezone, scheduled_date, "
+                "message_id, error, attempts, in_flight_at, sent_at, updated_at "
+                "FROM chunks WHERE campaign_id = ? ORDER BY chunk",
+                self._conn,
+                params=(campaign_id,),
+            )
+        df["message_id"] = df["message_id"].astype("Int64")
+        return df
+
+    def chunk_ids(self, campaign_id: str, *states: str) -> list[int]:
+        """Chunk numbers in any of ``states``, in order."""
+        marks = ", ".join("?" for _ in states)
+        rows = self._query(
+            f"SELECT chunk FROM chunks WHERE campaign_id = ? AND state IN ({marks}) ORDER BY chunk",
+            (campaign_id, *states),
+        )
+        return [int(r[0]) for r in rows]
+
+    def chunk(self, campaign_id: str, chunk: int) -> dict[str, Any]:
+        """One chunk's row as a dict."""
+        with self._lock:
+            cur = self._conn.execute(
+                "SELECT * FROM chunks WHERE campaign_id = ? AND chunk = ?", (campaign_id, chunk)
+            )
+            row = cur.fetchone()
+            names = [d[0] for d in cur.description]
+        if row is None:
+            raise JournalError(f"No chunk {chunk} in campaign {campaign_id!r} ({self.path}).")
+        return dict(zip(names, row, strict=True))
+
+    def chunk_recipients(
+        self, campaign_id: str, chunk: int
+    ) -> tuple[list[str], list[dict[str, Any]] | None]:
+        """The chunk's phones (plan order) and their personalisation values (or None)."""
+        rows = self._query(
+            "SELECT r.phones, r.props FROM recipients r JOIN campaigns c ON c.ckey = r.ckey "
+            "WHERE c.campaign_id = ? AND r.chunk = ?",
+            (campaign_id, chunk),
+        )
+        if not rows:
+            raise JournalError(f"No recipients for chunk {chunk} of campaign {campaign_id!r}.")
+        phones = str(rows[0][0]).split("\n")
+        props = json.loads(rows[0][1]) if rows[0][1] else None
+        if props is not None and len(props) != len(phones):
+            raise JournalError(
+                f"Chunk {chunk} of campaign {campaign_id!r} is inconsistent in {self.path}: "
+                f"{len(phones)} phones but {len(props)} personalisation records."
+            )
+        return phones, props
+
+    def move(
+        self,
+        campaign_id: str,
+        chunk: int,
+        to_state: ChunkState,
+        *,
+        message_id: int | None = None,
+        error: str | None = None,
+        detail: str | None = None,
+    ) -> str:
+        """Move a chunk to ``to_state`` and commit; returns the state it left.
+
+        Raises JournalError when the move is not allowed (for example ``planned -> sent``, or a
+        chunk another run already took): the guard against sending a chunk twice.
+        """
+        now = _iso()
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT state FROM chunks WHERE campaign_id = ? AND chunk = ?",
+                (campaign_id, chunk),
+            ).fetchone()
+            if row is None:
+                raise JournalError(f"No chunk {chunk} in campaign {campaign_id!r}.")
+            from_state = str(row[0])
+            if from_state not in _ALLOWED[to_state]:
+                raise JournalError(
+                    f"Chunk {chunk} of campaign {campaign_id!r} is {from_state!r}; it cannot move "
+                    f"to {to_state!r}. Another run may be sending it; reopen the journal and "
+                    "use resume_campaign()."
+                )
+            sets = ["state = ?", "updated_at = ?"]
+            params: list[Any] = [to_state, now]
+            if to_state == "in_flight":
+                sets += ["in_flight_at = ?", "attempts = attempts + 1", "error = NULL"]
+                params.append(now)
+            elif to_state == "sent":
+                sets += ["sent_at = COALESCE(?, sent_at, in_flight_at)", "error = NULL"]
+                params.append(now if from_state == "in_flight" else None)
+                if message_id is not None:
+                    sets.append("message_id = ?")
+                    params.append(int(message_id))
+            elif to_state in ("failed", "unknown", "planned") and error is not None:
+                sets.append("error = ?")
+                params.append(error)
+            conn.execute(
+                f"UPDATE chunks SET {', '.join(sets)} WHERE campaign_id = ? AND chunk = ?",
+                (*params, campaign_id, chunk),
+            )
+            conn.execute(
+                "INSERT INTO chunk_moves VALUES (?, ?, ?, ?, ?, ?)",
+                (campaign_id, chunk, from_state, to_state, now, detail or error),
+            )
+        return from_state
+
+    def set_scheduled_date(self, campaign_id: str, chunk: int, scheduled_date: str | None) -> None:
+        """Record the ``scheduledDate`` a chunk is (about to be) sent with."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE chunks SET scheduled_date = ? WHERE campaign_id = ? AND chunk = ?",
+                (scheduled_date, campaign_id, chunk),
+            )
+
+    def moves(self, campaign_id: str) -> pd.DataFrame:
+        """The audit trail of chunk moves, oldest first."""
+        with self._lock:
+            return pd.read_sql_query(
+                "SELECT chunk, from_state, to_state, at, detail FROM chunk_moves "
+                "WHERE campaign_id = ? ORDER BY rowid",
+                self._conn,
+                params=(campaign_id,),
+            )
+
+    # -- the send ledger ---------------------------------------------------------------------
+
+    def sends(self, campaign_id: str | None = None) -> pd.DataFrame:
+        """The send ledger: one row per recipient per campaign (the Sends contract).
+
+        ``state`` is ``sent``, ``failed``, ``unknown`` (in flight at a crash, or no answer),
+        ``skipped`` (never sent: see ``error``) or ``planned`` (not sent yet; resume to send).
+        """
+        where = "WHERE c.campaign_id = ?" if campaign_id is not None else ""
+        params: tuple[Any, ...] = (campaign_id,) if campaign_id is not None else ()
+        sql = (
+            "SELECT c.campaign_id, k.chunk, k.external_id, k.message_id, r.phones, "
+            "c.sender_name, c.longcode_id, "
+            "CASE WHEN k.state = 'sent' THEN k.sent_at END, "
+            "CASE WHEN k.state = 'in_flight' THEN 'unknown' ELSE k.state END, k.error "
+            "FROM campaigns c JOIN chunks k ON k.campaign_id = c.campaign_id "
+            "JOIN recipients r ON r.ckey = c.ckey AND r.chunk = k.chunk "
+            f"{where} ORDER BY c.ckey, k.chunk"
+        )
+        skipped_sql = (
+            "SELECT c.campaign_id, NULL, NULL, NULL, s.phone, c.sender_name, c.longcode_id, "
+            "NULL, 'skipped', s.reason || COALESCE(': ' || s.detail, '') "
+            f"FROM campaigns c JOIN skipped s ON s.ckey = c.ckey {where} ORDER BY c.ckey, s.seq"
+        )
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+            skipped = self._conn.execute(skipped_sql, params).fetchall()
+        df = pd.DataFrame(rows, columns=list(SENDS_COLUMNS))
+        if len(df):
+            df["phone"] = df["phone"].str.split("\n")
+            df = df.explode("phone", ignore_index=True)
+        if skipped:
+            df = pd.concat(
+                [df, pd.DataFrame(skipped, columns=list(SENDS_COLUMNS))], ignore_index=True
+            )
+        return _sends_frame(df)
+
+
+def _sends_frame(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.reindex(columns=list(SENDS_COLUMNS))
+    for col in ("chunk", "message_id", "longcode_id"):
+        df[col] = df[col].astype("Int64")
+    for col in ("campaign_id", "external_id", "phone", "sender_name", "state", "error"):
+        df[col] = df[col].astype("string")
+    df["sent_at"] = pd.to_datetime(df["sent_at"], utc=True, format="ISO8601")
+    return df
