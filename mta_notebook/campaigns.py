@@ -407,7 +407,7 @@ class CampaignPlan:
         """The first ``n`` recipients' filled texts with encoding, segments and credits."""
         rows = []
         for rec in self.to_send.head(n).to_dict("records"):
-            text = _fill(self.message, {p: rec.get(_col(p, rec)) for p in self.placeholders})
+            text = _fill(self.message, {p: rec.get(p) for p in self.placeholders})
             chk = check_message(text, mms=self.image is not None)
             rows.append(
                 {
@@ -541,12 +541,6 @@ class CampaignPlan:
 
         button.on_click(_on_click)
         return widgets.VBox([info, button, out])
-
-
-def _col(placeholder: str, rec: Mapping[str, Any]) -> str:
-    if placeholder in rec:
-        return placeholder
-    return _snake(placeholder)
 
 
 # -- planning --------------------------------------------------------------------------------
@@ -802,9 +796,11 @@ def plan_campaign(
         }
     )
     plan_df.loc[chunk <= 0, "chunk"] = pd.NA
-    for p in placeholders:
-        if cols[p] in df.columns:
-            plan_df[cols[p]] = df[cols[p]]
+    for p in placeholders:  # the values sent (stripped, defaults applied)
+        if p not in plan_df.columns:
+            shown = values[p].copy()
+            shown[~ok] = None
+            plan_df[p] = pd.array(shown, dtype="string")
     if tz is not None:
         plan_df["timezone"] = tz
     plan_df.loc[~ok, ["encoding", "segments", "credits"]] = [pd.NA, 0, 0]

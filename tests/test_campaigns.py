@@ -1,0 +1,488 @@
+"""Campaigns: message checks, planning, the send engine, and a real send to the sandbox."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from mta_notebook import Client, sandbox
+from mta_notebook.campaigns import (
+    CampaignPlan,
+    _request,
+    check_message,
+    mta_datetime,
+    next_in_window,
+    plan_campaign,
+    resume_campaign,
+)
+from mta_notebook.errors import (
+    BadRequestError,
+    CampaignError,
+    SendOutcomeUnknown,
+    ServerError,
+)
+from mta_notebook.journal import SENDS_COLUMNS, Journal
+
+# -- message checks --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "segments"),
+    [
+        ("", "GSM-7", 1),
+        ("a" * 160, "GSM-7", 1),
+        ("a" * 161, "GSM-7", 2),
+        ("a" * 306, "GSM-7", 2),
+        ("a" * 307, "GSM-7", 3),
+        ("€" * 80, "GSM-7", 1),  # extension characters cost two septets
+        ("€" * 81, "GSM-7", 2),
+        ("ж" * 70, "UCS-2", 1),
+        ("ж" * 71, "UCS-2", 2),
+        ("ж" * 134, "UCS-2", 2),
+        ("ж" * 135, "UCS-2", 3),
+        ("😀" * 35, "UCS-2", 1),  # an emoji is two UTF-16 units
+        ("😀" * 36, "UCS-2", 2),
+    ],
+)
+def test_segments(text: str, encoding: str, segments: int) -> None:
+    chk = check_message(text)
+    assert (chk.encoding, chk.segments, chk.credits) == (encoding, segments, segments)
+
+
+def test_check_names_the_ucs2_characters_and_mms_credits() -> None:
+    chk = check_message("Don’t miss it — 20% off ✨")
+    assert chk.encoding == "UCS-2"
+    assert chk.ucs2_chars == ("’", "—", "✨")
+    assert check_message("x" * 500, mms=True).credits == 3
+    assert check_message("x" * 1551).too_long
+    assert not check_message("x" * 1550).too_long
+
+
+# -- planning --------------------------------------------------------------------------------
+
+
+def _people(n: int = 5) -> pd.DataFrame:
+    names = ["Ann", "Bob", "Zoë", "Li", "Maria"]
+    return pd.DataFrame(
+        {
+            "phone": [f"+1312555{i:04d}" for i in range(n)],
+            "first_name": [names[i % len(names)] for i in range(n)],
+        }
+    )
+
+
+def test_identity_is_required(tmp_path: Path) -> None:
+    with pytest.raises(CampaignError, match="Sender Identity is required"):
+        plan_campaign(_people(), "Hi", journal=tmp_path / "j.sqlite")
+
+
+def test_plan_chunks_credits_and_external_ids(tmp_path: Path) -> None:
+    plan = plan_campaign(
+        _people(5),
+        "Hi {{first_name}}!",
+        sender_name="Acme",
+        longcode_id=101,
+        chunk_size=2,
+        campaign_id="spring",
+        journal=tmp_path / "j.sqlite",
+    )
+    s = plan.summary
+    assert (s["recipients"], s["chunks"], s["credits"], s["skipped"]) == (5, 3, 5, 0)
+    assert s["ucs2_recipients"] == 1  # Zoë
+    assert any("UCS-2" in w and "ë" in w for w in s["warnings"])
+    chunks = plan.journal.chunks("spring")
+    assert chunks["external_id"].tolist() == ["spring-00001", "spring-00002", "spring-00003"]
+    assert chunks["recipients"].tolist() == [2, 2, 1]
+    assert (chunks["state"] == "planned").all()
+    prev = plan.preview(3)
+    assert prev["text"].tolist() == ["Hi Ann!", "Hi Bob!", "Hi Zoë!"]
+    assert prev["encoding"].tolist() == ["GSM-7", "GSM-7", "UCS-2"]
+    assert prev["ucs2_chars"].tolist() == ["", "", "ë"]
+    html = plan._repr_html_()
+    assert "spring" in html
+    assert "Hi Ann!" in html
+    man = plan.journal.manifest("spring")
+    assert man["sender_name"] == "Acme"
+    assert man["longcode_id"] == 101
+    assert man["recipients"] == 5
+    assert man["credits"] == 5
+    assert man["input_hash"]
+    assert "@" in man["created_by"]
+
+
+def test_missing_values_invalid_and_duplicate_phones_are_skipped(tmp_path: Path) -> None:
+    df = pd.DataFrame(
+        {
+            "phone": ["+13125550001", "+13125550002", "3125550003", None, "+13125550001"],
+            "first_name": ["Ann", "  ", "Cy", "Di", "Ann"],
+        }
+    )
+    plan = plan_campaign(df, "Hi {{first_name}}", sender_name="Acme", journal=tmp_path / "j")
+    assert plan.skipped["skip_reason"].tolist() == [
+        "missing-value",
+        "invalid-phone",
+        "missing-phone",
+        "duplicate",
+    ]
+    assert "{{first_name}}" in plan.skipped["detail"].iloc[0]
+    sends = plan.journal.sends(plan.campaign_id)
+    assert sends["state"].tolist() == ["planned"] + ["skipped"] * 4
+    assert sends["error"].iloc[1].startswith("missing-value")
+    assert any("missing-value" in w for w in plan.warnings)
+    # with a default, nobody is skipped for a missing value, and no placeholder stays unfilled
+    plan2 = plan_campaign(
+        df.head(2),
+        "Hi {{first_name}}",
+        sender_name="Acme",
+        journal=tmp_path / "j",
+        defaults={"first_name": "there"},
+    )
+    assert plan2.preview(2)["text"].tolist() == ["Hi Ann", "Hi there"]
+
+
+def test_placeholder_without_column_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(CampaignError, match=r"\{\{city\}\}.*no such column"):
+        plan_campaign(_people(), "Hi {{city}}", sender_name="Acme", journal=tmp_path / "j")
+
+
+def test_camel_case_placeholder_uses_snake_case_column(tmp_path: Path) -> None:
+    plan = plan_campaign(_people(1), "Hi {{firstName}}", sender_name="Acme", journal=tmp_path / "j")
+    assert plan.preview(1)["text"].iloc[0] == "Hi Ann"
+    req = _request(plan.journal, plan.journal.manifest(plan.campaign_id), 1)
+    assert req["properties"] == {"+13125550000": {"firstName": "Ann"}}
+
+
+def test_length_limit(tmp_path: Path) -> None:
+    with pytest.raises(CampaignError, match="1550"):
+        plan_campaign(_people(), "x" * 1551, sender_name="Acme", journal=tmp_path / "j")
+    df = pd.DataFrame({"phone": ["+13125550001", "+13125550002"], "note": ["ok", "y" * 1500]})
+    plan = plan_campaign(df, "x" * 60 + "{{note}}", longcode_id=101, journal=tmp_path / "j")
+    assert plan.skipped["skip_reason"].tolist() == ["too-long"]
+    assert "1560 characters" in plan.skipped["detail"].iloc[0]
+
+
+def test_mms_credits(tmp_path: Path) -> None:
+    plan = plan_campaign(
+        _people(4),
+        "Sale!",
+        sender_name="Acme",
+        image="https://example.com/a.png",
+        journal=tmp_path / "j",
+    )
+    assert plan.summary["credits"] == 12
+
+
+def test_send_needs_confirm(tmp_path: Path) -> None:
+    plan = plan_campaign(_people(), "Hi", sender_name="Acme", journal=tmp_path / "j")
+    with pytest.raises(CampaignError, match=r"confirm=True"):
+        plan.send(object())
+    assert (plan.journal.chunks(plan.campaign_id)["state"] == "planned").all()
+
+
+def test_replanning_reuses_and_conflicts_are_refused(tmp_path: Path) -> None:
+    a = plan_campaign(_people(), "Hi {{first_name}}", sender_name="Acme", journal=tmp_path / "j")
+    b = plan_campaign(_people(), "Hi {{first_name}}", sender_name="Acme", journal=tmp_path / "j")
+    assert a.campaign_id == b.campaign_id
+    assert b.reused
+    assert not a.reused
+    c = plan_campaign(_people(), "Hello {{first_name}}", sender_name="Acme", journal=tmp_path / "j")
+    assert c.campaign_id != a.campaign_id
+    with pytest.raises(CampaignError, match="different message"):
+        plan_campaign(
+            _people(),
+            "Yo",
+            sender_name="Acme",
+            campaign_id=a.campaign_id,
+            journal=tmp_path / "j",
+        )
+
+
+def test_subscriber_list_like_object_is_accepted(tmp_path: Path) -> None:
+    @dataclass
+    class Subs:
+        df: pd.DataFrame
+
+    plan = plan_campaign(Subs(_people(3)), "Hi", sender_name="Acme", journal=tmp_path / "j")
+    assert plan.summary["recipients"] == 3
+    with pytest.raises(CampaignError, match="'phone' column"):
+        plan_campaign(pd.DataFrame({"x": [1]}), "Hi", sender_name="Acme", journal=tmp_path / "j")
+
+
+# -- send windows ----------------------------------------------------------------------------
+
+
+def test_next_in_window() -> None:
+    w = (dtime(9), dtime(20))
+    noon_utc = datetime(2025, 3, 6, 12, 0, tzinfo=timezone.utc)
+    assert next_in_window(noon_utc, "Europe/Paris", w) is None  # 13:00 local
+    chicago = next_in_window(noon_utc, "America/Chicago", w)  # 06:00 local
+    assert chicago == datetime(2025, 3, 6, 15, 0, tzinfo=timezone.utc)
+    tokyo = next_in_window(noon_utc, "Asia/Tokyo", w)  # 21:00 local -> tomorrow 09:00
+    assert tokyo == datetime(2025, 3, 7, 0, 0, tzinfo=timezone.utc)
+    assert mta_datetime(tokyo) == "20250307T000000-0000"
+
+
+def test_send_window_groups_by_time_zone(tmp_path: Path) -> None:
+    df = pd.DataFrame(
+        {
+            "phone": ["+13125550001", "+12125550002", "+14155550003", "+13125550004"],
+            "first_name": ["A", "B", "C", "D"],
+        }
+    )
+    plan = plan_campaign(
+        df,
+        "Hi {{first_name}}",
+        sender_name="Acme",
+        send_window=("09:00", "20:00"),
+        chunk_size=10,
+        journal=tmp_path / "j",
+    )
+    chunks = plan.journal.chunks(plan.campaign_id)
+    # Chicago (312, twice), New York (212), Los Angeles (415): one chunk per zone
+    assert sorted(chunks["timezone"]) == [
+        "America/Chicago",
+        "America/Los_Angeles",
+        "America/New_York",
+    ]
+    chi = chunks[chunks["timezone"] == "America/Chicago"]
+    assert chi["recipients"].tolist() == [2]
+    man = plan.journal.manifest(plan.campaign_id)
+    for ch in chunks["chunk"]:
+        req = _request(plan.journal, man, int(ch))
+        tz = chunks.set_index("chunk").loc[ch, "timezone"]
+        expected = next_in_window(datetime.now(timezone.utc), str(tz), (dtime(9), dtime(20)))
+        if expected is None:
+            assert req["scheduled_date"] is None
+        else:
+            assert req["scheduled_date"] == mta_datetime(expected)
+            assert req["scheduled_date"].endswith("-0000")
+
+
+def test_bad_window_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(CampaignError, match="HH:MM"):
+        plan_campaign(
+            _people(), "Hi", sender_name="A", send_window=("9am", "8pm"), journal=tmp_path / "j"
+        )
+
+
+# -- the send engine with a scripted client (no HTTP) ----------------------------------------
+
+
+@dataclass
+class _Res:
+    message_id: int
+
+
+@dataclass
+class _Delivery:
+    message_id: int
+    external_id: str
+    number: str
+
+
+class ScriptedClient:
+    """Answers /send from a script; records deliveries as MTA would."""
+
+    def __init__(self, script: list[str] | None = None, deliveries_fail: bool = False) -> None:
+        self.script = list(script or [])
+        self.calls: list[dict[str, Any]] = []
+        self.delivered: list[_Delivery] = []
+        self.deliveries_fail = deliveries_fail
+        self.on_send: Any = None
+
+    def send(self, **req: Any) -> _Res:
+        self.calls.append(req)
+        action = self.script.pop(0) if self.script else "ok"
+        mid = len(self.calls)
+        if self.on_send is not None:
+            self.on_send(len(self.calls))
+        if action in ("ok", "unknown_after"):
+            for p in req["subscribers"]:
+                self.delivered.append(_Delivery(mid, req["external_id"], p))
+        if action == "unknown_after":
+            raise SendOutcomeUnknown("dropped", external_id=req["external_id"])
+        if action == "unknown_before":
+            raise SendOutcomeUnknown("500", external_id=req["external_id"])
+        if action == "bad":
+            raise BadRequestError("bad", status_code=400)
+        if action == "5xx":
+            raise ServerError("boom", status_code=500)
+        return _Res(mid)
+
+    def iter_deliveries(self, *, external_id: str | None = None, **_: Any) -> Any:
+        if self.deliveries_fail:
+            raise ServerError("deliveries down", status_code=503)
+        return iter([d for d in self.delivered if d.external_id == external_id])
+
+
+def _plan(tmp_path: Path, n: int = 6, chunk_size: int = 2) -> CampaignPlan:
+    return plan_campaign(
+        _people(n),
+        "Hi {{first_name}}",
+        sender_name="Acme",
+        chunk_size=chunk_size,
+        campaign_id="c",
+        tags={"team": "growth"},
+        journal=tmp_path / "j.sqlite",
+    )
+
+
+def _receipts(client: ScriptedClient) -> Counter[str]:
+    return Counter(d.number for d in client.delivered)
+
+
+def test_send_requests_carry_identity_ids_tags_properties(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    client = ScriptedClient()
+    result = plan.send(client, confirm=True, progress=False)
+    assert [c["external_id"] for c in client.calls] == ["c-00001", "c-00002", "c-00003"]
+    first = client.calls[0]
+    assert first["sender_name"] == "Acme"
+    assert first["message"] == "Hi {{first_name}}"
+    assert first["subscribers"] == ["+13125550000", "+13125550001"]
+    assert first["properties"] == {
+        "+13125550000": {"first_name": "Ann"},
+        "+13125550001": {"first_name": "Bob"},
+    }
+    assert first["tags"] == {"team": "growth", "campaign_id": "c", "chunk": "1"}
+    assert "scheduled_date" not in first
+    assert result.counts == {"sent": 6}
+    assert tuple(result.sends.columns) == SENDS_COLUMNS
+    assert result.sends["message_id"].tolist() == [1, 1, 2, 2, 3, 3]
+    assert result.complete
+    assert "sent" in result._repr_html_()
+    # sending again sends nothing
+    again = plan.send(client, confirm=True, progress=False)
+    assert len(client.calls) == 3
+    assert again.counts == {"sent": 6}
+
+
+def test_unknown_outcomes_are_reconciled_not_resent_blindly(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    # chunk 1 took effect but the answer was lost; chunk 2 never took effect
+    client = ScriptedClient(["unknown_after", "unknown_before", "ok"])
+    result = plan.send(client, confirm=True, progress=False, grace_period=0.0)
+    assert _receipts(client) == dict.fromkeys(_people(6)["phone"], 1)
+    assert [c["external_id"] for c in client.calls] == ["c-00001", "c-00002", "c-00003", "c-00002"]
+    assert result.counts == {"sent": 6}
+    moves = plan.journal.moves("c")
+    assert "reconciled" in " ".join(moves["detail"].dropna())
+
+
+def test_unknown_stays_unknown_when_deliveries_cannot_tell(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    client = ScriptedClient(["5xx"], deliveries_fail=True)
+    result = plan.send(client, confirm=True, progress=False, grace_period=0.0)
+    assert result.counts == {"sent": 4, "unknown": 2}
+    assert result.unknown_chunks["chunk"].tolist() == [1]
+    assert "unknown outcome" in result.note
+    assert len(client.calls) == 3  # never re-sent without evidence
+    # later, deliveries work again and show nothing: the chunk is planned and sent once
+    client.deliveries_fail = False
+    result = resume_campaign("c", client, journal=plan.journal, progress=False, grace_period=0.0)
+    assert result.counts == {"sent": 6}
+    assert _receipts(client) == dict.fromkeys(_people(6)["phone"], 1)
+
+
+def test_young_unknown_waits_for_the_grace_period(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    client = ScriptedClient(["unknown_before"])
+    result = plan.send(client, confirm=True, progress=False, grace_period=0.3)
+    assert result.counts == {"sent": 6}
+    assert len(client.calls) == 4
+
+
+def test_bad_request_fails_the_chunk_and_goes_on(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    client = ScriptedClient(["ok", "bad"])
+    result = plan.send(client, confirm=True, progress=False)
+    assert result.counts == {"sent": 4, "failed": 2}
+    assert result.sends.loc[result.sends["state"] == "failed", "error"].str.contains("400").all()
+
+
+def test_stop_button_ends_after_the_chunk_in_flight(tmp_path: Path, capsys: Any) -> None:
+    plan = _plan(tmp_path, n=10)
+    client = ScriptedClient()
+    # Jupyter's stop button is a SIGINT while the request for chunk 2 is in flight
+    client.on_send = lambda k: os.kill(os.getpid(), signal.SIGINT) if k == 2 else None
+    result = plan.send(client, confirm=True, progress=False)
+    assert result.interrupted
+    assert len(client.calls) == 2
+    assert result.counts == {"sent": 4, "planned": 6}
+    err = capsys.readouterr().err
+    assert "resume_campaign('c'" in err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    result = resume_campaign("c", client, journal=plan.journal, progress=False)
+    assert result.counts == {"sent": 10}
+    assert _receipts(client) == dict.fromkeys(_people(10)["phone"], 1)
+
+
+def test_resume_unknown_campaign_names_the_journal(tmp_path: Path) -> None:
+    from mta_notebook.errors import JournalError
+
+    with pytest.raises(JournalError, match="No campaign 'zz'"):
+        resume_campaign("zz", ScriptedClient(), journal=tmp_path / "j.sqlite")
+
+
+# -- against the sandbox ---------------------------------------------------------------------
+
+
+def test_campaign_to_the_sandbox_is_received_exactly_once(tmp_path: Path) -> None:
+    n = 3000
+    names = ["Ann", "Bob", "Zoë", "Li", "Maria", "José"]
+    df = pd.DataFrame(
+        {
+            "phone": [f"+1{312 + i % 7}555{i:04d}" for i in range(n)],
+            "first_name": [names[i % len(names)] for i in range(n)],
+        }
+    )
+    with (
+        sandbox.running(seed=3, time_scale=50) as sb,
+        Client(api_key=sb.api_key, base_url=sb.base_url) as client,
+    ):
+        plan = plan_campaign(
+            df,
+            "Hi {{first_name}}, spring sale today",
+            sender_name="Acme",
+            longcode_id=101,
+            chunk_size=100,
+            journal=tmp_path / "j.sqlite",
+        )
+        test = plan.test_send(client, to=["+13125559999"])
+        assert test.total_sent == 1
+        result = plan.send(client, confirm=True, progress=False)
+        truth = pd.DataFrame(sb.ground_truth())
+    assert result.counts == {"sent": n}
+    camp = truth[truth["external_id"].str.startswith(plan.campaign_id + "-0")]
+    # exactly once each, nobody else
+    assert camp["phone"].value_counts().max() == 1
+    assert set(camp["phone"]) == set(df["phone"])
+    assert (camp["times_received"] == 1).all()
+    # personalised texts arrive filled
+    expected = dict(zip(df["phone"], "Hi " + df["first_name"] + ", spring sale today", strict=True))
+    assert (camp["text"] == camp["phone"].map(expected)).all()
+    assert not camp["text"].str.contains("{{", regex=False).any()
+    # identity and external ids on every send, matching the ledger
+    assert (camp["sender_name"] == "Acme").all()
+    ledger = result.sends.set_index("phone")
+    assert (
+        camp["external_id"].to_numpy() == ledger.loc[camp["phone"], "external_id"].to_numpy()
+    ).all()
+    assert (
+        camp["message_id"].to_numpy() == ledger.loc[camp["phone"], "message_id"].to_numpy()
+    ).all()
+    assert set(camp["route"]) == {"imessage", "sms"}
+    # the test send went to our own number only, outside the campaign's chunks
+    tests = truth[truth["external_id"] == plan.campaign_id + "-test"]
+    assert tests["phone"].tolist() == ["+13125559999"]
+    assert tests["text"].iloc[0] == "Hi Ann, spring sale today"
+    assert Journal(tmp_path / "j.sqlite").campaigns()["finished_at"].notna().all()

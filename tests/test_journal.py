@@ -1,0 +1,198 @@
+"""The SQLite send journal: schema, the chunk state machine, the ledger frames."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mta_notebook.errors import JournalError
+from mta_notebook.journal import SENDS_COLUMNS, Journal
+
+
+def _manifest(cid: str = "c1") -> dict[str, object]:
+    return {
+        "campaign_id": cid,
+        "message": "Hi {{first_name}}",
+        "sender_name": "Acme",
+        "longcode_id": 101,
+        "tags": {"team": "growth"},
+        "chunk_size": 2,
+        "input_hash": "abc",
+        "recipients": 3,
+        "skipped": 1,
+        "chunks": 2,
+        "credits": 3,
+    }
+
+
+def _chunks(cid: str = "c1") -> list[dict[str, object]]:
+    return [
+        {
+            "chunk": 1,
+            "external_id": f"{cid}-00001",
+            "phones": ["+13125550001", "+13125550002"],
+            "props": ['{"first_name":"Ann"}', '{"first_name":"Bob"}'],
+        },
+        {
+            "chunk": 2,
+            "external_id": f"{cid}-00002",
+            "phones": ["+13125550003"],
+            "props": ['{"first_name":"Zoë"}'],
+        },
+    ]
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Journal:
+    j = Journal(tmp_path / "j.sqlite")
+    j.create_campaign(_manifest(), _chunks(), [(3, "12", "invalid-phone", "not E.164")])
+    return j
+
+
+def test_wal_mode_and_tables(journal: Journal) -> None:
+    mode = sqlite3.connect(journal.path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    assert journal.has_campaign("c1")
+    assert not journal.has_campaign("nope")
+
+
+def test_chunk_recipients_round_trip(journal: Journal) -> None:
+    phones, props = journal.chunk_recipients("c1", 1)
+    assert phones == ["+13125550001", "+13125550002"]
+    assert props == [{"first_name": "Ann"}, {"first_name": "Bob"}]
+    assert journal.chunk_recipients("c1", 2) == (["+13125550003"], [{"first_name": "Zoë"}])
+
+
+def test_state_machine_happy_path(journal: Journal) -> None:
+    assert journal.move("c1", 1, "in_flight") == "planned"
+    assert journal.move("c1", 1, "sent", message_id=77) == "in_flight"
+    row = journal.chunk("c1", 1)
+    assert row["state"] == "sent"
+    assert row["message_id"] == 77
+    assert row["attempts"] == 1
+    assert row["sent_at"] is not None
+    moves = journal.moves("c1")
+    assert moves[["chunk", "from_state", "to_state"]].values.tolist() == [
+        [1, "planned", "in_flight"],
+        [1, "in_flight", "sent"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "bad"),
+    [
+        ([], "sent"),  # planned -> sent skips the request
+        ([], "unknown"),
+        ([], "failed"),
+        (["in_flight"], "in_flight"),  # a second run taking the same chunk
+        (["in_flight", "sent"], "in_flight"),  # re-sending a sent chunk
+        (["in_flight", "sent"], "planned"),
+    ],
+)
+def test_forbidden_moves_raise(journal: Journal, path: list[str], bad: str) -> None:
+    for state in path:
+        journal.move("c1", 1, state)  # type: ignore[arg-type]
+    with pytest.raises(JournalError, match="cannot move"):
+        journal.move("c1", 1, bad)  # type: ignore[arg-type]
+
+
+def test_unknown_can_be_reconciled_both_ways(journal: Journal) -> None:
+    journal.move("c1", 1, "in_flight")
+    journal.move("c1", 1, "unknown", error="dropped")
+    journal.move("c1", 1, "sent", message_id=5)
+    journal.move("c1", 2, "in_flight")
+    journal.move("c1", 2, "unknown", error="dropped")
+    journal.move("c1", 2, "planned")
+    assert journal.chunk_ids("c1", "planned") == [2]
+    assert journal.chunk_ids("c1", "sent") == [1]
+
+
+def test_sends_follows_the_contract(journal: Journal) -> None:
+    journal.move("c1", 1, "in_flight")
+    journal.move("c1", 1, "sent", message_id=9)
+    journal.move("c1", 2, "in_flight")
+    sends = journal.sends("c1")
+    assert tuple(sends.columns) == SENDS_COLUMNS
+    assert len(sends) == 4
+    assert sends["state"].tolist() == ["sent", "sent", "unknown", "skipped"]
+    assert sends["external_id"].tolist()[:3] == ["c1-00001", "c1-00001", "c1-00002"]
+    assert sends["message_id"].tolist()[:2] == [9, 9]
+    assert str(sends["sent_at"].dtype).endswith("UTC]")
+    assert sends["sent_at"].notna().tolist() == [True, True, False, False]
+    assert (sends["sender_name"] == "Acme").all()
+    assert (sends["longcode_id"] == 101).all()
+    assert sends["error"].iloc[3] == "invalid-phone: not E.164"
+    assert pd.isna(sends["chunk"].iloc[3])
+
+
+def test_campaigns_frame(journal: Journal) -> None:
+    journal.move("c1", 1, "in_flight")
+    df = journal.campaigns()
+    assert df["campaign_id"].tolist() == ["c1"]
+    row = df.iloc[0]
+    assert row["chunks_planned"] == 1
+    assert row["chunks_in_flight"] == 1
+    assert row["credits"] == 3
+    assert json.loads(row["tags"]) == {"team": "growth"}
+    assert str(df["created_at"].dtype).endswith("UTC]")
+
+
+def test_duplicate_campaign_is_refused(journal: Journal) -> None:
+    with pytest.raises(JournalError, match="already in the journal"):
+        journal.create_campaign(_manifest(), _chunks(), [])
+    # the failed transaction left nothing half-written
+    assert len(journal.sends("c1")) == 4
+
+
+def test_every_move_is_committed_for_other_readers(journal: Journal) -> None:
+    journal.move("c1", 1, "in_flight")
+    other = Journal(journal.path)
+    assert other.chunk("c1", 1)["state"] == "in_flight"
+
+
+def test_missing_campaign_error_names_the_journal(journal: Journal) -> None:
+    with pytest.raises(JournalError, match="No campaign 'zzz'"):
+        journal.manifest("zzz")
+
+
+def test_lease_blocks_a_live_owner_and_frees_a_dead_one(journal: Journal) -> None:
+    # A live process owns the campaign: this process must not send it.
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        owner = f"{os.uname().nodename}:{child.pid}"
+        with journal._tx() as conn:
+            conn.execute("UPDATE campaigns SET run_owner = ? WHERE campaign_id = 'c1'", (owner,))
+        with pytest.raises(JournalError, match="being sent by process"):
+            journal.acquire("c1")
+    finally:
+        child.kill()
+        child.wait()
+    journal.acquire("c1")  # the owner died (SIGKILL): the campaign can be taken over
+    journal.release("c1")
+
+
+def test_no_secret_in_the_journal(tmp_path: Path) -> None:
+    from mta_notebook.campaigns import plan_campaign
+
+    secret = "sk-live-SECRET-123"
+    os.environ["MTA_API_KEY"] = secret
+    try:
+        plan = plan_campaign(
+            pd.DataFrame({"phone": ["+13125550001"]}),
+            "Hi",
+            sender_name="Acme",
+            journal=tmp_path / "j.sqlite",
+        )
+    finally:
+        del os.environ["MTA_API_KEY"]
+    plan.journal.close()
+    assert secret.encode() not in (tmp_path / "j.sqlite").read_bytes()
+    wal = tmp_path / "j.sqlite-wal"
+    assert not wal.exists() or secret.encode() not in wal.read_bytes()
