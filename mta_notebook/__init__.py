@@ -1,5 +1,13 @@
 """mta-notebook."""
 
+from . import charts
+from .analytics import (
+    delivery_report,
+    delivery_timeseries,
+    failure_reasons,
+    fallback_summary,
+    reply_report,
+)
 from .client import AsyncClient, Client
 from .models import (
     Account,
@@ -13,6 +21,7 @@ from .models import (
     Webhook,
 )
 from .receiver import running_receiver
+from .report import save_report
 from .webhook_log import EventLog, read_webhook_log
 from .webhooks import fetch_deliveries, register_webhooks, verify_signature
 
@@ -29,9 +38,16 @@ __all__ = [
     "SendResult",
     "Subscriber",
     "Webhook",
+    "charts",
+    "delivery_report",
+    "delivery_timeseries",
+    "failure_reasons",
+    "fallback_summary",
     "fetch_deliveries",
     "read_webhook_log",
     "register_webhooks",
+    "reply_report",
     "running_receiver",
+    "save_report",
     "verify_signature",
 ]

@@ -37,7 +37,7 @@ import itertools
 import math
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import pandas as pd
 
@@ -196,7 +196,7 @@ def _coerce_frame(df: pd.DataFrame, schema: Mapping[str, str]) -> pd.DataFrame:
         col = df[name] if name in df.columns else pd.Series([None] * n, index=df.index)
         if kind == "string":
             col = col.astype("object").where(col.notna(), None)
-            col = col.map(lambda v: v if v is None or isinstance(v, str) else str(v))
+            col = col.map(_as_text)
             out[name] = col.astype("string")
         elif kind == "int64":
             out[name] = pd.to_numeric(col, errors="coerce").astype("Int64")
@@ -208,6 +208,15 @@ def _coerce_frame(df: pd.DataFrame, schema: Mapping[str, str]) -> pd.DataFrame:
             out[name] = col.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
     frame: pd.DataFrame = pd.DataFrame(out).reset_index(drop=True)
     return frame
+
+
+def _as_text(value: object) -> str | None:
+    """A cell as text; integral floats (a pandas int column with gaps) lose their ``.0``."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _frame_to_table(df: pd.DataFrame, schema: Mapping[str, str], con: BaseBackend) -> ir.Table:
@@ -303,9 +312,12 @@ def _epoch_ms(ts: ir.TimestampValue) -> ir.IntegerValue:
     if fn is None:
         naive = ts.cast(dt.Timestamp())
         return naive.epoch_seconds().cast("int64") * 1000 + naive.millisecond().cast("int64")
-    udf = ibis.udf.scalar.builtin(
-        lambda ts: None, name=fn, signature=((dt.Timestamp(timezone="UTC"),), dt.int64)
-    )
+    udf = _ms_function.get(fn)
+    if udf is None:
+        udf = ibis.udf.scalar.builtin(
+            lambda ts: None, name=fn, signature=((dt.Timestamp(timezone="UTC"),), dt.int64)
+        )
+        _ms_function[fn] = udf
     return udf(ts)
 
 
@@ -356,19 +368,18 @@ def _message_expr(ev: ir.Table, sd: ir.Table) -> ir.Table:
     )
     g_cols = list(g.columns)
     l_cols = list(led.columns)
-    # First (external_id, phone); what it leaves, and events without an external id, by
-    # (message_id, phone).
-    by_ext = g.filter(g.g_ext.notnull()).left_join(
-        led.filter(led.l_ext.notnull()),
-        [g.g_ext == led.l_ext, g.g_phone == led.l_phone],
+    # (external_id, phone); (message_id, phone) only for events without an external id.
+    g_ext = g.filter(g.g_ext.notnull())
+    led_ext = led.filter(led.l_ext.notnull())
+    by_ext = g_ext.left_join(
+        led_ext, [g_ext.g_ext == led_ext.l_ext, g_ext.g_phone == led_ext.l_phone]
     )
-    by_ext = by_ext.select(*g_cols, *l_cols)
-    hit = by_ext.filter(by_ext.l_phone.notnull())
-    rest = by_ext.filter(by_ext.l_phone.isnull()).select(*g_cols).union(g.filter(g.g_ext.isnull()))
+    g_mid = g.filter(g.g_ext.isnull())
     led_mid = led.filter(led.l_mid.notnull())
-    by_mid = rest.left_join(led_mid, [rest.g_mid == led_mid.l_mid, rest.g_phone == led_mid.l_phone])
-    by_mid = by_mid.select(*g_cols, *l_cols)
-    joined = hit.union(by_mid)
+    by_mid = g_mid.left_join(
+        led_mid, [g_mid.g_mid == led_mid.l_mid, g_mid.g_phone == led_mid.l_phone]
+    )
+    joined = by_ext.select(*g_cols, *l_cols).union(by_mid.select(*g_cols, *l_cols))
 
     matched = joined.l_phone.notnull()
     evs = joined.select(
@@ -389,14 +400,15 @@ def _message_expr(ev: ir.Table, sd: ir.Table) -> ir.Table:
         sent_ms=ibis.coalesce(joined.l_sent_ms, joined.first_ms),
     )
 
-    seen_ext = joined.filter(joined.l_ext.notnull())
-    seen_mid = joined.filter(joined.l_mid.notnull())
+    seen = joined.filter(matched).select("l_ext", "l_mid", "l_phone").view()
     waiting = led.filter(led.l_state == "sent")
     waiting = waiting.anti_join(
-        seen_ext, [waiting.l_ext == seen_ext.l_ext, waiting.l_phone == seen_ext.g_phone]
-    )
-    waiting = waiting.anti_join(
-        seen_mid, [waiting.l_mid == seen_mid.l_mid, waiting.l_phone == seen_mid.g_phone]
+        seen,
+        [
+            waiting.l_ext.identical_to(seen.l_ext),
+            waiting.l_mid.identical_to(seen.l_mid),
+            waiting.l_phone == seen.l_phone,
+        ],
     )
     pend = waiting.select(
         campaign_id=waiting.l_campaign,
@@ -481,8 +493,8 @@ def _finish(
             sort_cols.append(k)
     if sort_cols:
         df = df.sort_values(sort_cols, na_position="last", kind="mergesort")
-    result: pd.DataFrame = df.drop(columns=["_route_order"], errors="ignore")
-    return result.reset_index(drop=True)
+    df = df.drop(columns=["_route_order"], errors="ignore")
+    return cast("pd.DataFrame", df.reset_index(drop=True))
 
 
 def _check_by(by: Sequence[str] | str) -> list[str]:
@@ -723,8 +735,8 @@ def failure_reasons(
         na_position="last",
         kind="mergesort",
     )
-    result: pd.DataFrame = df.drop(columns=["_o", "_r"])
-    return result.reset_index(drop=True)
+    df = df.drop(columns=["_o", "_r"])
+    return cast("pd.DataFrame", df.reset_index(drop=True))
 
 
 def reply_report(

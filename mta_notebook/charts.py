@@ -1,0 +1,415 @@
+"""Plotly chart builders for the delivery analytics: DataFrame in, ``go.Figure`` out, never shown.
+
+Every chart colours a route the same way (``ROUTE_COLORS``), so iMessage is always blue and SMS
+fallback always orange, whichever chart a reader looks at.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = [
+    "NO_IDENTITY",
+    "ROUTE_COLORS",
+    "ROUTE_LABELS",
+    "delivery_over_time",
+    "delivery_rates",
+    "failure_reasons",
+    "replies",
+    "route_mix",
+]
+
+ROUTE_COLORS: Final[dict[str, str]] = {
+    "imessage": "#1f77b4",  # blue
+    "sms_fallback": "#ff7f0e",  # orange
+    "sms": "#7f7f7f",  # grey
+    "unknown": "#bcbd22",  # olive: route not known yet
+}
+ROUTE_LABELS: Final[dict[str, str]] = {
+    "imessage": "iMessage",
+    "sms_fallback": "SMS fallback",
+    "sms": "SMS (no identity)",
+    "unknown": "Route unknown",
+}
+NO_IDENTITY: Final[str] = "(no identity)"
+_DASHES: Final[tuple[str, ...]] = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+_LAYOUT: Final[dict[str, Any]] = {
+    "template": "plotly_white",
+    "legend_title_text": "Route",
+    "hoverlabel": {"namelength": -1},
+    "margin": {"t": 70, "l": 70, "r": 30, "b": 60},
+}
+
+
+def _identity(values: pd.Series[Any]) -> pd.Series[Any]:
+    named: pd.Series[Any] = values.astype("object").where(values.notna(), NO_IDENTITY)
+    return named.astype(str)
+
+
+def _routes(df: pd.DataFrame) -> list[str]:
+    present = set(df["route"].dropna()) if "route" in df else set()
+    known = [r for r in ROUTE_COLORS if r in present]
+    return known + sorted(present - set(ROUTE_COLORS))
+
+
+def _color(route: str) -> str:
+    return ROUTE_COLORS.get(route, "#17becf")
+
+
+def _label(route: str) -> str:
+    return ROUTE_LABELS.get(route, route)
+
+
+def _require(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
+    """``what`` reads like ``charts.route_mix(delivery_report(...))``: the call that fits."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        from .errors import ValidationError
+
+        raise ValidationError(
+            f"the frame lacks the columns {missing}; call it as {what} (see its docstring)"
+        )
+
+
+def _empty_note(fig: go.Figure, df: pd.DataFrame) -> go.Figure:
+    if df.empty:
+        fig.add_annotation(
+            text="No messages in this report yet",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+        )
+    return fig
+
+
+def delivery_rates(report: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Delivery rate per Sender Identity, iMessage and SMS fallback side by side.
+
+    Bars are grouped per identity, one colour per route, with the Wilson 95 % interval as
+    error bars. Rows whose rate is undefined (nothing settled yet) have no bar.
+
+    Parameters
+    ----------
+    report
+        The frame from :func:`mta_notebook.delivery_report` (``by=("sender_name", "route")``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rep = pd.DataFrame({"sender_name": ["Acme", "Acme"], "route": ["imessage", "sms_fallback"],
+    ...     "messages": [10, 5], "delivered": [9, 3], "failed": [1, 2], "pending": [0, 0],
+    ...     "delivery_rate": [0.9, 0.6], "ci_low": [0.6, 0.23], "ci_high": [0.98, 0.88],
+    ...     "share": [2 / 3, 1 / 3], "unmatched": [0, 0]})
+    >>> [t.name for t in delivery_rates(rep).data]
+    ['iMessage', 'SMS fallback']
+    """
+    import plotly.graph_objects as go
+
+    _require(
+        report,
+        ("sender_name", "route", "delivery_rate", "ci_low", "ci_high", "delivered", "failed"),
+        "charts.delivery_rates(delivery_report(...))",
+    )
+    df = report.assign(identity=_identity(report["sender_name"]))
+    order = list(dict.fromkeys(df["identity"]))
+    fig = go.Figure()
+    for route in _routes(df):
+        part = df[df["route"] == route]
+        rate = part["delivery_rate"].astype(float)
+        custom = list(
+            zip(
+                part["identity"],
+                part["delivered"],
+                part["delivered"] + part["failed"],
+                part.get("pending", pd.Series(0, index=part.index)),
+                part["ci_low"].astype(float),
+                part["ci_high"].astype(float),
+                strict=True,
+            )
+        )
+        fig.add_trace(
+            go.Bar(
+                name=_label(route),
+                x=part["identity"],
+                y=rate,
+                marker_color=_color(route),
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (part["ci_high"].astype(float) - rate).tolist(),
+                    "arrayminus": (rate - part["ci_low"].astype(float)).tolist(),
+                    "color": "#333333",
+                    "thickness": 1.2,
+                },
+                customdata=custom,
+                hovertemplate=(
+                    "<b>%{customdata[0]}</b> · "
+                    + _label(route)
+                    + "<br>Delivered %{customdata[1]} of %{customdata[2]} settled"
+                    + " (%{y:.1%})<br>95% CI %{customdata[4]:.1%} – %{customdata[5]:.1%}"
+                    + "<br>Pending %{customdata[3]}<extra></extra>"
+                ),
+            )
+        )
+    fig.update_layout(
+        title=title or "Delivery rate per Sender Identity: iMessage vs SMS fallback",
+        barmode="group",
+        xaxis_title="Sender Identity",
+        yaxis_title="Delivery rate (delivered / settled)",
+        yaxis={"tickformat": ".0%", "range": [0, 1.05]},
+        xaxis={"categoryorder": "array", "categoryarray": order},
+        **_LAYOUT,
+    )
+    return _empty_note(fig, df)
+
+
+def route_mix(report: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """How each identity's messages split between routes (stacked horizontal bars of counts).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rep = pd.DataFrame({"sender_name": ["Acme", None], "route": ["imessage", "sms"],
+    ...     "messages": [10, 5], "share": [1.0, 1.0]})
+    >>> [t.marker.color for t in route_mix(rep).data]
+    ['#1f77b4', '#7f7f7f']
+    """
+    import plotly.graph_objects as go
+
+    _require(report, ("sender_name", "route", "messages"), "charts.route_mix(delivery_report(...))")
+    df = report.assign(identity=_identity(report["sender_name"]))
+    if "share" not in df:
+        df["share"] = df["messages"] / df.groupby("identity")["messages"].transform("sum")
+    order = list(dict.fromkeys(df["identity"]))
+    fig = go.Figure()
+    for route in _routes(df):
+        part = df[df["route"] == route]
+        fig.add_trace(
+            go.Bar(
+                name=_label(route),
+                y=part["identity"],
+                x=part["messages"],
+                orientation="h",
+                marker_color=_color(route),
+                customdata=list(zip(part["identity"], part["share"], strict=True)),
+                hovertemplate=(
+                    "<b>%{customdata[0]}</b> · "
+                    + _label(route)
+                    + "<br>%{x} messages (%{customdata[1]:.1%} of the identity's)<extra></extra>"
+                ),
+            )
+        )
+    fig.update_layout(
+        title=title or "Route mix per Sender Identity",
+        barmode="stack",
+        xaxis_title="Messages",
+        yaxis_title="Sender Identity",
+        yaxis={"categoryorder": "array", "categoryarray": order[::-1]},
+        **_LAYOUT,
+    )
+    return _empty_note(fig, df)
+
+
+def delivery_over_time(ts: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Delivery rate per time bucket, one line per identity and route (colour = route).
+
+    Takes the frame from :func:`mta_notebook.delivery_timeseries`; identities are told apart by
+    the line's dash, routes by colour.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ts = pd.DataFrame({"bucket": pd.to_datetime(["2026-01-01"], utc=True),
+    ...     "sender_name": ["Acme"], "route": ["imessage"], "messages": [4], "delivered": [3],
+    ...     "failed": [1], "pending": [0], "delivery_rate": [0.75]})
+    >>> delivery_over_time(ts).data[0].name
+    'Acme · iMessage'
+    """
+    import plotly.graph_objects as go
+
+    _require(
+        ts,
+        ("bucket", "route", "messages", "delivered", "failed", "delivery_rate"),
+        "charts.delivery_over_time(delivery_timeseries(...))",
+    )
+    df = ts.copy()
+    df["identity"] = _identity(df["sender_name"]) if "sender_name" in df else "All identities"
+    identities = list(dict.fromkeys(df["identity"]))
+    fig = go.Figure()
+    for route in _routes(df):
+        for i, ident in enumerate(identities):
+            part = df[(df["route"] == route) & (df["identity"] == ident)].sort_values("bucket")
+            if part.empty:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    name=f"{ident} · {_label(route)}",
+                    x=part["bucket"],
+                    y=part["delivery_rate"].astype(float),
+                    mode="lines+markers",
+                    line={"color": _color(route), "dash": _DASHES[i % len(_DASHES)]},
+                    marker={"color": _color(route)},
+                    legendgroup=route,
+                    customdata=list(
+                        zip(
+                            part["messages"],
+                            part["delivered"],
+                            part["delivered"] + part["failed"],
+                            strict=True,
+                        )
+                    ),
+                    hovertemplate=(
+                        f"<b>{ident}</b> · {_label(route)}<br>%{{x|%Y-%m-%d %H:%M}} UTC"
+                        "<br>Delivery rate %{y:.1%} (%{customdata[1]} of %{customdata[2]} "
+                        "settled)<br>%{customdata[0]} messages sent<extra></extra>"
+                    ),
+                )
+            )
+    fig.update_layout(
+        title=title or "Delivery rate over time, by send time",
+        xaxis_title="Sent (UTC)",
+        yaxis_title="Delivery rate (delivered / settled)",
+        yaxis={"tickformat": ".0%", "range": [0, 1.05]},
+        **_LAYOUT,
+    )
+    fig.update_layout(legend_title_text="Identity · route")
+    return _empty_note(fig, df)
+
+
+def failure_reasons(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Messages not delivered, per identity and status, one colour per route.
+
+    Takes the frame from :func:`mta_notebook.failure_reasons`. Rows are "identity — status";
+    bars are grouped by route.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> fr = pd.DataFrame({"sender_name": ["Acme"], "route": ["sms_fallback"],
+    ...     "status": ["undelivered"], "status_code": ["3"], "error": [None],
+    ...     "outcome": ["failed"], "messages": [2], "share": [0.5]})
+    >>> list(failure_reasons(fr).data[0].y)
+    ['Acme — undelivered']
+    """
+    import plotly.graph_objects as go
+
+    _require(
+        df,
+        ("sender_name", "route", "status", "messages"),
+        "charts.failure_reasons(failure_reasons(...))",
+    )
+    data = df.assign(identity=_identity(df["sender_name"]))
+    data["row"] = data["identity"] + " — " + data["status"].astype(str)
+    share = data["share"] if "share" in data else pd.Series(float("nan"), index=data.index)
+    data["share_"] = share.astype(float)
+    code = data["status_code"] if "status_code" in data else pd.Series(None, index=data.index)
+    data["code_"] = code.astype("object").where(code.notna(), "–").astype(str)
+    grouped = data.groupby(["row", "route"], sort=False, as_index=False).agg(
+        identity=("identity", "first"),
+        status=("status", "first"),
+        messages=("messages", "sum"),
+        share_=("share_", "sum"),
+        codes=("code_", lambda s: ", ".join(sorted(set(s)))),
+    )
+    order = list(dict.fromkeys(grouped.sort_values(["identity", "status"])["row"]))
+    fig = go.Figure()
+    for route in _routes(grouped):
+        part = grouped[grouped["route"] == route]
+        fig.add_trace(
+            go.Bar(
+                name=_label(route),
+                y=part["row"],
+                x=part["messages"],
+                orientation="h",
+                marker_color=_color(route),
+                customdata=list(
+                    zip(
+                        part["identity"], part["status"], part["share_"], part["codes"], strict=True
+                    )
+                ),
+                hovertemplate=(
+                    "<b>%{customdata[0]}</b> · "
+                    + _label(route)
+                    + "<br>Status %{customdata[1]} (code %{customdata[3]})"
+                    + "<br>%{x} messages (%{customdata[2]:.1%} of this route)<extra></extra>"
+                ),
+            )
+        )
+    fig.update_layout(
+        title=title or "Why messages were not delivered, per Sender Identity and route",
+        barmode="group",
+        xaxis_title="Messages",
+        yaxis_title="Identity — status",
+        yaxis={"categoryorder": "array", "categoryarray": order[::-1]},
+        **_LAYOUT,
+    )
+    return _empty_note(fig, grouped)
+
+
+def replies(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Reply rate and STOP rate per identity, side by side per route.
+
+    Takes the frame from :func:`mta_notebook.reply_report`: two panels (reply rate, STOP
+    rate), the same colour per route in both.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rr = pd.DataFrame({"sender_name": ["Acme"], "route": ["imessage"], "messages": [10],
+    ...     "replies": [3], "replied": [2], "stops": [1], "reply_rate": [0.2], "stop_rate": [0.1]})
+    >>> [t.name for t in replies(rr).data]
+    ['iMessage', 'iMessage']
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    _require(
+        df,
+        ("sender_name", "route", "messages", "reply_rate", "stop_rate"),
+        "charts.replies(reply_report(...))",
+    )
+    data = df.assign(identity=_identity(df["sender_name"]))
+    order = list(dict.fromkeys(data["identity"]))
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=("Reply rate", "STOP rate"), horizontal_spacing=0.12
+    )
+    for col, (metric, count, what) in enumerate(
+        [("reply_rate", "replied", "replied"), ("stop_rate", "stops", "sent STOP")], start=1
+    ):
+        for route in _routes(data):
+            part = data[data["route"] == route]
+            counts = part[count] if count in part else pd.Series(0, index=part.index)
+            fig.add_trace(
+                go.Bar(
+                    name=_label(route),
+                    x=part["identity"],
+                    y=part[metric].astype(float),
+                    marker_color=_color(route),
+                    legendgroup=route,
+                    showlegend=col == 1,
+                    customdata=list(zip(part["identity"], counts, part["messages"], strict=True)),
+                    hovertemplate=(
+                        "<b>%{customdata[0]}</b> · "
+                        + _label(route)
+                        + f"<br>%{{customdata[1]}} of %{{customdata[2]}} messages {what}"
+                        + " (%{y:.1%})<extra></extra>"
+                    ),
+                ),
+                row=1,
+                col=col,
+            )
+    fig.update_layout(
+        title=title or "Replies and STOPs per Sender Identity and route",
+        barmode="group",
+        **_LAYOUT,
+    )
+    fig.update_xaxes(title_text="Sender Identity", categoryorder="array", categoryarray=order)
+    fig.update_yaxes(title_text="Share of messages", tickformat=".0%", rangemode="tozero")
+    return _empty_note(fig, data)

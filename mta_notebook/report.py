@@ -1,0 +1,152 @@
+"""save_report(): the delivery analytics as one self-contained HTML file that opens offline."""
+
+from __future__ import annotations
+
+import html
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["save_report"]
+
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+       margin: 2rem auto; max-width: 1100px; color: #222; padding: 0 1rem; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; }
+h2 { font-size: 1.2rem; margin-top: 2.2rem; border-bottom: 1px solid #ddd; padding-bottom: .3rem; }
+p.meta { color: #666; margin-top: 0; }
+table.mta { border-collapse: collapse; font-size: .85rem; margin: .6rem 0; }
+table.mta th, table.mta td { border: 1px solid #ddd; padding: .25rem .5rem; text-align: right; }
+table.mta th { background: #f5f5f5; }
+table.mta td:first-child, table.mta td:nth-child(2) { text-align: left; }
+.note { color: #555; font-size: .85rem; }
+"""
+
+_RATE_COLUMNS = (
+    "delivery_rate",
+    "ci_low",
+    "ci_high",
+    "share",
+    "reply_rate",
+    "stop_rate",
+    "imessage_share",
+    "fallback_share",
+)
+
+
+def _table(df: pd.DataFrame) -> str:
+    if df.empty:
+        return '<p class="note">No rows.</p>'
+    shown = df.copy()
+    for col in shown.columns:
+        if col in _RATE_COLUMNS:
+            shown[col] = shown[col].map(lambda v: "–" if pd.isna(v) else f"{v:.1%}")
+        elif col == "sender_name":
+            shown[col] = shown[col].astype("object").where(shown[col].notna(), "(no identity)")
+    text: str = shown.to_html(index=False, na_rep="–", classes="mta", border=0, escape=True)
+    return text
+
+
+def save_report(
+    path: str | os.PathLike[str],
+    events: object,
+    sends: object | None = None,
+    *,
+    title: str = "Delivery report",
+    freq: str = "1h",
+    reply_window: str = "24h",
+    engine: Any = None,
+) -> Path:
+    """Write the delivery analytics to one HTML file: tables and interactive charts.
+
+    plotly's JavaScript is embedded, so the file opens offline and can be mailed to people
+    outside the notebook. Nothing secret goes in: only the tables below and the title.
+
+    Parameters
+    ----------
+    path
+        Where to write (``.html``); parent folders are created.
+    events, sends
+        As for :func:`mta_notebook.delivery_report`.
+    title
+        Heading and ``<title>`` of the page.
+    freq, reply_window
+        Passed to :func:`delivery_timeseries` and :func:`reply_report`.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, pathlib
+    >>> ev = pd.DataFrame({"event": ["delivery-status"], "message_id": [7],
+    ...     "phone": ["+13125550000"], "status": ["delivered"], "sender_name": ["Acme"],
+    ...     "occurred_at": [pd.Timestamp("2026-01-01", tz="UTC")]})
+    >>> out = save_report(pathlib.Path(tempfile.mkdtemp()) / "r.html", ev, title="Demo")
+    >>> "Demo" in out.read_text(encoding="utf-8")
+    True
+    """
+    from . import analytics, charts
+
+    report = analytics.delivery_report(events, sends, engine=engine)
+    ts = analytics.delivery_timeseries(events, sends, freq=freq, engine=engine)
+    fallback = analytics.fallback_summary(events, sends, engine=engine)
+    reasons = analytics.failure_reasons(events, sends, engine=engine)
+    reply = analytics.reply_report(events, sends, window=reply_window, engine=engine)
+
+    figures = [
+        charts.delivery_rates(report),
+        charts.route_mix(report),
+        charts.delivery_over_time(ts),
+        charts.failure_reasons(reasons),
+        charts.replies(reply),
+    ]
+    fig_html = [
+        fig.to_html(
+            full_html=False,
+            include_plotlyjs=(i == 0),
+            config={"displaylogo": False, "responsive": True},
+            default_height="460px",
+        )
+        for i, fig in enumerate(figures)
+    ]
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    total = int(report["messages"].sum()) if not report.empty else 0
+    unmatched = int(report["unmatched"].sum()) if not report.empty else 0
+    safe_title = html.escape(title)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{safe_title}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{safe_title}</h1>",
+        f'<p class="meta">Generated {now} by mta-notebook · {total} messages'
+        f" · {unmatched} without a send-ledger row (unmatched)</p>",
+        "<h2>Delivery per Sender Identity and route</h2>",
+        '<p class="note">Delivery rate = delivered / settled (delivered + failed); the '
+        "interval is Wilson 95 %. Pending = sent, unknown or no status yet. SMS fallback = an "
+        "identity was asked for and the message went as SMS.</p>",
+        fig_html[0],
+        _table(report),
+        "<h2>Route mix</h2>",
+        fig_html[1],
+        _table(fallback),
+        "<h2>Over time</h2>",
+        fig_html[2],
+        "<h2>Why messages were not delivered</h2>",
+        fig_html[3],
+        _table(reasons),
+        "<h2>Replies and STOPs</h2>",
+        fig_html[4],
+        _table(reply),
+        "</body></html>",
+    ]
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(parts), encoding="utf-8")
+    return out

@@ -1,0 +1,147 @@
+"""Chart builders: the right traces, one colour per route, error bars, titles and labels."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from analytics_fixtures import scenario
+
+from mta_notebook import charts
+from mta_notebook.analytics import (
+    delivery_report,
+    delivery_timeseries,
+    failure_reasons,
+    reply_report,
+)
+from mta_notebook.errors import ValidationError
+
+LABEL_TO_ROUTE = {label: route for route, label in charts.ROUTE_LABELS.items()}
+
+
+@pytest.fixture(scope="module")
+def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return scenario().frames()
+
+
+@pytest.fixture(scope="module")
+def report(frames: tuple[pd.DataFrame, pd.DataFrame]) -> pd.DataFrame:
+    return delivery_report(*frames)
+
+
+def _route_colours(fig: go.Figure) -> dict[str, set[str]]:
+    seen: dict[str, set[str]] = {}
+    for trace in fig.data:
+        label = trace.name.split(" · ")[-1]
+        colour = trace.marker.color if trace.type == "bar" else trace.line.color
+        seen.setdefault(LABEL_TO_ROUTE[label], set()).add(colour)
+    return seen
+
+
+def _assert_fixed_colours(fig: go.Figure) -> None:
+    for route, colours in _route_colours(fig).items():
+        assert colours == {charts.ROUTE_COLORS[route]}, route
+
+
+def test_route_colours_are_distinct_and_complete() -> None:
+    assert set(charts.ROUTE_COLORS) == {"imessage", "sms_fallback", "sms", "unknown"}
+    assert len(set(charts.ROUTE_COLORS.values())) == 4
+
+
+def test_delivery_rates(report: pd.DataFrame) -> None:
+    fig = charts.delivery_rates(report)
+    assert isinstance(fig, go.Figure)
+    assert [t.name for t in fig.data] == [
+        "iMessage",
+        "SMS fallback",
+        "SMS (no identity)",
+        "Route unknown",
+    ]
+    _assert_fixed_colours(fig)
+    im = fig.data[0]
+    assert list(im.x) == ["Acme", "Acme Deals"]
+    assert fig.layout.barmode == "group"
+    # error bars are the Wilson interval around the rate
+    acme = report[(report.sender_name == "Acme") & (report.route == "imessage")].iloc[0]
+    assert im.error_y.visible is not False
+    assert im.error_y.type == "data"
+    assert im.error_y.array[0] == pytest.approx(acme.ci_high - acme.delivery_rate)
+    assert im.error_y.arrayminus[0] == pytest.approx(acme.delivery_rate - acme.ci_low)
+    # the SMS row without identity is labelled, not NaN
+    assert list(fig.data[2].x) == [charts.NO_IDENTITY]
+    # pending-only row: no bar height, no error bar
+    unknown = fig.data[3]
+    acme_unknown = list(unknown.x).index("Acme")
+    assert math.isnan(unknown.y[acme_unknown])
+    assert "iMessage vs SMS fallback" in fig.layout.title.text
+    assert fig.layout.xaxis.title.text == "Sender Identity"
+    assert "Delivery rate" in fig.layout.yaxis.title.text
+    assert fig.layout.yaxis.tickformat == ".0%"
+    assert "95% CI" in im.hovertemplate
+    assert "settled" in im.hovertemplate
+
+
+def test_route_mix(report: pd.DataFrame) -> None:
+    fig = charts.route_mix(report)
+    _assert_fixed_colours(fig)
+    assert fig.layout.barmode == "stack"
+    im = fig.data[0]
+    assert im.orientation == "h"
+    assert dict(zip(im.y, im.x, strict=True)) == {"Acme": 3, "Acme Deals": 3}
+    assert fig.layout.xaxis.title.text == "Messages"
+    assert "of the identity" in im.hovertemplate
+
+
+def test_delivery_over_time(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ts = delivery_timeseries(*frames, freq="1h")
+    fig = charts.delivery_over_time(ts)
+    _assert_fixed_colours(fig)
+    names = [t.name for t in fig.data]
+    assert "Acme · iMessage" in names
+    assert "Acme Deals · SMS fallback" in names
+    dashes = {t.name: t.line.dash for t in fig.data}
+    assert dashes["Acme · iMessage"] != dashes["Acme Deals · iMessage"]
+    assert fig.layout.xaxis.title.text == "Sent (UTC)"
+    assert all(t.mode == "lines+markers" for t in fig.data)
+
+
+def test_failure_reasons_chart(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    fig = charts.failure_reasons(failure_reasons(*frames))
+    _assert_fixed_colours(fig)
+    rows = {y for t in fig.data for y in t.y}
+    assert "Acme — undelivered" in rows
+    assert "Acme — rejected" in rows
+    assert fig.layout.legend.title.text == "Route"
+    assert fig.layout.xaxis.title.text == "Messages"
+
+
+def test_replies_chart() -> None:
+    rr = reply_report(*scenario().frames())
+    fig = charts.replies(rr)
+    _assert_fixed_colours(fig)
+    # each route twice (reply rate, STOP rate), its legend shown once
+    im = [t for t in fig.data if t.name == "iMessage"]
+    assert len(im) == 2
+    assert [t.showlegend for t in im] == [True, False]
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[:2] == ["Reply rate", "STOP rate"]
+
+
+def test_charts_never_show(monkeypatch: pytest.MonkeyPatch, report: pd.DataFrame) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a chart builder called show()")
+
+    monkeypatch.setattr(go.Figure, "show", boom)
+    charts.delivery_rates(report)
+    charts.route_mix(report)
+
+
+def test_empty_and_wrong_frames() -> None:
+    empty = delivery_report(*scenario().frames()).iloc[0:0]
+    fig = charts.delivery_rates(empty)
+    assert len(fig.data) == 0
+    assert "No messages" in fig.layout.annotations[0].text
+    with pytest.raises(ValidationError, match="delivery_report"):
+        charts.delivery_rates(pd.DataFrame({"x": [1]}))

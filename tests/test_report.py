@@ -1,0 +1,45 @@
+"""save_report: one self-contained HTML file with tables and interactive charts."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from analytics_fixtures import scenario
+
+from mta_notebook.report import save_report
+
+
+def _script_sources(text: str) -> list[str]:
+    """src= of every <script> tag (script bodies are not parsed as markup)."""
+    found: list[str] = []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "script":
+                found.extend(v or "" for k, v in attrs if k == "src")
+
+    Parser().feed(text)
+    return found
+
+
+def test_save_report_is_self_contained(tmp_path: Path) -> None:
+    events, sends = scenario().frames()
+    out = save_report(tmp_path / "sub" / "report.html", events, sends, title="Spring <sale>")
+    text = out.read_text(encoding="utf-8")
+    assert out == tmp_path / "sub" / "report.html"
+    # the title is escaped, the page opens offline: plotly.js inline, no external scripts
+    assert "<title>Spring &lt;sale&gt;</title>" in text
+    assert _script_sources(text) == []
+    assert text.count("Plotly.newPlot") == 5
+    assert len(text) > 1_000_000  # the embedded plotly.js
+    # tables with the report's numbers
+    assert text.count('<table class="dataframe mta"') == 4
+    assert re.search(r"<td>Acme Deals</td>\s*<td>imessage</td>\s*<td>3</td>", text)
+    assert "(no identity)" in text
+    assert "66.7%" in text  # Acme iMessage: 2 of 3 settled
+    assert "14 messages" in text
+    assert "2 without a send-ledger row" in text
+    # nothing from the raw payloads (or anything secret) leaks into the page
+    assert "MTAWebhook" not in text
