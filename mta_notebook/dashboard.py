@@ -1,0 +1,951 @@
+"""The delivery dashboard: filters, tiles, charts and a failures table as ipywidgets (and Voilà)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = ["NO_IDENTITY", "Dashboard", "DashboardFilters", "load_events", "load_sends"]
+
+NO_IDENTITY: Final = "(no identity)"
+"""Label of messages sent without a Sender Identity (plain SMS from a longcode)."""
+
+RouteFilter = Literal["all", "imessage", "sms_fallback", "sms", "unknown"]
+ROUTE_LABELS: Final[dict[str, str]] = {
+    "all": "All routes",
+    "imessage": "iMessage",
+    "sms_fallback": "SMS fallback",
+    "sms": "SMS (no identity)",
+    "unknown": "Route not known yet",
+}
+_ROUTE_ORDER: Final[dict[str, int]] = {"imessage": 0, "sms_fallback": 1, "sms": 2, "unknown": 3}
+GRANULARITIES: Final[dict[str, str]] = {
+    "Minute": "1min",
+    "15 minutes": "15min",
+    "Hour": "1h",
+    "Day": "1D",
+    "Week": "7D",
+}
+CHART_NAMES: Final = (
+    "delivery_rates",
+    "route_mix",
+    "delivery_over_time",
+    "failure_reasons",
+    "replies",
+)
+TILE_NAMES: Final = (
+    "messages",
+    "imessage_rate",
+    "fallback_rate",
+    "fallback_share",
+    "replies",
+    "stop_rate",
+)
+FAILURE_COLUMNS: Final = (
+    "phone",
+    "identity",
+    "route",
+    "status",
+    "status_code",
+    "error",
+    "campaign_id",
+    "external_id",
+    "message_id",
+    "sent_at",
+)
+_SEND_COLUMNS: Final = (
+    "campaign_id",
+    "chunk",
+    "external_id",
+    "message_id",
+    "phone",
+    "sender_name",
+    "longcode_id",
+    "sent_at",
+    "state",
+    "error",
+)
+_Z: Final = 1.959963984540054  # two-sided 95 % normal quantile, as in analytics
+
+
+@dataclass(frozen=True)
+class DashboardFilters:
+    """What the dashboard shows: identities (``None`` = all), route, UTC dates, time bucket."""
+
+    identities: tuple[str, ...] | None = None
+    route: RouteFilter = "all"
+    start: date | None = None
+    end: date | None = None
+    freq: str = "1h"
+
+
+# ------------------------------------------------------------------------------ data helpers
+
+
+def _frame(obj: Any) -> pd.DataFrame:
+    """The DataFrame behind an ``EventLog``-like object (``.df``) or the frame itself."""
+    df = getattr(obj, "df", obj)
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"expected a DataFrame or an EventLog, got {type(obj).__name__}")
+    return df
+
+
+def _blank(series: pd.Series) -> pd.Series:
+    """True where a column holds nothing useful (missing or empty text)."""
+    return series.isna() | (series.astype("string").str.strip() == "")
+
+
+def _id_text(series: pd.Series) -> pd.Series:
+    return series.astype("string").str.replace(r"\.0$", "", regex=True)
+
+
+def _keys(external_id: pd.Series, message_id: pd.Series, phone: pd.Series) -> pd.Series:
+    """Key of one message to one recipient: (external_id, phone), else (message_id, phone)."""
+    ph = phone.astype("string").fillna("")
+    by_ext = "x:" + external_id.astype("string").fillna("") + "|" + ph
+    by_mid = "m:" + _id_text(message_id).fillna("") + "|" + ph
+    return cast("pd.Series", by_ext.where(~_blank(external_id), by_mid))
+
+
+def _mid_keys(message_id: pd.Series, phone: pd.Series) -> pd.Series:
+    return "m:" + _id_text(message_id).fillna("") + "|" + phone.astype("string").fillna("")
+
+
+def _utc(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series, utc=True, errors="coerce")
+
+
+def _event_keys(events: pd.DataFrame, sends: pd.DataFrame) -> pd.Series:
+    """Each event's message key, joined to the ledger like the analytics do ("" for opt-ins)."""
+    send_keys = _keys(sends["external_id"], sends["message_id"], sends["phone"])
+    by_mid = dict(zip(_mid_keys(sends["message_id"], sends["phone"]), send_keys, strict=True))
+    has_message = ~(_blank(events["external_id"]) & _blank(events["message_id"]))
+    keys = _keys(events["external_id"], events["message_id"], events["phone"])
+    via_mid = _mid_keys(events["message_id"], events["phone"]).map(by_mid)
+    keys = keys.where(keys.isin(set(send_keys)) | via_mid.isna(), via_mid)
+    return cast("pd.Series", keys.where(has_message, ""))
+
+
+def _reply_attribution(events: pd.DataFrame, msgs: pd.DataFrame, window: str) -> pd.DataFrame:
+    """Replies and STOPs per message key, attributed as ``analytics.reply_report`` does.
+
+    A reply goes to the latest message sent to that number at most ``window`` before it;
+    duplicate deliveries of one reply count once.
+    """
+    from .analytics import STOP_WORDS
+
+    r = events[(events["event"] == "message-reply") & events["phone"].notna()]
+    t = _utc(r["occurred_at"]).fillna(_utc(r["received_at"]))
+    replies = pd.DataFrame(
+        {
+            "phone": r["phone"].astype("string"),
+            "t": t.astype("datetime64[ns, UTC]").dt.floor("ms"),
+            "text": r["text"].astype("string").fillna(""),
+        }
+    ).drop_duplicates()
+    replies = replies[replies["t"].notna()]
+    replies["stop"] = replies["text"].str.strip().str.upper().isin(STOP_WORDS).astype(int)
+    m = pd.DataFrame(
+        {
+            "phone": msgs["phone"].astype("string"),
+            "sent": msgs["at"].astype("datetime64[ns, UTC]").dt.floor("ms"),
+            "key": msgs["key"],
+            "order": msgs["external_id"].astype("string").fillna("")
+            + "|"
+            + _id_text(msgs["message_id"]).fillna("")
+            + "|"
+            + msgs["phone"].astype("string").fillna(""),
+        }
+    )
+    m = m[m["sent"].notna() & m["phone"].notna()].sort_values(["sent", "order"], kind="stable")
+    if replies.empty or m.empty:
+        return cast(
+            "pd.DataFrame",
+            pd.DataFrame({"replies": pd.Series(dtype="int64"), "stops": pd.Series(dtype="int64")}),
+        )
+    hit = pd.merge_asof(
+        replies.sort_values("t", kind="stable"),
+        m,
+        left_on="t",
+        right_on="sent",
+        by="phone",
+        direction="backward",
+        tolerance=pd.Timedelta(window),
+    ).dropna(subset=["key"])
+    per_key = hit.groupby("key").agg(replies=("t", "size"), stops=("stop", "max"))
+    return cast("pd.DataFrame", per_key)
+
+
+def _sort(df: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    order = [k if k != "route" else "_route_order" for k in keys]
+    if "route" in keys:
+        df = df.assign(_route_order=df["route"].map(_ROUTE_ORDER).fillna(len(_ROUTE_ORDER)))
+    df = df.sort_values(order, na_position="last", kind="mergesort")
+    df = df.drop(columns=["_route_order"], errors="ignore")
+    return cast("pd.DataFrame", df.reset_index(drop=True))
+
+
+def _summarise(msgs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Counts, delivery rate and Wilson interval per group (the analytics' report columns)."""
+    outcome = msgs["outcome"]
+    parts = msgs.assign(
+        _d=(outcome == "delivered").astype("int64"),
+        _f=(outcome == "failed").astype("int64"),
+        _p=(outcome == "pending").astype("int64"),
+        _u=msgs["unmatched"].fillna(False).astype("int64"),
+    )
+    g = (
+        parts.groupby(list(keys), dropna=False, sort=False)
+        .agg(
+            messages=("_d", "size"),
+            delivered=("_d", "sum"),
+            failed=("_f", "sum"),
+            pending=("_p", "sum"),
+            unmatched=("_u", "sum"),
+        )
+        .reset_index()
+    )
+    n = (g["delivered"] + g["failed"]).astype("float64").replace(0.0, np.nan)
+    p = g["delivered"] / n
+    z2 = _Z * _Z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2.0 * n)) / denom
+    half = _Z * np.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denom
+    g["delivery_rate"] = p
+    g["ci_low"] = centre - half
+    g["ci_high"] = centre + half
+    for col in ("messages", "delivered", "failed", "pending", "unmatched"):
+        g[col] = g[col].astype("int64")
+    return cast("pd.DataFrame", g)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def _auto_freq(times: pd.Series) -> str:
+    times = times.dropna()
+    if times.empty:
+        return "1h"
+    span = times.max() - times.min()
+    if span <= pd.Timedelta(hours=3):
+        return "1min"
+    if span <= pd.Timedelta(days=2):
+        return "1h"
+    if span <= pd.Timedelta(days=90):
+        return "1D"
+    return "7D"
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+# --------------------------------------------------------------------------------- downloads
+
+_DOWNLOAD_ESM: Final = """
+function render({ model, el }) {
+  el.style.display = "none";
+  model.on("msg:custom", (msg) => {
+    const bytes = Uint8Array.from(atob(msg.b64), (c) => c.charCodeAt(0));
+    const url = URL.createObjectURL(new Blob([bytes], { type: msg.mime }));
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = msg.filename;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  });
+}
+export default { render };
+"""
+
+_downloader_class: type[Any] | None = None
+
+
+def _downloader() -> Any:
+    """A hidden anywidget that saves bytes sent from Python as a browser download."""
+    global _downloader_class
+    if _downloader_class is None:
+        import anywidget
+
+        class _Downloader(anywidget.AnyWidget):
+            _esm = _DOWNLOAD_ESM
+
+        _downloader_class = _Downloader
+    return _downloader_class()
+
+
+# --------------------------------------------------------------------------------- dashboard
+
+
+class Dashboard:
+    """Interactive delivery dashboard over a webhook event log and a send ledger.
+
+    Filters (identities, route, UTC date range, time bucket) recompute the tiles, the charts
+    of :mod:`mta_notebook.charts` (plotly ``FigureWidget`` objects, updated in place) and the
+    table of failed recipients. Works in JupyterLab, VS Code, Colab and Voilà.
+
+    The messages (one recipient of one send, with identity, route and outcome) come from
+    :func:`mta_notebook.analytics.message_table` once; every filter change aggregates the
+    selected messages into the same columns as :func:`~mta_notebook.analytics.delivery_report`,
+    ``delivery_timeseries``, ``failure_reasons`` and ``reply_report``, in memory.
+
+    Parameters
+    ----------
+    events
+        ``EventLog`` from :func:`mta_notebook.webhooks.read_webhook_log`, or its ``.df``.
+    sends
+        The send ledger (``Journal.sends()`` / ``CampaignResult.sends``). Without it, SMS
+        fallback cannot be told apart from plain SMS (the route is ``unknown``).
+    title
+        Heading shown above the filters and used for the HTML report.
+    reply_window
+        How long after a message a reply is attributed to it (as in ``reply_report``).
+
+    Examples
+    --------
+    >>> dash = Dashboard.from_files("data/webhooks_sample.jsonl", "data/sends_sample.csv")
+    ... # doctest: +SKIP
+    >>> dash.set_filters(identities=["Acme"], route="imessage")  # doctest: +SKIP
+    >>> dash  # displays the widget  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        events: Any,
+        sends: pd.DataFrame | None = None,
+        *,
+        title: str = "Delivery by Sender Identity",
+        reply_window: str = "24h",
+    ) -> None:
+        import ipywidgets as w
+
+        from .analytics import message_table
+
+        self.title = title
+        self.events = _frame(events).reset_index(drop=True)
+        if sends is None:
+            sends = pd.DataFrame({c: pd.Series(dtype="object") for c in _SEND_COLUMNS})
+        self.sends = sends.reset_index(drop=True)
+
+        msgs = message_table(self.events, self.sends)
+        msgs["key"] = _keys(msgs["external_id"], msgs["message_id"], msgs["phone"])
+        msgs["identity"] = msgs["sender_name"].astype("string").fillna(NO_IDENTITY)
+        msgs["at"] = _utc(msgs["sent_at"])
+        attributed = _reply_attribution(self.events, msgs, reply_window)
+        msgs["replies"] = msgs["key"].map(attributed["replies"]).fillna(0).astype("int64")
+        msgs["stops"] = msgs["key"].map(attributed["stops"]).fillna(0).astype("int64")
+        self.messages: pd.DataFrame = msgs
+        """One row per message (``analytics.message_table``) plus key, identity, replies, stops."""
+
+        self._send_keys = _keys(
+            self.sends["external_id"], self.sends["message_id"], self.sends["phone"]
+        )
+        self._event_keys = _event_keys(self.events, self.sends)
+        self._not_sent = self._ledger_only_rows(set(msgs["key"]))
+
+        ids = set(msgs["identity"]) | set(self._not_sent["identity"])
+        optins = self.events.loc[self.events["event"] == "number-opt-in", "sender_name"]
+        ids |= set(optins.dropna().astype(str))
+        self.identities: tuple[str, ...] = tuple(
+            sorted(ids - {NO_IDENTITY}) + ([NO_IDENTITY] if NO_IDENTITY in ids else [])
+        )
+        times = pd.concat([msgs["at"], self._not_sent["at"], _utc(self.events["occurred_at"])])
+        first, last = times.min(), times.max()
+        self._first: date | None = None if pd.isna(first) else first.date()
+        self._last: date | None = None if pd.isna(last) else last.date()
+        self._default_freq = _auto_freq(times)
+        self._filters = DashboardFilters(freq=self._default_freq)
+
+        routes = ["all", "imessage", "sms_fallback", "sms"]
+        if (msgs["route"] == "unknown").any() or (self._not_sent["route"] == "unknown").any():
+            routes.append("unknown")
+        self.identity_picker = w.SelectMultiple(
+            options=self.identities,
+            value=self.identities,
+            rows=min(max(len(self.identities), 2), 6),
+            description="Identity",
+        )
+        self.route_picker = w.Dropdown(
+            options=[(ROUTE_LABELS[r], r) for r in routes], value="all", description="Route"
+        )
+        self.start_picker = w.DatePicker(value=self._first, description="From (UTC)")
+        self.end_picker = w.DatePicker(value=self._last, description="To (UTC)")
+        self.freq_picker = w.Dropdown(
+            options=list(GRANULARITIES.items()), value=self._filters.freq, description="Bucket"
+        )
+        self._updating = False
+        for picker in self._pickers():
+            picker.observe(self._on_filter_change, names="value")
+
+        self.tile_widgets: dict[str, Any] = {name: w.HTML() for name in TILE_NAMES}
+        self.failures_table = w.HTML()
+        self.status = w.HTML()
+        self.csv_button = w.Button(description="Download failures (CSV)", icon="download")
+        self.report_button = w.Button(description="Download report (HTML)", icon="file")
+        self.csv_button.on_click(lambda _b: self.download_csv())
+        self.report_button.on_click(lambda _b: self.download_report())
+        self._downloader = _downloader()
+        self.last_download: tuple[str, bytes] | None = None
+        """The last file handed to the browser: (file name, bytes)."""
+
+        self.figures: dict[str, Any] = {}
+        self._recompute()
+        self.widget = self._layout(w)
+
+    def _ledger_only_rows(self, message_keys: set[str]) -> pd.DataFrame:
+        """Ledger rows that are not messages (the send failed, or was skipped)."""
+        rows = self.sends[~self._send_keys.isin(message_keys) & (self.sends["state"] != "sent")]
+        asked = rows["sender_name"].astype("string").where(~_blank(rows["sender_name"]))
+        return cast(
+            "pd.DataFrame",
+            pd.DataFrame(
+                {
+                    "key": self._send_keys[rows.index],
+                    "identity": asked.fillna(NO_IDENTITY),
+                    "sender_name": asked,
+                    "route": np.where(asked.isna(), "sms", "unknown"),
+                    "at": _utc(rows["sent_at"]),
+                    "state": rows["state"].astype("string"),
+                    "error": rows["error"].astype("string"),
+                    "phone": rows["phone"],
+                    "campaign_id": rows["campaign_id"],
+                    "external_id": rows["external_id"],
+                    "message_id": rows["message_id"],
+                }
+            ).reset_index(drop=True),
+        )
+
+    def _pickers(self) -> tuple[Any, ...]:
+        return (
+            self.identity_picker,
+            self.route_picker,
+            self.start_picker,
+            self.end_picker,
+            self.freq_picker,
+        )
+
+    # -- construction helpers -----------------------------------------------------------------
+
+    @classmethod
+    def from_files(
+        cls,
+        log_dir: str | os.PathLike[str],
+        journal_path: str | os.PathLike[str] | None = None,
+        *,
+        title: str = "Delivery by Sender Identity",
+    ) -> Dashboard:
+        """Build the dashboard from a webhook log (file or directory) and a send journal.
+
+        Parameters
+        ----------
+        log_dir
+            A JSON Lines log written by the webhook receiver, or a directory of them
+            (every ``*.jsonl`` inside, in name order).
+        journal_path
+            The SQLite send journal, or a CSV export of the send ledger (``.csv``).
+            ``None`` shows the events alone.
+        title
+            Heading of the dashboard and of its HTML report.
+        """
+        events = load_events(log_dir)
+        sends = load_sends(journal_path) if journal_path is not None else None
+        return cls(events, sends, title=title)
+
+    def _layout(self, w: Any) -> Any:
+        heading = w.HTML(f"<h2 style='margin:4px 0'>{_escape(self.title)}</h2>")
+        filters = w.HBox(
+            [
+                self.identity_picker,
+                w.VBox([self.route_picker, self.freq_picker]),
+                w.VBox([self.start_picker, self.end_picker]),
+            ],
+            layout=w.Layout(flex_flow="row wrap", align_items="flex-start"),
+        )
+        tiles = w.HBox(list(self.tile_widgets.values()), layout=w.Layout(flex_flow="row wrap"))
+        charts = w.GridBox(
+            [self.figures[name] for name in CHART_NAMES],
+            layout=w.Layout(
+                grid_template_columns="repeat(auto-fit, minmax(440px, 1fr))", grid_gap="8px"
+            ),
+        )
+        failures = w.VBox(
+            [w.HTML("<h3 style='margin:4px 0'>Failed recipients</h3>"), self.failures_table]
+        )
+        buttons = w.HBox([self.csv_button, self.report_button, self._downloader])
+        return w.VBox(
+            [heading, filters, self.status, tiles, charts, failures, buttons],
+            layout=w.Layout(width="100%"),
+        )
+
+    # -- display ------------------------------------------------------------------------------
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)  # type: ignore[no-untyped-call]
+
+    def __repr__(self) -> str:
+        return (
+            f"Dashboard(messages={len(self.messages)}, events={len(self.events)}, "
+            f"identities={list(self.identities)!r}, filters={self._filters!r})"
+        )
+
+    # -- filters ------------------------------------------------------------------------------
+
+    @property
+    def filters(self) -> DashboardFilters:
+        """The filters in effect."""
+        return self._filters
+
+    def set_filters(
+        self,
+        *,
+        identities: Iterable[str] | None = None,
+        route: RouteFilter | None = None,
+        start: date | None = None,
+        end: date | None = None,
+        freq: str | None = None,
+    ) -> DashboardFilters:
+        """Change some filters (the widgets follow) and redraw once; returns the new filters.
+
+        Raises ``ValueError`` for an identity, route or bucket the dashboard does not offer.
+        """
+        if identities is not None:
+            chosen = tuple(identities)
+            unknown = sorted(set(chosen) - set(self.identities))
+            if unknown:
+                raise ValueError(
+                    f"unknown identities {unknown}; the data has {list(self.identities)}"
+                )
+        routes = [value for _, value in self.route_picker.options]
+        if route is not None and route not in routes:
+            raise ValueError(f"route must be one of {routes}, got {route!r}")
+        if freq is not None:
+            try:
+                pd.Timedelta(freq)
+            except ValueError as exc:
+                raise ValueError(f"freq={freq!r} is not a duration such as '1h'") from exc
+        self._updating = True
+        try:
+            if identities is not None:
+                self.identity_picker.value = chosen
+            if route is not None:
+                self.route_picker.value = route
+            if start is not None:
+                self.start_picker.value = start
+            if end is not None:
+                self.end_picker.value = end
+            if freq is not None:
+                if freq not in [value for _, value in self.freq_picker.options]:
+                    self.freq_picker.options = [*self.freq_picker.options, (freq, freq)]
+                self.freq_picker.value = freq
+        finally:
+            self._updating = False
+        self._read_widgets()
+        self._recompute()
+        return self._filters
+
+    def reset_filters(self) -> DashboardFilters:
+        """Show everything again: all identities and routes, the whole period, default bucket."""
+        return self.set_filters(
+            identities=self.identities,
+            route="all",
+            start=self._first,
+            end=self._last,
+            freq=self._default_freq,
+        )
+
+    def _read_widgets(self) -> None:
+        chosen = tuple(self.identity_picker.value)
+        self._filters = replace(
+            self._filters,
+            identities=None if set(chosen) == set(self.identities) else chosen,
+            route=self.route_picker.value,
+            start=self.start_picker.value,
+            end=self.end_picker.value,
+            freq=self.freq_picker.value,
+        )
+
+    def _on_filter_change(self, _change: Any) -> None:
+        if self._updating:
+            return
+        self._read_widgets()
+        self._recompute()
+
+    # -- the selection ------------------------------------------------------------------------
+
+    def _mask(self, rows: pd.DataFrame) -> pd.Series:
+        f = self._filters
+        keep = pd.Series(True, index=rows.index)
+        if f.identities is not None:
+            keep &= rows["identity"].isin(f.identities)
+        if f.route != "all":
+            keep &= rows["route"] == f.route
+        return cast("pd.Series", keep & self._in_dates(rows["at"]))
+
+    def _in_dates(self, at: pd.Series) -> pd.Series:
+        f = self._filters
+        day = _utc(at).dt.normalize()
+        keep = pd.Series(True, index=at.index)
+        if f.start is not None:
+            keep &= day >= pd.Timestamp(f.start, tz="UTC")
+        if f.end is not None:
+            keep &= day <= pd.Timestamp(f.end, tz="UTC")
+        return cast("pd.Series", keep.fillna(False).astype(bool))
+
+    @property
+    def selected_messages(self) -> pd.DataFrame:
+        """The messages the filters select (rows of :attr:`messages`)."""
+        return cast("pd.DataFrame", self.messages[self._mask(self.messages)])
+
+    def _selected_not_sent(self) -> pd.DataFrame:
+        return cast("pd.DataFrame", self._not_sent[self._mask(self._not_sent)])
+
+    def _selected_keys(self) -> set[str]:
+        return set(self.selected_messages["key"]) | set(self._selected_not_sent()["key"])
+
+    @property
+    def filtered_events(self) -> pd.DataFrame:
+        """Events of the selected messages, their replies, and opt-ins to selected identities."""
+        f = self._filters
+        keys = self._selected_keys()
+        keep = self._event_keys.isin(keys)
+        ev = self.events
+        loose_reply = (ev["event"] == "message-reply") & (self._event_keys == "")
+        keep |= loose_reply & ev["phone"].isin(set(self.selected_messages["phone"]))
+        optin = ev["event"] == "number-opt-in"
+        if optin.any() and f.route in ("all", "imessage"):
+            named = ev["sender_name"].astype("string").fillna(NO_IDENTITY)
+            ok = optin & self._in_dates(ev["occurred_at"])
+            if f.identities is not None:
+                ok &= named.isin(f.identities)
+            keep |= ok
+        return cast("pd.DataFrame", ev[keep])
+
+    @property
+    def filtered_sends(self) -> pd.DataFrame:
+        """Ledger rows of the selected messages (and of selected sends that failed)."""
+        return cast("pd.DataFrame", self.sends[self._send_keys.isin(self._selected_keys())])
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        """Failed recipients of the selection: the table shown, and the CSV download."""
+        m = self.selected_messages
+        bad = m[m["outcome"] == "failed"]
+        rows = pd.DataFrame(
+            {
+                "phone": bad["phone"],
+                "identity": bad["identity"],
+                "route": bad["route"],
+                "status": bad["status"],
+                "status_code": bad["status_code"],
+                "error": pd.Series(pd.NA, index=bad.index, dtype="string"),
+                "campaign_id": bad["campaign_id"],
+                "external_id": bad["external_id"],
+                "message_id": bad["message_id"],
+                "sent_at": bad["at"],
+            }
+        )
+        ns = self._selected_not_sent()
+        ns = ns[ns["state"].isin(["failed", "unknown"])]
+        send_rows = pd.DataFrame(
+            {
+                "phone": ns["phone"],
+                "identity": ns["identity"],
+                "route": ns["route"],
+                "status": "send-" + ns["state"],
+                "status_code": pd.Series(pd.NA, index=ns.index, dtype="string"),
+                "error": ns["error"],
+                "campaign_id": ns["campaign_id"],
+                "external_id": ns["external_id"],
+                "message_id": ns["message_id"],
+                "sent_at": ns["at"],
+            }
+        )
+        out = pd.concat([df for df in (rows, send_rows) if len(df)] or [rows], ignore_index=True)
+        return _sort(out, ["identity", "route", "status", "phone"])
+
+    # -- the tables behind the charts (same columns as the analytics functions) ----------------
+
+    def report_table(self) -> pd.DataFrame:
+        """``delivery_report`` of the selection: per identity × route."""
+        g = _summarise(self.selected_messages, ["sender_name", "route"])
+        totals = g.groupby("sender_name", dropna=False)["messages"].transform("sum")
+        g["share"] = g["messages"] / totals
+        cols = ["sender_name", "route", "messages", "delivered", "failed", "pending"]
+        cols += ["delivery_rate", "ci_low", "ci_high", "share", "unmatched"]
+        return _sort(g[cols], ["sender_name", "route"])
+
+    def timeseries_table(self) -> pd.DataFrame:
+        """``delivery_timeseries`` of the selection, bucketed by the chosen granularity."""
+        m = self.selected_messages
+        step = pd.Timedelta(self._filters.freq)
+        epoch = pd.Timestamp(0, tz="UTC")
+        m = m.assign(bucket=epoch + ((m["at"] - epoch) // step) * step)
+        g = _summarise(m, ["bucket", "sender_name", "route"])
+        cols = ["bucket", "sender_name", "route", "messages", "delivered", "failed", "pending"]
+        cols += ["unmatched", "delivery_rate", "ci_low", "ci_high"]
+        return _sort(g[cols], ["bucket", "sender_name", "route"])
+
+    def failure_reasons_table(self) -> pd.DataFrame:
+        """``failure_reasons`` of the selection: why messages did not arrive."""
+        m = self.selected_messages
+        totals = m.groupby(["sender_name", "route"], dropna=False).size()
+        bad = m[m["outcome"] != "delivered"].assign(
+            status=lambda d: d["status"].astype("string").fillna("no-event"),
+            error=pd.NA,
+        )
+        ns = self._selected_not_sent()
+        ns = ns[ns["state"].isin(["failed", "unknown"])].assign(
+            status=lambda d: "send-" + d["state"], status_code=pd.NA, outcome="not-sent"
+        )
+        cols = ["sender_name", "route", "status", "status_code", "error", "outcome"]
+        both = pd.concat([bad[cols], ns[cols]], ignore_index=True)
+        both["status_code"] = both["status_code"].astype("string")
+        both["error"] = both["error"].astype("string")
+        g = both.groupby(cols, dropna=False).size().rename("messages").reset_index()
+        idx = pd.MultiIndex.from_frame(g[["sender_name", "route"]])
+        g["share"] = g["messages"] / totals.reindex(idx).to_numpy(dtype="float64", na_value=np.nan)
+        g["messages"] = g["messages"].astype("int64")
+        g["_o"] = g["outcome"].map({"failed": 0, "pending": 1, "not-sent": 2})
+        g["_r"] = g["route"].map(_ROUTE_ORDER).fillna(len(_ROUTE_ORDER))
+        g = g.sort_values(
+            ["sender_name", "_r", "_o", "messages", "status", "status_code", "error"],
+            ascending=[True, True, True, False, True, True, True],
+            na_position="last",
+            kind="mergesort",
+        )
+        return cast("pd.DataFrame", g.drop(columns=["_o", "_r"]).reset_index(drop=True))
+
+    def reply_table(self) -> pd.DataFrame:
+        """``reply_report`` of the selection: replies and STOPs per identity × route."""
+        m = self.selected_messages.assign(_replied=lambda d: (d["replies"] > 0).astype("int64"))
+        g = (
+            m.groupby(["sender_name", "route"], dropna=False, sort=False)
+            .agg(
+                messages=("key", "size"),
+                replies=("replies", "sum"),
+                replied=("_replied", "sum"),
+                stops=("stops", "sum"),
+            )
+            .reset_index()
+        )
+        for col in ("messages", "replies", "replied", "stops"):
+            g[col] = g[col].astype("int64")
+        g["reply_rate"] = g["replied"] / g["messages"]
+        g["stop_rate"] = g["stops"] / g["messages"]
+        return _sort(g, ["sender_name", "route"])
+
+    # -- recompute ----------------------------------------------------------------------------
+
+    def _recompute(self) -> None:
+        from . import charts
+
+        self.report = self.report_table()
+        replies = self.reply_table()
+        self.tiles = self._tile_values(self.report, replies)
+        figures: dict[str, go.Figure] = {
+            "delivery_rates": charts.delivery_rates(self.report),
+            "route_mix": charts.route_mix(self.report),
+            "delivery_over_time": charts.delivery_over_time(self.timeseries_table()),
+            "failure_reasons": charts.failure_reasons(self.failure_reasons_table()),
+            "replies": charts.replies(replies),
+        }
+        for name, fig in figures.items():
+            self._show_figure(name, fig)
+        self._render_tiles()
+        self._render_failures()
+        f = self._filters
+        ids = "all identities" if f.identities is None else ", ".join(f.identities)
+        self.status.value = (
+            f"<span class='mta-status' style='color:#57606a'>{len(self.selected_messages):,} "
+            f"messages · {_escape(ids or 'no identity selected')} · {ROUTE_LABELS[f.route]} · "
+            f"{f.start or '…'} to {f.end or '…'} (UTC)</span>"
+        )
+
+    def _show_figure(self, name: str, fig: go.Figure) -> None:
+        import plotly.graph_objects as go
+
+        current = self.figures.get(name)
+        if current is None:
+            self.figures[name] = go.FigureWidget(fig)
+            return
+        # Same FigureWidget, new traces and layout: the page keeps one view per chart and the
+        # browser redraws it in place.
+        current.data = ()
+        current.add_traces(list(fig.data))
+        current.layout = fig.layout
+
+    @staticmethod
+    def _tile_values(report: pd.DataFrame, replies: pd.DataFrame) -> dict[str, Any]:
+        def rate(route: str) -> tuple[float | None, int, int]:
+            rows = report[report["route"] == route]
+            ok = int(rows["delivered"].sum())
+            settled = ok + int(rows["failed"].sum())
+            return (ok / settled if settled else None), ok, settled
+
+        im_rate, im_ok, im_settled = rate("imessage")
+        fb_rate, fb_ok, fb_settled = rate("sms_fallback")
+        by_route = report.groupby("route")["messages"].sum()
+        im_n = int(by_route.get("imessage", 0))
+        fb_n = int(by_route.get("sms_fallback", 0))
+        messages = int(report["messages"].sum())
+        stops = int(replies["stops"].sum())
+        return {
+            "messages": messages,
+            "imessage_rate": im_rate,
+            "imessage_delivered": im_ok,
+            "imessage_settled": im_settled,
+            "fallback_rate": fb_rate,
+            "fallback_delivered": fb_ok,
+            "fallback_settled": fb_settled,
+            "fallback_share": fb_n / (im_n + fb_n) if im_n + fb_n else None,
+            "replies": int(replies["replies"].sum()),
+            "stop_replies": stops,
+            "stop_rate": stops / messages if messages else None,
+        }
+
+    def _render_tiles(self) -> None:
+        t = self.tiles
+        content = {
+            "messages": ("Messages", f"{t['messages']:,}", "one per recipient of a send"),
+            "imessage_rate": (
+                "iMessage delivery",
+                _pct(t["imessage_rate"]),
+                f"{t['imessage_delivered']:,} of {t['imessage_settled']:,} settled",
+            ),
+            "fallback_rate": (
+                "SMS fallback delivery",
+                _pct(t["fallback_rate"]),
+                f"{t['fallback_delivered']:,} of {t['fallback_settled']:,} settled",
+            ),
+            "fallback_share": (
+                "Fallback share",
+                _pct(t["fallback_share"]),
+                "of messages sent with an identity",
+            ),
+            "replies": ("Replies", f"{t['replies']:,}", "within 24 h of a message"),
+            "stop_rate": (
+                "STOP rate",
+                _pct(t["stop_rate"]),
+                f"{t['stop_replies']:,} messages answered STOP",
+            ),
+        }
+        for name, (label, value, note) in content.items():
+            self.tile_widgets[name].value = (
+                f"<div class='mta-tile' data-tile='{name}' style='border:1px solid #d0d7de;"
+                "border-radius:8px;padding:8px 14px;margin:4px;min-width:150px;"
+                "background:#f6f8fa'>"
+                f"<div style='font-size:12px;color:#57606a'>{label}</div>"
+                f"<div class='mta-tile-value' style='font-size:26px;font-weight:600'>{value}</div>"
+                f"<div style='font-size:11px;color:#6e7781'>{_escape(note)}</div></div>"
+            )
+
+    def _render_failures(self, limit: int = 200) -> None:
+        fail = self.failures
+        if fail.empty:
+            self.failures_table.value = "<p class='mta-failures'>No failed recipients.</p>"
+            return
+        more = (
+            f"<p>Showing {limit:,} of {len(fail):,}; download the CSV for all.</p>"
+            if len(fail) > limit
+            else ""
+        )
+        table = fail.head(limit).to_html(index=False, na_rep="", border=0, classes="mta-failures")
+        self.failures_table.value = (
+            f"<div style='max-height:320px;overflow:auto'>{table}</div>{more}"
+        )
+
+    # -- downloads ----------------------------------------------------------------------------
+
+    def failures_csv(self) -> bytes:
+        """The filtered failures table as CSV (UTF-8 bytes)."""
+        return self.failures.to_csv(index=False).encode("utf-8")
+
+    def report_html(self) -> str:
+        """The HTML report (:func:`mta_notebook.report.save_report`) of the current selection."""
+        from .report import save_report
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "report.html"
+            save_report(path, self.filtered_events, self.filtered_sends, title=self.title)
+            return path.read_text(encoding="utf-8")
+
+    def download_csv(self) -> None:
+        """Hand the filtered failures table to the browser as ``failures.csv``."""
+        self._send_download("failures.csv", self.failures_csv(), "text/csv")
+
+    def download_report(self) -> None:
+        """Hand the HTML report of the current selection to the browser."""
+        self._send_download("delivery_report.html", self.report_html().encode("utf-8"), "text/html")
+
+    def _send_download(self, filename: str, content: bytes, mime: str) -> None:
+        self.last_download = (filename, content)
+        payload = base64.b64encode(content).decode("ascii")
+        self._downloader.send({"filename": filename, "mime": mime, "b64": payload})
+
+
+# ------------------------------------------------------------------------------------ inputs
+
+
+def load_events(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Events of a webhook log file, or of every ``*.jsonl`` log in a directory.
+
+    Rows the reader could not use are in ``read_webhook_log(path).rejected``; the dashboard
+    shows the events only.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(
+            f"webhook log {p} does not exist; pass a .jsonl file or a directory"
+        )
+    files: Sequence[Path] = sorted(p.glob("*.jsonl")) if p.is_dir() else [p]
+    if not files:
+        raise FileNotFoundError(f"no *.jsonl webhook log in directory {p}")
+    from .webhook_log import read_webhook_log
+
+    return _frame(read_webhook_log(list(files)))
+
+
+def load_sends(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """The send ledger from a SQLite journal, or from a CSV export of it (``.csv``)."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"send journal {p} does not exist")
+    if p.suffix.lower() == ".csv":
+        df = pd.read_csv(
+            p,
+            dtype={"campaign_id": "string", "external_id": "string", "phone": "string"},
+            keep_default_na=True,
+        )
+        df["sent_at"] = pd.to_datetime(df["sent_at"], utc=True, format="ISO8601")
+        for col in ("message_id", "longcode_id", "chunk"):
+            if col in df:
+                df[col] = df[col].astype("Int64")
+        return df
+    from .journal import Journal
+
+    journal = Journal(p)
+    try:
+        return journal.sends()
+    finally:
+        journal.close()
