@@ -84,7 +84,6 @@ class Dispatcher:
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
         self._wake = asyncio.Event()
-        self._client = httpx.AsyncClient(timeout=self.state.config.webhook_timeout_s)
         self._task = asyncio.create_task(self._run(), name="sandbox-dispatch")
 
     async def stop(self) -> None:
@@ -285,7 +284,8 @@ class Dispatcher:
         }
         status: int | None = None
         error = ""
-        assert self._client is not None
+        if self._client is None:  # created on first use: building its SSL context is slow
+            self._client = httpx.AsyncClient(timeout=self.state.config.webhook_timeout_s)
         try:
             resp = await self._client.post(webhook.url, content=item.body, headers=headers)
             status = resp.status_code

@@ -47,7 +47,7 @@ class RateInfo:
     reset_s: float
 
     def headers(self) -> dict[str, str]:
-        reset_ms = str(max(0, math.ceil(self.reset_s * 1000)))
+        reset_ms = str(max(0, math.ceil(round(self.reset_s * 1000, 6))))
         out = {
             "RateLimit-Limit": str(self.limit),
             "RateLimit-Remaining": str(self.remaining),

@@ -31,8 +31,12 @@ class Sandbox:
         self.app = app
         self.root_url = root_url
         self.api_key = api_key
+        # plain http on loopback: verify=False only skips loading CA certificates (slow)
         self._http = httpx.Client(
-            base_url=root_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=60
+            base_url=root_url,
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=60,
+            verify=False,
         )
 
     def __repr__(self) -> str:
