@@ -9,6 +9,7 @@ from .analytics import (
     reply_report,
 )
 from .client import AsyncClient, Client
+from .dashboard import Dashboard
 from .models import (
     Account,
     BulkResult,
@@ -30,6 +31,7 @@ __all__ = [
     "AsyncClient",
     "BulkResult",
     "Client",
+    "Dashboard",
     "DedicatedNumber",
     "Delivery",
     "EventLog",
