@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import gzip
 import hashlib
+import hmac
 import html
 import io
 import json
@@ -99,17 +100,19 @@ _BODY_FIELDS: Final[tuple[str, ...]] = (
     "route",
     "channel",
 )
-_STRUCT: Final = json.dumps(
+# The receiver record around a body (parsed first) and the body itself (parsed second).
+_RECORD: Final = json.dumps(
     {
-        **dict.fromkeys(_BODY_FIELDS, "VARCHAR"),
-        "tags": "JSON",
-        "data": "JSON",
         "received_at": "VARCHAR",
+        "event": "VARCHAR",
         "raw_body": "VARCHAR",
         "body": "JSON",
         "signature": "VARCHAR",
-        "headers": "JSON",
+        "headers": {"X-Signature": "VARCHAR"},
     }
+)
+_BODY: Final = json.dumps(
+    {**dict.fromkeys(_BODY_FIELDS, "VARCHAR"), "tags": "JSON", "data": "JSON"}
 )
 
 
@@ -257,11 +260,12 @@ def _status_case(status_map: Mapping[Any, str] | None) -> str:
         names.setdefault(name, name)
     by_code = " ".join(f"WHEN {c} THEN {_q(n)}" for c, n in sorted(codes.items()))
     by_name = " ".join(f"WHEN {_q(k)} THEN {_q(n)}" for k, n in sorted(names.items()))
+    exact = " ".join(f"WHEN {_q(str(c))} THEN {_q(n)}" for c, n in sorted(codes.items()))
     return (
-        "CASE WHEN f_status IS NULL THEN NULL "
-        f"WHEN try_cast(f_status AS BIGINT) IS NOT NULL THEN "
+        f"CASE WHEN f_status IS NULL THEN NULL ELSE CASE f_status {exact} ELSE "
+        "CASE WHEN try_cast(f_status AS BIGINT) IS NOT NULL THEN "
         f"CASE try_cast(f_status AS BIGINT) {by_code} ELSE 'unknown' END "
-        f"ELSE CASE lower(trim(f_status)) {by_name} ELSE 'unknown' END END"
+        f"ELSE CASE lower(trim(f_status)) {by_name} ELSE 'unknown' END END END END"
     )
 
 
@@ -271,13 +275,18 @@ def _event_case() -> str:
         aliases[name] = name
         aliases[name.replace("-", "_")] = name
     when = " ".join(f"WHEN {_q(k)} THEN {_q(v)}" for k, v in sorted(aliases.items()))
+    canonical = ", ".join(_q(v) for v in EVENT_TYPES.values())
+    exact = " ".join(f"WHEN {_q(k)} THEN {_q(v)}" for k, v in EVENT_TYPES.items())
     return (
+        f"CASE WHEN f_hint IN ({canonical}) THEN f_hint "
+        f"WHEN f_hint IS NULL AND f_type IN ({', '.join(_q(k) for k in EVENT_TYPES)}) "
+        f"THEN CASE f_type {exact} END ELSE "
         f"coalesce(CASE lower(trim(f_hint)) {when} END, CASE lower(trim(f_type)) {when} END, "
         "CASE WHEN f_status IS NOT NULL THEN 'delivery-status' "
         "WHEN f_fromNumber IS NOT NULL AND coalesce(f_message, f_text) IS NOT NULL "
         "THEN 'message-reply' "
         "WHEN f_optInType IS NOT NULL THEN 'number-opt-in' "
-        "WHEN f_destinationNumber IS NOT NULL THEN 'message-send' END)"
+        "WHEN f_destinationNumber IS NOT NULL THEN 'message-send' END) END"
     )
 
 
@@ -285,77 +294,82 @@ _NANP_RE: Final = r"(\+?1[ .-]?)?\(?[2-9][0-9]{2}\)?[ .-]?[2-9][0-9]{2}[ .-]?[0-
 _FINAL_SQL: Final = ", ".join(_q(s) for s in sorted(FINAL_STATUSES))
 
 _MACROS: Final = r"""
-CREATE OR REPLACE MACRO mta_ts(x) AS CASE
-  WHEN x IS NULL OR trim(x) = '' THEN NULL
-  ELSE coalesce(
-    try_cast(x AS TIMESTAMPTZ),
+CREATE OR REPLACE MACRO mta_ts_slow(x) AS coalesce(
     CASE WHEN try_cast(x AS DOUBLE) IS NOT NULL THEN
       CASE WHEN abs(try_cast(x AS DOUBLE)) >= 1e11
            THEN try(to_timestamp(try_cast(x AS DOUBLE) / 1000.0))
            ELSE try(to_timestamp(try_cast(x AS DOUBLE))) END END,
     try_strptime(x, '%Y%m%dT%H%M%S%z'),
-    try_strptime(x, '%Y-%m-%d %H:%M:%S %z'))
-  END;
+    try_strptime(x, '%Y-%m-%d %H:%M:%S %z'));
 """
 
 
 def _build_sql(status_map: Mapping[Any, str] | None, verify: bool) -> str:
     fields = ",\n    ".join(
-        f"coalesce(d.{_qi(f)}, b1.{_qi(f)}) AS f_{f}" for f in (*_BODY_FIELDS, "tags")
+        f"coalesce(d.{_qi(f)}, b.{_qi(f)}) AS f_{f}" for f in _BODY_FIELDS if f not in ("event",)
     )
-    sig_ok = (
-        "(lower(trim(sig)) = sha256($opad || unhex(sha256($ipad || encode(o.raw_body)))))"
+    sig = (
+        """coalesce(o.headers['X-Signature'], o.signature,
+        CASE WHEN contains(text, '"x-signature"')
+             THEN json_extract_string(text, '$.headers."x-signature"') END)"""
         if verify
-        else "TRUE"
+        else "NULL::VARCHAR"
     )
     ws = "' ' || chr(9) || chr(13) || chr(10) || chr(65279)"
     return f"""
 WITH p1 AS (
   SELECT line, text,
     starts_with(ltrim(text, {ws}), '{{') AS is_obj,
-    try(from_json(text, {_q(_STRUCT)})) AS o
+    try(from_json(text, {_q(_RECORD)})) AS o
   FROM chunk
 ), p2 AS (
   SELECT *,
     (o.raw_body IS NOT NULL OR o.body IS NOT NULL) AS is_rec,
-    coalesce(o.raw_body, o.body::VARCHAR) AS rb,
-    coalesce(
-      json_extract_string(o.headers, '$."X-Signature"'),
-      json_extract_string(o.headers, '$."x-signature"'),
-      o.signature) AS sig
+    coalesce(o.raw_body, o.body::VARCHAR) AS rb
   FROM p1
 ), p3 AS (
   SELECT *,
-    CASE WHEN NOT is_rec THEN o
-         WHEN starts_with(ltrim(rb, {ws}), '{{') THEN try(from_json(rb, {_q(_STRUCT)}))
-    END AS b1
+    CASE WHEN o IS NULL OR NOT is_obj THEN NULL WHEN is_rec THEN rb ELSE text END AS src
   FROM p2
 ), p4 AS (
   SELECT *,
-    CASE WHEN b1.data IS NOT NULL AND starts_with(ltrim(b1.data::VARCHAR), '{{')
-         THEN try(from_json(b1.data, {_q(_STRUCT)})) END AS d
+    starts_with(ltrim(src, {ws}), '{{') AS src_obj,
+    try(from_json(src, {_q(_BODY)})) AS b
   FROM p3
-), f AS (
-  SELECT line, text, is_obj, o, is_rec, rb, sig, b1,
-    CASE WHEN is_rec THEN o.event END AS f_hint,
-    CASE WHEN is_rec THEN o.received_at END AS f_received,
-    {fields}
+), p5 AS (
+  SELECT *, CASE WHEN b.data IS NOT NULL THEN try(from_json(b.data, {_q(_BODY)})) END AS d
   FROM p4
+), f AS (
+  SELECT line, text, is_obj, o, is_rec, rb, src_obj, b,
+    {sig} AS sig,
+    o.raw_body IS NOT NULL AS has_raw,
+    coalesce(CASE WHEN is_rec THEN o.event END, d.event, b.event) AS f_hint,
+    CASE WHEN is_rec THEN nullif(o.received_at, '') END AS f_received,
+    coalesce(d.tags, b.tags) AS f_tags,
+    {fields}
+  FROM p5
 ), g AS (
   SELECT *,
     {_event_case()} AS ev,
-    nullif(trim(f_senderName), '') AS sender,
-    mta_ts(coalesce(f_timestamp, f_date)) AS ts,
-    mta_ts(f_received) AS recv,
+    nullif(f_senderName, '') AS sender,
+    try_cast(coalesce(f_timestamp, f_date) AS TIMESTAMPTZ) AS ts0,
+    try_cast(f_received AS TIMESTAMPTZ) AS recv0,
     try_cast(f_messageId AS BIGINT) AS mid
   FROM f
+), g2 AS (
+  SELECT *,
+    CASE WHEN ts0 IS NOT NULL OR coalesce(f_timestamp, f_date) IS NULL THEN ts0
+         ELSE mta_ts_slow(coalesce(f_timestamp, f_date)) END AS ts,
+    CASE WHEN recv0 IS NOT NULL OR f_received IS NULL THEN recv0
+         ELSE mta_ts_slow(f_received) END AS recv
+  FROM g
 ), h AS (
   SELECT *,
     CASE ev WHEN 'message-reply' THEN coalesce(f_fromNumber, f_number)
             WHEN 'number-opt-in' THEN coalesce(f_number, f_fromNumber, f_destinationNumber)
             ELSE coalesce(f_destinationNumber, f_number, f_to, f_toNumber) END AS phone_raw,
     {_status_case(status_map)} AS st
-  FROM g
+  FROM g2
 ), k AS (
   SELECT *,
     CASE
@@ -367,16 +381,27 @@ WITH p1 AS (
     END AS phone_fast
   FROM h
 )
-SELECT * EXCLUDE (text),
-  CASE WHEN reason IS NOT NULL THEN rtrim(text, chr(13) || chr(10)) END AS raw_line
+SELECT * EXCLUDE (text, c_msg, c_ts, c_recv),
+  CASE WHEN reason IS NULL THEN NULL ELSE CASE reason
+    WHEN 'not-json' THEN CASE WHEN is_rec THEN 'the record''s body is not valid JSON'
+                              ELSE 'the line is not valid JSON' END
+    WHEN 'not-an-event' THEN CASE WHEN NOT is_obj THEN 'the line is JSON but not an object'
+                                  WHEN is_rec AND NOT src_obj
+                                  THEN 'the record''s body is JSON but not an object'
+                                  ELSE 'no event name, type or known event fields' END
+    WHEN 'bad-field' THEN coalesce(c_msg, c_ts, c_recv)
+    WHEN 'missing-field' THEN CASE WHEN phone_raw IS NULL THEN event || ' has no phone number field'
+                                   ELSE 'delivery-status has no status' END
+  END END AS detail,
+  CASE WHEN reason IS NOT NULL THEN rtrim(text, chr(13) || chr(10)) END AS raw_line,
+  CASE WHEN reason IS NULL THEN hash(raw) END AS dkey
 FROM (SELECT
-  line, text,
+  line, text, sig, has_raw, is_rec, is_obj, src_obj,
   CASE
     WHEN o IS NULL THEN 'not-json'
     WHEN NOT is_obj THEN 'not-an-event'
-    WHEN is_rec AND o.raw_body IS NOT NULL AND sig IS NOT NULL AND NOT {sig_ok}
-      THEN 'bad-signature'
-    WHEN is_rec AND b1 IS NULL THEN 'not-json'
+    WHEN is_rec AND b IS NULL THEN 'not-json'
+    WHEN is_rec AND NOT src_obj THEN 'not-an-event'
     WHEN ev IS NULL THEN 'not-an-event'
     WHEN f_messageId IS NOT NULL AND mid IS NULL THEN 'bad-field'
     WHEN coalesce(f_timestamp, f_date) IS NOT NULL AND ts IS NULL THEN 'bad-field'
@@ -384,22 +409,13 @@ FROM (SELECT
     WHEN phone_raw IS NULL THEN 'missing-field'
     WHEN ev = 'delivery-status' AND f_status IS NULL THEN 'missing-field'
   END AS reason,
-  CASE
-    WHEN o IS NULL THEN 'the line is not valid JSON'
-    WHEN NOT is_obj THEN 'the line is JSON but not an object'
-    WHEN is_rec AND o.raw_body IS NOT NULL AND sig IS NOT NULL AND NOT {sig_ok}
-      THEN 'X-Signature does not match raw_body under the given secret'
-    WHEN is_rec AND b1 IS NULL THEN 'raw_body is not a JSON object'
-    WHEN ev IS NULL THEN 'no event name, type or known event fields'
-    WHEN f_messageId IS NOT NULL AND mid IS NULL
-      THEN 'messageId ' || left(f_messageId, 40) || ' is not an integer'
-    WHEN coalesce(f_timestamp, f_date) IS NOT NULL AND ts IS NULL
-      THEN 'timestamp ' || left(coalesce(f_timestamp, f_date), 40) || ' is not a time'
-    WHEN f_received IS NOT NULL AND recv IS NULL
-      THEN 'received_at ' || left(f_received, 40) || ' is not a time'
-    WHEN phone_raw IS NULL THEN ev || ' has no phone number field'
-    WHEN ev = 'delivery-status' AND f_status IS NULL THEN 'delivery-status has no status'
-  END AS detail,
+  CASE WHEN f_messageId IS NOT NULL AND mid IS NULL
+       THEN 'messageId ' || left(f_messageId, 40) || ' is not an integer' END AS c_msg,
+  CASE WHEN coalesce(f_timestamp, f_date) IS NOT NULL AND ts IS NULL
+       THEN 'timestamp ' || left(coalesce(f_timestamp, f_date), 40) || ' is not a time'
+  END AS c_ts,
+  CASE WHEN f_received IS NOT NULL AND recv IS NULL
+       THEN 'received_at ' || left(f_received, 40) || ' is not a time' END AS c_recv,
   ev AS event,
   coalesce(ts, recv) AS occurred_at,
   recv AS received_at,
@@ -424,8 +440,7 @@ FROM (SELECT
   CASE WHEN ev = 'message-reply' THEN coalesce(f_message, f_text) END AS reply_text,
   f_tags::VARCHAR AS tags,
   CASE WHEN is_rec THEN rb ELSE rtrim(text, chr(13) || chr(10)) END AS raw
-FROM k)
-ORDER BY line
+FROM k) z
 """
 
 
@@ -446,17 +461,8 @@ class _Loader:
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute(_MACROS)
         self.sql = _build_sql(status_map, secret is not None)
-        self.params: dict[str, Any] = {}
-        if secret is not None:
-            key = secret.encode()
-            if len(key) > 64:
-                key = hashlib.sha256(key).digest()
-            key = key.ljust(64, b"\0")
-            self.params = {
-                "ipad": bytes(b ^ 0x36 for b in key),
-                "opad": bytes(b ^ 0x5C for b in key),
-            }
-        self.events: list[pa.Table] = []
+        self.secret = secret
+        self.events: list[tuple[pa.Table, np.ndarray]] = []  # (events, hash of raw)
         self.rejected: list[pa.Table] = []
 
     def close(self) -> None:
@@ -478,14 +484,58 @@ class _Loader:
             self.lines(texts.slice(0, half), numbers[:half], name)
             self.lines(texts.slice(half), numbers[half:], name)
             return
+        if self.secret is not None:
+            result = self._verify(result, texts)
         self._split(result, name)
 
     def _run(self, chunk: pa.Table) -> pa.Table:
         self.con.register("chunk", chunk)
         try:
-            return self.con.sql(self.sql, params=self.params or None).to_arrow_table()
+            result = self.con.sql(self.sql).to_arrow_table()
         finally:
             self.con.unregister("chunk")
+        lines = result.column("line").to_numpy()
+        if len(lines) > 1 and not bool((lines[1:] > lines[:-1]).all()):
+            result = result.sort_by("line")  # DuckDB keeps insertion order; make sure of it
+        return result
+
+    def _verify(self, result: pa.Table, texts: pa.Array) -> pa.Table:
+        """Re-check X-Signature of every record with a raw body (HMAC in C via hashlib)."""
+        import pyarrow.compute as pc
+
+        assert self.secret is not None
+        need = pc.and_(pc.is_valid(result.column("sig")), result.column("has_raw"))
+        idx = np.flatnonzero(need.to_numpy(zero_copy_only=False))
+        if len(idx) == 0:
+            return result
+        take = pa.array(idx)
+        bodies = pc.take(result.column("raw"), take).to_pylist()
+        sigs = pc.take(result.column("sig"), take).to_pylist()
+        key = self.secret.encode()
+        mac = hmac.new(key, digestmod=hashlib.sha256)
+        bad = np.zeros(len(result), dtype=bool)
+        for i, body, sig in zip(idx.tolist(), bodies, sigs, strict=True):
+            m = mac.copy()
+            m.update(body.encode())
+            if not hmac.compare_digest(m.hexdigest(), sig.strip().lower()):
+                bad[i] = True
+        if not bad.any():
+            return result
+        mask = pa.array(bad)
+        bad_idx = pa.array(np.flatnonzero(bad))
+        lines = [str(t).rstrip("\r\n") for t in pc.take(texts, bad_idx).to_pylist()]
+        full = pa.array([None] * len(result), pa.string())
+        full = pc.replace_with_mask(full, mask, pa.array(lines, pa.string()))
+        raw_line = pc.coalesce(result.column("raw_line"), full)
+        reason = pc.if_else(mask, "bad-signature", result.column("reason"))
+        detail = pc.if_else(
+            mask,
+            "X-Signature does not match raw_body under the given secret",
+            result.column("detail"),
+        )
+        for name, values in (("reason", reason), ("detail", detail), ("raw_line", raw_line)):
+            result = result.set_column(result.schema.get_field_index(name), name, values)
+        return result
 
     def _reject_rows(self, chunk: pa.Table, name: str, reason: str, detail: str) -> None:
         texts = [str(t).rstrip("\r\n") for t in chunk.column("text").to_pylist()]
@@ -527,7 +577,17 @@ class _Loader:
         cols["text"] = result.column("reply_text")
         cols["source"] = src
         cols["phone"] = result.column("phone_fast")
-        self.events.append(pa.table([cols[c] for c in EVENT_COLUMNS], schema=_EVENT_SCHEMA))
+        table = pa.table([cols[c] for c in EVENT_COLUMNS], schema=_EVENT_SCHEMA)
+        self.events.append((table, result.column("dkey").to_numpy()))
+
+    def add_events(self, table: pa.Table) -> None:
+        """Events already in the table's shape (Parquet written by ``EventLog.to_parquet``)."""
+        self.con.register("ev_in", table.select(["raw"]))
+        try:
+            keys = self.con.sql("SELECT hash(raw) AS h FROM ev_in").to_arrow_table()
+        finally:
+            self.con.unregister("ev_in")
+        self.events.append((table, keys.column("h").to_numpy()))
 
     def _fix_phones(self, result: pa.Table) -> pa.Table:
         """Normalise the phones the SQL fast path left alone; reject the invalid ones."""
@@ -636,25 +696,41 @@ def _sniff(head: bytes, path: Path) -> str:
     return "jsonl"
 
 
-def _blocks(stream: IO[bytes], head: bytes = b"", size: int = _BLOCK_BYTES) -> Iterator[bytes]:
-    """Blocks of whole lines (each ends with a newline, except maybe the file's last)."""
-    carry = head
+def _read_into(stream: IO[bytes], view: memoryview) -> int:
+    got = 0
+    while got < len(view):
+        n = stream.readinto(view[got:])  # type: ignore[attr-defined]
+        if not n:
+            break
+        got += n
+    return got
+
+
+def _blocks(stream: IO[bytes], head: bytes = b"", size: int = _BLOCK_BYTES) -> Iterator[memoryview]:
+    """Blocks of whole lines (each ends with a newline, except maybe the file's last).
+
+    Each block is a view over its own buffer (no copies of the data beyond the read).
+    """
+    carry = bytes(head)
     while True:
-        data = stream.read(size)
-        if not data:
+        buf = bytearray(len(carry) + size)
+        buf[: len(carry)] = carry
+        view = memoryview(buf)
+        got = _read_into(stream, view[len(carry) :])
+        end = len(carry) + got
+        if got == 0:
             if carry:
-                yield carry
+                yield view[: len(carry)]
             return
-        buf = carry + data if carry else data
-        cut = buf.rfind(b"\n")
+        cut = buf.rfind(b"\n", 0, end)
         if cut < 0:
-            carry = buf
+            carry = bytes(view[:end])
             continue
-        yield buf[: cut + 1]
-        carry = buf[cut + 1 :]
+        yield view[: cut + 1]
+        carry = bytes(view[cut + 1 : end])
 
 
-def _block_lines(block: bytes) -> tuple[pa.Array, np.ndarray, list[int], int]:
+def _block_lines(block: memoryview) -> tuple[pa.Array, np.ndarray, list[int], int]:
     """Lines of ``block``: string array (newline kept), 0-based indexes, invalid UTF-8, count."""
     arr = np.frombuffer(block, dtype=np.uint8)
     ends = np.flatnonzero(arr == 10) + 1
@@ -670,7 +746,7 @@ def _block_lines(block: bytes) -> tuple[pa.Array, np.ndarray, list[int], int]:
         (lengths == 0) | np.isin(arr[np.minimum(starts, len(arr) - 1)], [32, 9, 13, 10])
     )
     for i in cand.tolist():
-        if not block[offsets[i] : offsets[i + 1]].strip():
+        if not bytes(block[offsets[i] : offsets[i + 1]]).strip():
             keep[i] = False
     strings = pa.Array.from_buffers(
         pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(block)]
@@ -681,7 +757,7 @@ def _block_lines(block: bytes) -> tuple[pa.Array, np.ndarray, list[int], int]:
     except pa.ArrowInvalid:
         for i in np.flatnonzero(keep).tolist():
             try:
-                block[offsets[i] : offsets[i + 1]].decode("utf-8")
+                bytes(block[offsets[i] : offsets[i + 1]]).decode("utf-8")
             except UnicodeDecodeError:
                 bad_utf8.append(i)
                 keep[i] = False
@@ -715,7 +791,7 @@ class _Reader:
                 if kind == "csv":
                     self._csv(data, name)
                 elif not self._array(data, name):
-                    self._jsonl(io.BytesIO(data), name, None, b"")
+                    self._jsonl(io.BytesIO(data), name, None, b"")  # not an array after all
                 return
             self._jsonl(stream, name, raw, head)
 
@@ -724,8 +800,8 @@ class _Reader:
         last = 0
         first = True
         for block in _blocks(stream, head):
-            if first and block.startswith(b"\xef\xbb\xbf"):
-                block = b"   " + block[3:]  # keep offsets; a BOM is not content
+            if first and bytes(block[:3]) == b"\xef\xbb\xbf":
+                block[:3] = b"   "  # keep offsets; a BOM is not content
             first = False
             strings, index, bad_utf8, count = _block_lines(block)
             if bad_utf8:
@@ -737,8 +813,8 @@ class _Reader:
                 self.progress.update(pos - last)
                 last = pos
 
-    def _bad_utf8(self, block: bytes, bad: list[int], base: int, name: str) -> None:
-        lines = block.split(b"\n")
+    def _bad_utf8(self, block: memoryview, bad: list[int], base: int, name: str) -> None:
+        lines = bytes(block).split(b"\n")
         self.loader.rejected.append(
             pa.table(
                 {
@@ -840,7 +916,7 @@ class _Reader:
         table = pq.read_table(path)
         if set(EVENT_COLUMNS) <= set(table.column_names):
             table = table.select(list(EVENT_COLUMNS)).cast(_EVENT_SCHEMA)
-            self.loader.events.append(table)
+            self.loader.add_events(table)
             return
         self._table(table, name, first_line=1)
 
@@ -856,15 +932,9 @@ def _dedupe(loader: _Loader) -> tuple[pa.Table, pa.Table | None]:
 
     if not loader.events:
         return _EVENT_SCHEMA.empty_table(), None
-    events = pa.concat_tables(loader.events)
+    events = pa.concat_tables([t for t, _ in loader.events])
+    h = np.concatenate([k for _, k in loader.events])
     loader.events = []
-    con = loader.con
-    con.register("ev", events.select(["raw"]))
-    try:
-        keys = con.sql("SELECT hash(raw) AS h FROM ev").to_arrow_table().column("h")
-    finally:
-        con.unregister("ev")
-    h = keys.to_numpy()
     order = np.argsort(h, kind="stable")
     sorted_h = h[order]
     same = sorted_h[1:] == sorted_h[:-1]
