@@ -1,0 +1,312 @@
+"""Sandbox webhooks over loopback: payloads, HMAC, retries, faults, the JSONL log, opt-ins."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from mta_notebook import sandbox
+from mta_notebook._server import serve_in_thread
+
+KEY = "hook-key"
+SECRET = "a" * 64 + "0123456789abcdef"
+FINAL = {2, 3, 4, 5, 6}
+
+
+@dataclass
+class Receiver:
+    """A tiny webhook receiver that fails the first ``fail_first`` posts with ``fail_status``."""
+
+    fail_first: int = 0
+    fail_status: int = 500
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    attempts: int = 0
+    url: str = ""
+
+    def app(self) -> Starlette:
+        async def hook(request: Request) -> PlainTextResponse:
+            raw = await request.body()
+            self.attempts += 1
+            if self.attempts <= self.fail_first:
+                return PlainTextResponse("nope", status_code=self.fail_status)
+            self.posts.append(
+                {
+                    "raw": raw,
+                    "signature": request.headers.get("X-Signature"),
+                    "query": dict(request.query_params),
+                    "body": json.loads(raw),
+                }
+            )
+            return PlainTextResponse("ok")
+
+        return Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+
+    def bodies(self, event_type: str | None = None) -> list[dict[str, Any]]:
+        return [p["body"] for p in self.posts if event_type in (None, p["body"]["type"])]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    rec = Receiver()
+    with serve_in_thread(rec.app()) as port:
+        rec.url = f"http://127.0.0.1:{port}/hook"
+        yield rec
+
+
+@pytest.fixture
+def sb() -> Iterator[sandbox.Sandbox]:
+    with sandbox.running(api_key=KEY, seed=11, time_scale=1.0) as run:
+        yield run
+
+
+@pytest.fixture
+def http(sb: sandbox.Sandbox) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=sb.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=10
+    ) as c:
+        yield c
+
+
+def register(http: httpx.Client, url: str, events: tuple[str, ...], **extra: Any) -> list[int]:
+    ids = []
+    for event in events:
+        body = {"event": event, "url": f"{url}?event={event}", "secret": SECRET, **extra}
+        resp = http.post("/webhooks", json=body)
+        assert resp.status_code == 200, resp.text
+        ids.append(resp.json()["data"]["id"])
+    return ids
+
+
+ALL = ("message-send", "delivery-status", "message-reply", "number-opt-in")
+
+
+def test_events_are_signed_and_follow_the_contract(
+    sb: sandbox.Sandbox, http: httpx.Client, receiver: Receiver
+) -> None:
+    register(http, receiver.url, ALL)
+    sb.configure(imessage_attempt_fail_rate=0.0)
+    sb.opt_in("+13125550001", "Acme")  # capable + opted in -> iMessage
+    sb.set_capability("+13125550002", False)  # -> SMS fallback
+    body = {
+        "subscribers": ["+13125550001", "+13125550002"],
+        "message": "Hello",
+        "senderName": "Acme",
+        "externalId": "camp-00001",
+        "tags": {"campaign": "camp"},
+    }
+    message_id = http.post("/send", json=body).json()["data"]["messageId"]
+    sb.settle()
+    for post in receiver.posts:  # HMAC checked independently of the package
+        expected = hmac.new(SECRET.encode(), post["raw"], hashlib.sha256).hexdigest()
+        assert post["signature"] == expected
+        assert post["query"]["event"] in ALL  # the registered query string is kept
+    opt_in = receiver.bodies("MTAWebhook.NUMBER_OPT_IN")
+    assert len(opt_in) == 1
+    assert opt_in[0]["number"] == "+13125550001"
+    assert opt_in[0]["senderName"] == "Acme"
+    assert opt_in[0]["optInType"] == "imessage"
+    sends = {b["destinationNumber"]: b for b in receiver.bodies("MTAWebhook.MESSAGE_SEND")}
+    assert set(sends) == {"+13125550001", "+13125550002"}
+    assert sends["+13125550001"]["senderName"] == "Acme"
+    assert "senderName" not in sends["+13125550002"]  # only iMessage carries it
+    for item in sends.values():
+        assert item["messageId"] == message_id
+        assert item["externalId"] == "camp-00001"
+        assert item["tags"] == {"campaign": "camp"}
+        assert item["timestamp"].endswith("Z")
+        assert len(item["timestamp"]) == len("2026-01-01T00:00:00.000Z")
+    truth = {r["phone"]: r for r in sb.ground_truth()}
+    codes = {1: "sent", 2: "delivered", 3: "undelivered", 4: "undeliverable", 5: "unknown"}
+    codes[6] = "rejected"
+    for phone in truth:
+        statuses = [
+            b
+            for b in receiver.bodies("MTAWebhook.DELIVERY_STATUS")
+            if b["destinationNumber"] == phone
+        ]
+        assert [s["status"] for s in statuses][0] == 1  # sent first, then one final status
+        assert len(statuses) == 2
+        assert statuses[1]["status"] in FINAL
+        assert codes[statuses[1]["status"]] == truth[phone]["status"]
+        assert statuses[0]["timestamp"] <= statuses[1]["timestamp"]
+        assert ("senderName" in statuses[0]) == (truth[phone]["route"] == "imessage")
+    assert truth["+13125550001"]["route"] == "imessage"
+    assert truth["+13125550002"]["route"] == "sms"
+
+
+def test_failed_posts_are_retried_when_retry_on_error(sb: sandbox.Sandbox) -> None:
+    rec = Receiver(fail_first=3, fail_status=503)
+    with (
+        serve_in_thread(rec.app()) as port,
+        httpx.Client(base_url=sb.base_url, headers={"Authorization": f"Bearer {KEY}"}) as http,
+    ):
+        rec.url = f"http://127.0.0.1:{port}/hook"
+        register(http, rec.url, ("message-send",), retryOnError=True)
+        http.post("/send", json={"subscribers": ["+13125550001"], "message": "hi"})
+        sb.settle()
+    assert rec.attempts == 4
+    assert len(rec.posts) == 1
+
+
+def test_no_retry_without_retry_on_error_and_alerts(sb: sandbox.Sandbox) -> None:
+    rec = Receiver(fail_first=1, fail_status=500)
+    with (
+        serve_in_thread(rec.app()) as port,
+        httpx.Client(base_url=sb.base_url, headers={"Authorization": f"Bearer {KEY}"}) as http,
+    ):
+        rec.url = f"http://127.0.0.1:{port}/hook"
+        register(
+            http,
+            rec.url,
+            ("message-send",),
+            retryOnError=False,
+            sendAlertEmail=True,
+            alertEmail="ops@example.com",
+        )
+        http.post("/send", json={"subscribers": ["+13125550001"], "message": "hi"})
+        sb.settle()
+        alerts = http.get(sb.root_url + "/_sandbox/alerts").json()["data"]
+    assert rec.attempts == 1
+    assert rec.posts == []
+    assert alerts[0]["email"] == "ops@example.com"
+    assert alerts[0]["status"] == 500
+
+
+@pytest.mark.parametrize("skip", [{"skipErrors": True}, {"skipErrorCodes": ["500"]}])
+def test_skipped_errors_are_not_retried(sb: sandbox.Sandbox, skip: dict[str, Any]) -> None:
+    rec = Receiver(fail_first=1, fail_status=500)
+    with (
+        serve_in_thread(rec.app()) as port,
+        httpx.Client(base_url=sb.base_url, headers={"Authorization": f"Bearer {KEY}"}) as http,
+    ):
+        rec.url = f"http://127.0.0.1:{port}/hook"
+        register(http, rec.url, ("message-send",), retryOnError=True, **skip)
+        http.post("/send", json={"subscribers": ["+13125550001"], "message": "hi"})
+        sb.settle()
+    assert rec.attempts == 1
+
+
+def test_unreachable_url_gives_up_after_max_attempts(sb: sandbox.Sandbox) -> None:
+    from mta_notebook._server import free_port
+
+    with httpx.Client(base_url=sb.base_url, headers={"Authorization": f"Bearer {KEY}"}) as http:
+        register(http, f"http://127.0.0.1:{free_port()}/gone", ("message-send",))
+        http.post("/send", json={"subscribers": ["+13125550001"], "message": "hi"})
+        sb.settle()
+        assert sb.app.dispatcher.posts_made == sb.state.config.webhook_max_attempts
+
+
+def test_webhook_log_is_written_in_the_receiver_format(tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "hooks.jsonl"
+    with (
+        sandbox.running(api_key=KEY, seed=2, webhook_log=log) as run,
+        httpx.Client(base_url=run.base_url, headers={"Authorization": f"Bearer {KEY}"}) as http,
+    ):
+        run.configure(reply_rate=1.0, stop_share=0.5, outcomes={"sms": {"delivered": 1.0}})
+        phones = [f"+1312555{i:04d}" for i in range(30)]
+        http.post("/send", json={"subscribers": phones, "message": "hi", "externalId": "e-1"})
+        run.settle()
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    secret = "sandbox-webhook-secret"  # no webhook registered: the config's log secret
+    for line in lines:
+        assert set(line) == {"received_at", "event", "headers", "raw_body"}
+        expected = hmac.new(secret.encode(), line["raw_body"].encode(), hashlib.sha256)
+        assert line["headers"]["X-Signature"] == expected.hexdigest()
+    events = [line["event"] for line in lines]
+    assert events.count("message-send") == 30
+    assert events.count("delivery-status") == 60
+    replies = [json.loads(line["raw_body"]) for line in lines if line["event"] == "message-reply"]
+    assert len(replies) == 30  # reply_rate 1 and every message delivered
+    stops = [r for r in replies if r["message"] == "STOP"]
+    assert 5 <= len(stops) <= 25
+    assert {r["toNumber"] for r in replies} == {"+13125550100"}  # no identity: plain longcode
+    assert all(r["externalId"] == "e-1" and r["replyId"] for r in replies)
+
+
+def test_duplicate_and_reorder_faults(
+    sb: sandbox.Sandbox, http: httpx.Client, receiver: Receiver
+) -> None:
+    register(http, receiver.url, ("delivery-status",))
+    sb.set_faults(webhook_duplicate=1.0)
+    http.post("/send", json={"subscribers": ["+13125550001"], "message": "a"})
+    sb.settle()
+    raws = [p["raw"] for p in receiver.posts]
+    assert len(raws) == 4
+    assert raws[0] == raws[1]
+    assert raws[2] == raws[3]
+    receiver.posts.clear()
+    sb.set_faults(webhook_duplicate=0.0, webhook_reorder=1.0)
+    sb.configure(outcomes={"sms": {"delivered": 1.0}})
+    http.post("/send", json={"subscribers": ["+13125550001"], "message": "b"})
+    sb.settle()
+    # both events are delayed by the same amount, so they keep their order ...
+    assert [b["status"] for b in receiver.bodies()] == [1, 2]
+    receiver.posts.clear()
+    sb.set_faults(webhook_reorder=0.5)
+    phones = [f"+1312555{i:04d}" for i in range(40)]
+    http.post("/send", json={"subscribers": phones, "message": "c"})
+    sb.settle()
+    # ... but with some delayed, some final statuses arrive before their "sent"
+    first_seen: dict[str, int] = {}
+    for body in receiver.bodies():
+        first_seen.setdefault(body["destinationNumber"], body["status"])
+    assert 2 in first_seen.values()
+    assert 1 in first_seen.values()
+    assert len(receiver.posts) == 80
+
+
+def test_webhook_crud_and_validation(sb: sandbox.Sandbox, http: httpx.Client) -> None:
+    created = http.post(
+        "/webhooks",
+        json={
+            "event": "delivery-status",
+            "url": "http://127.0.0.1:9/x?event=delivery-status",
+            "secret": SECRET,
+            "retryOnError": False,
+            "skipErrorCodes": [404],
+        },
+    ).json()["data"]
+    assert created["event"] == "delivery-status"
+    assert created["retryOnError"] is False
+    assert created["skipErrorCodes"] == ["404"]
+    assert "secret" not in created
+    listed = http.get("/webhooks").json()["data"]
+    assert [w["id"] for w in listed["rows"]] == [created["id"]]
+    assert SECRET not in http.get("/webhooks").text
+    patched = http.patch(f"/webhooks/{created['id']}", json={"retryOnError": True}).json()
+    assert patched["data"]["retryOnError"] is True
+    assert http.delete(f"/webhooks/{created['id']}").status_code == 200
+    assert http.get("/webhooks").json()["data"]["total"] == 0
+    assert http.delete(f"/webhooks/{created['id']}").status_code == 404
+    bad = [
+        {"event": "nope", "url": "http://x.test/", "secret": "s"},
+        {"event": "message-send", "url": "ftp://x.test/", "secret": "s"},
+        {"event": "message-send", "url": "http://x.test/"},
+        {"event": "message-send", "url": "http://x.test/", "secret": "s", "skipErrors": "y"},
+    ]
+    for body in bad:
+        resp = http.post("/webhooks", json=body)
+        assert resp.status_code == 400, body
+        assert resp.json()["httpCode"] == 400
+    assert SECRET not in repr(sb.state.webhooks)
+
+
+def test_opt_in_validation(http: httpx.Client, sb: sandbox.Sandbox) -> None:
+    resp = http.post(sb.root_url + "/_sandbox/opt-in", json={"phone": "x", "sender_name": "Acme"})
+    assert resp.status_code == 400
+    resp = http.post(
+        sb.root_url + "/_sandbox/opt-in", json={"phone": "+13125550001", "sender_name": "Zed"}
+    )
+    assert resp.status_code == 400
