@@ -21,8 +21,10 @@ from .models import (
     Subscriber,
     Webhook,
 )
+from .phones import normalize_phones
 from .receiver import running_receiver
 from .report import save_report
+from .subscribers import SubscriberList, load_subscribers
 from .webhook_log import EventLog, read_webhook_log
 from .webhooks import fetch_deliveries, register_webhooks, verify_signature
 
@@ -39,6 +41,7 @@ __all__ = [
     "SendRequest",
     "SendResult",
     "Subscriber",
+    "SubscriberList",
     "Webhook",
     "charts",
     "delivery_report",
@@ -46,6 +49,8 @@ __all__ = [
     "failure_reasons",
     "fallback_summary",
     "fetch_deliveries",
+    "load_subscribers",
+    "normalize_phones",
     "read_webhook_log",
     "register_webhooks",
     "reply_report",
