@@ -8,8 +8,10 @@ from .analytics import (
     fallback_summary,
     reply_report,
 )
+from .campaigns import CampaignPlan, CampaignResult, plan_campaign, resume_campaign
 from .client import AsyncClient, Client
 from .dashboard import Dashboard
+from .journal import Journal
 from .models import (
     Account,
     BulkResult,
@@ -32,11 +34,14 @@ __all__ = [
     "Account",
     "AsyncClient",
     "BulkResult",
+    "CampaignPlan",
+    "CampaignResult",
     "Client",
     "Dashboard",
     "DedicatedNumber",
     "Delivery",
     "EventLog",
+    "Journal",
     "Page",
     "SendRequest",
     "SendResult",
@@ -51,9 +56,11 @@ __all__ = [
     "fetch_deliveries",
     "load_subscribers",
     "normalize_phones",
+    "plan_campaign",
     "read_webhook_log",
     "register_webhooks",
     "reply_report",
+    "resume_campaign",
     "running_receiver",
     "save_report",
     "verify_signature",
