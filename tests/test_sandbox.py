@@ -444,6 +444,25 @@ def test_error_after_takes_effect(sb: sandbox.Sandbox, http: httpx.Client) -> No
     resp = http.post("/send", json={"subscribers": ["+13125550001"], "message": "x"})
     assert "took effect" in assert_error(resp, 500)["message"]
     assert len(sb.ground_truth()) == 1
+    invalid = http.post("/send", json={"message": "no recipients"})
+    assert_error(invalid, 400)  # nothing took effect: the real answer goes out
+    sb.set_faults(error_after=0.0, drop_after=1.0)
+    assert_error(http.post("/send", json={"message": "no recipients"}), 400)
+
+
+def test_concurrent_sends_get_distinct_ids_and_rows(sb: sandbox.Sandbox) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int) -> int:
+        with client(sb) as c:
+            body = {"subscribers": [f"+1312555{i:04d}"], "message": "m", "externalId": f"e{i}"}
+            return int(c.post("/send", json=body).json()["data"]["messageId"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(one, range(20)))
+    assert len(set(ids)) == 20
+    rows = {r["external_id"]: r["message_id"] for r in sb.ground_truth()}
+    assert rows == {f"e{i}": mid for i, mid in enumerate(ids)}
 
 
 def test_drop_after_closes_connection_after_taking_effect(

@@ -100,21 +100,29 @@ class SandboxApp:
                 after = "drop_after"
 
         extra = {"X-Request-ID": request_id, **info.headers()}
+        held: list[Message] = []
 
         async def send_with_headers(message: Message) -> None:
-            if after is not None:
-                return  # the real answer is discarded: the request took effect anyway
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
                 message = {**message, "headers": headers}
+            if after is not None:
+                held.append(message)  # decided below, once the request has been processed
+                return
             await send(message)
 
         await self.routes(scope, receive, send_with_headers)
-        if after == "error_after":
+        if after is None:
+            return
+        status = next((m["status"] for m in held if m["type"] == "http.response.start"), 500)
+        if status >= 300:  # nothing took effect: the real error answer goes out
+            for message in held:
+                await send(message)
+        elif after == "error_after":
             msg = "Internal server error (sandbox fault error_after: the request took effect)"
             await self._answer(scope, receive, send, request_id, info, 500, msg)
-        elif after == "drop_after":
+        else:
             await _drop_connection(send)
 
     async def _answer(

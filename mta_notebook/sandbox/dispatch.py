@@ -16,6 +16,7 @@ import heapq
 import hmac
 import itertools
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ _TYPES = {
     "number-opt-in": "MTAWebhook.NUMBER_OPT_IN",
 }
 _CONCURRENCY = 16
+_log = logging.getLogger("mta_notebook.sandbox")
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -247,7 +249,10 @@ class Dispatcher:
             posts: list[_Item] = []
             for item in batch:
                 if item.kind == "transition" and item.apply is not None:
-                    item.apply()
+                    try:
+                        item.apply()
+                    except Exception:  # a bug must not stop every later event
+                        _log.exception("sandbox: status transition failed")
                 else:
                     posts.append(item)
             if posts:
@@ -289,7 +294,7 @@ class Dispatcher:
         try:
             resp = await self._client.post(webhook.url, content=item.body, headers=headers)
             status = resp.status_code
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # unreachable, timeout, bad URL: a failed delivery
             error = type(exc).__name__
         self.posts_made += 1
         if status == 200:
