@@ -298,9 +298,9 @@ def _per_row_sum(
     """Per-row count of true flags (``flags`` is per byte, rows given by ``offsets``)."""
     starts = offsets[:-1]
     empty = offsets[1:] == starts
-    if len(flags) == 0:
-        return np.zeros(len(starts), dtype=np.int64)
-    sums = np.add.reduceat(flags.view(np.uint8), np.minimum(starts, len(flags) - 1), dtype=np.int32)
+    # a zero byte at the end so every start (empty rows at the end included) is a valid index
+    padded = np.concatenate((flags.view(np.uint8), np.zeros(1, dtype=np.uint8)))
+    sums = np.add.reduceat(padded, starts, dtype=np.int32)
     return np.where(empty, 0, sums).astype(np.int64)
 
 

@@ -317,32 +317,39 @@ def _sniff_delimiter(text: str) -> str:
 
 
 def _read_delimited(text: str, where: str, suffix: str) -> pd.DataFrame:
-    delimiter = "\t" if suffix == ".tsv" else _sniff_delimiter(text)
     if not text.strip():
         raise SubscriberLoadError(f"{where}: the file is empty (no header row).")
-    width: list[int] = []
-
-    def fix(line: list[str]) -> list[str]:
-        # Too many fields on a line (an unquoted delimiter): keep the row, join the overflow
-        # into the last column rather than dropping the row.
-        n = width[0]
-        return [*line[: n - 1], delimiter.join(line[n - 1 :])]
-
-    header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
-    width.append(max(len(header), 1))
+    delimiter = "\t" if suffix == ".tsv" else _sniff_delimiter(text)
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=delimiter,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[],
-            skip_blank_lines=True,
-            engine="python",
-            on_bad_lines=fix,
-        )
-    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        header: list[str] = []
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                header = row
+                break
+        width = len(header)
+        rows = []
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue  # blank line
+            if len(row) > width:
+                # an unquoted delimiter inside the last field: keep the row, rejoin the overflow
+                row = [*row[: width - 1], delimiter.join(row[width - 1 :])]
+            elif len(row) < width:
+                row = row + [""] * (width - len(row))
+            rows.append(row)
+    except csv.Error as exc:
         raise SubscriberLoadError(f"{where}: cannot read as delimited text ({exc}).") from exc
+    names: list[str] = []
+    for i, name in enumerate(header):
+        name = name.strip() or f"column_{i + 1}"
+        base, k = name, 1
+        while name in names:
+            k += 1
+            name = f"{base}_{k}"
+        names.append(name)
+    columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
+    frame: pd.DataFrame = pd.DataFrame(columns, dtype=object)
     return frame
 
 

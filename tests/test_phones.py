@@ -109,6 +109,20 @@ def test_missing_values_and_numbers() -> None:
     assert frame["missing"].tolist() == [True, True, True, True, False, False, False]
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["3125550123", None],
+        ["3125550123", ""],
+        ["", "3125550123", "", ""],
+        [None, "415 555 0134 x2", None],
+        ["+13125550123", " ", "4155550134", None],
+    ],
+)
+def test_empty_rows_anywhere(values: list[str | None]) -> None:
+    assert as_list(normalize_phones(values)) == [None if v is None else oracle(v) for v in values]
+
+
 def test_index_kept_and_columns() -> None:
     series = pd.Series(["312-555-0123", "+44 20 7946 0958"], index=[10, 20])
     frame = parse_phones(series)
