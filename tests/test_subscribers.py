@@ -94,19 +94,15 @@ def test_file_variants(tmp_path: Path, name: str) -> None:
 
 def test_dataframe_source_and_columns() -> None:
     subs = load_subscribers(frame())
-    assert (
-        list(subs.df.columns[:8])
-        == [
-            "phone",
-            "email",
-            "first_name",
-            "last_name",
-            "source_row",
-            "region",
-            "timezone",
-        ][:8]
-        or True
-    )
+    assert list(subs.df.columns) == [
+        "phone",
+        "email",
+        "first_name",
+        "last_name",
+        "source_row",
+        "region",
+        "timezone",
+    ]
     assert subs.df["region"].tolist() == ["US", "US", "GB"]
     assert subs.df["timezone"].tolist() == [
         "America/Chicago",
@@ -118,7 +114,8 @@ def test_dataframe_source_and_columns() -> None:
         subs.df.columns
     )
     dup = subs.rejected.set_index("source_row").loc[3, "detail"]
-    assert "source_row 1" in dup and "+13125550123" in dup
+    assert "source_row 1" in dup
+    assert "+13125550123" in dup
 
 
 @pytest.mark.parametrize(
@@ -222,7 +219,7 @@ def test_unusable_phones(value: str | None, reason: str) -> None:
 
 def test_file_level_errors(tmp_path: Path) -> None:
     missing = tmp_path / "nope.csv"
-    with pytest.raises(SubscriberLoadError, match="nope.csv: no such file"):
+    with pytest.raises(SubscriberLoadError, match=r"nope\.csv: no such file"):
         load_subscribers(missing)
     nophone = tmp_path / "names.csv"
     nophone.write_text("First Name,Email\nAnn,a@example.com\n", encoding="utf-8")
@@ -232,11 +229,11 @@ def test_file_level_errors(tmp_path: Path) -> None:
         load_subscribers(nophone)
     empty = tmp_path / "empty.csv"
     empty.write_text("", encoding="utf-8")
-    with pytest.raises(SubscriberLoadError, match="empty.csv"):
+    with pytest.raises(SubscriberLoadError, match=r"empty\.csv"):
         load_subscribers(empty)
     binary = tmp_path / "blob.csv"
     binary.write_bytes(b"\x00\x01\xff\xfe\x00" * 50 + b"\xd8\x00" * 10)
-    with pytest.raises(SubscriberLoadError, match="blob.csv"):
+    with pytest.raises(SubscriberLoadError, match=r"blob\.csv"):
         load_subscribers(binary)
     broken = tmp_path / "broken.json"
     broken.write_text('[{"phone": "312-555-0123"', encoding="utf-8")
@@ -244,7 +241,7 @@ def test_file_level_errors(tmp_path: Path) -> None:
         load_subscribers(broken)
     badgz = tmp_path / "bad.csv.gz"
     badgz.write_bytes(b"\x1f\x8bnot gzip at all")
-    with pytest.raises(SubscriberLoadError, match="bad.csv.gz"):
+    with pytest.raises(SubscriberLoadError, match=r"bad\.csv\.gz"):
         load_subscribers(badgz)
     with pytest.raises(SubscriberLoadError, match="source must be"):
         load_subscribers(42)
@@ -326,7 +323,8 @@ def test_sample_file_and_display() -> None:
         "duplicate": 8,
         "opted-out": 0,
     }
-    assert len(subs) == 183 and subs.rows_read == 205
+    assert len(subs) == 183
+    assert subs.rows_read == 205
     assert subs.df["phone"].is_unique
     assert all(phonenumbers.is_valid_number(phonenumbers.parse(p)) for p in subs.df["phone"])
     assert {"signup_date", "favorite_store"} <= set(subs.df.columns)
@@ -383,9 +381,11 @@ def test_random_files_raise_only_typed_errors(tmp_path: Path, data: bytes, name:
     try:
         subs = load_subscribers(path)
     except SubscriberLoadError as exc:
-        assert name in str(exc)
+        message = str(exc)
+    else:
+        assert len(subs.df) + len(subs.rejected) == subs.rows_read
         return
-    assert len(subs.df) + len(subs.rejected) == subs.rows_read
+    assert name in message
 
 
 # -- integration: the sandbox over loopback --------------------------------------------------
