@@ -672,7 +672,13 @@ def load_subscribers(
             f"source must be a path, a DataFrame or a Client, got {type(source).__name__}."
         )
 
-    original = [str(c) for c in frame.columns]
+    original: list[str] = []
+    for c in frame.columns:  # unique text names (a DataFrame may repeat a column name)
+        name, k = str(c), 1
+        while name in original:
+            k += 1
+            name = f"{c}_{k}"
+        original.append(name)
     frame.columns = pd.Index(original)
     snake = [_snake(c) for c in original]
     phone = _given(phone_col, original, snake, where) or _find_phone(original, snake)
@@ -748,12 +754,12 @@ def load_subscribers(
     kept = frame.loc[ok]
     df = pd.DataFrame(index=kept.index)
     df["phone"] = parsed["phone"][ok]
-    for col, role in roles.items():
-        if role != "phone":
-            values = _text_column(kept[col]).str.strip()
+    by_role = {role: col for col, role in roles.items()}
+    for role in ("email", "first_name", "last_name", "subscriber_id"):
+        if role in by_role:
+            values = _text_column(kept[by_role[role]]).str.strip()
             df[role] = values.where(values != "", pd.NA)
-    for role in ("email", "first_name", "last_name"):
-        if role not in df:
+        elif role != "subscriber_id":
             df[role] = pd.Series(pd.NA, index=kept.index, dtype="string")
     if "subscriber_id" in df:
         df["subscriber_id"] = pd.to_numeric(df["subscriber_id"], errors="coerce").astype("Int64")

@@ -161,6 +161,27 @@ def test_overrides_and_other_columns() -> None:
         load_subscribers(source, phone_col="Cell")
 
 
+def test_repeated_column_names_and_column_order() -> None:
+    source = pd.DataFrame(
+        [["Ann", "312-555-0123", "415-555-0134", "7"]],
+        columns=["first", "phone", "phone", "subscriber_id"],
+    )
+    subs = load_subscribers(source)
+    assert list(subs.df.columns) == [
+        "phone",
+        "email",
+        "first_name",
+        "last_name",
+        "subscriber_id",
+        "source_row",
+        "region",
+        "timezone",
+        "phone_2",
+    ]
+    assert subs.df["phone"].tolist() == ["+13125550123"]
+    assert subs.df["subscriber_id"].tolist() == [7]
+
+
 def test_numbers_are_read_as_text(tmp_path: Path) -> None:
     source = pd.DataFrame({"phone": [3125550123, 14155550134], "zip": ["02134", "60601"]})
     source.to_parquet(tmp_path / "n.parquet")
