@@ -55,8 +55,8 @@ class Sandbox:
     def close(self) -> None:
         self._http.close()
 
-    def _admin(self, method: str, path: str, body: Any = None) -> Any:
-        resp = self._http.request(method, f"/_sandbox/{path}", json=body)
+    def _admin(self, method: str, path: str, body: Any = None, timeout: float = 60) -> Any:
+        resp = self._http.request(method, f"/_sandbox/{path}", json=body, timeout=timeout)
         if resp.status_code != 200:
             raise MTAError(
                 f"sandbox admin {method} /_sandbox/{path} failed with {resp.status_code}: "
@@ -72,7 +72,7 @@ class Sandbox:
 
     def settle(self, timeout: float = 30) -> None:
         """Finish every message's status progress now and wait until all webhooks went out."""
-        self._admin("POST", "settle", {"timeout": timeout})
+        self._admin("POST", "settle", {"timeout": timeout}, timeout=timeout + 30)
 
     def set_faults(self, **faults: Any) -> None:
         """Merge faults: error_before, error_after, drop_after, latency_ms, rate_limit_burst,
