@@ -248,6 +248,7 @@ class RateLimiter:
         self._window_end: float | None = None
         self._synced = False
         self._in_flight = 0
+        self._epoch = 0  # one per local window; answers to older epochs cannot steer this one
 
     def __repr__(self) -> str:
         return (
@@ -268,9 +269,14 @@ class RateLimiter:
             self._remaining = max(0, self.limit - self._in_flight)
             self._window_end = now + self.window if self._in_flight else None
             self._synced = False
+            self._epoch += 1
 
     def acquire(self) -> float:
         """Take a slot (returns ``0.0``) or return the seconds to wait before asking again."""
+        return self.try_acquire()[0]
+
+    def try_acquire(self) -> tuple[float, int]:
+        """Like :meth:`acquire`, also returning the window epoch to pass to :meth:`release`."""
         with self._lock:
             now = self._clock()
             self._roll(now)
@@ -279,51 +285,57 @@ class RateLimiter:
                 self._in_flight += 1
                 if self._window_end is None:
                     self._window_end = now + self.window
-                return 0.0
+                return 0.0, self._epoch
             wait = (self._window_end if self._window_end is not None else now) - now
             wait = max(wait, 0.0) + self._margin
             if not self._synced and self._in_flight:
                 wait = min(wait, self._poll)
-            return wait
+            return wait, self._epoch
 
-    def release(self, headers: httpx.Headers | None = None, *, sent: bool = True) -> None:
+    def release(
+        self, headers: httpx.Headers | None = None, *, sent: bool = True, epoch: int | None = None
+    ) -> None:
         """Record the end of a request taken with :meth:`acquire`.
 
         ``headers`` of the answer steer the window; ``sent=False`` (the connection failed before
-        the request went out) gives the slot back.
+        the request went out) gives the slot back. An answer to a request taken in an earlier
+        window (``epoch``) only updates the limit: it was counted at the roll already.
         """
         with self._lock:
             now = self._clock()
             self._in_flight = max(0, self._in_flight - 1)
+            current = epoch is None or epoch == self._epoch
             if not sent:
-                self._remaining = min(self.limit, self._remaining + 1)
+                if current:
+                    self._remaining = min(self.limit, self._remaining + 1)
                 return
             if headers is not None:
-                self._observe(headers, now)
+                self._observe(headers, now, current=current)
 
-    def _observe(self, headers: httpx.Headers, now: float) -> None:
+    def _observe(self, headers: httpx.Headers, now: float, *, current: bool = True) -> None:
         limit = _header_int(headers, "ratelimit-limit", "x-ratelimit-limit")
         remaining = _header_int(headers, "ratelimit-remaining", "x-ratelimit-remaining")
         reset_raw = headers.get("ratelimit-reset") or headers.get("x-ratelimit-reset")
         reset = parse_rate_limit_reset(reset_raw, now=time.time())
         if limit:
             self.limit = limit
-        if remaining is None or reset is None:
+        if remaining is None or reset is None or not current:
             return
-        if limit and remaining == limit - 1 and reset > 0:
-            # The first request of a server window: its reset is (nearly) the window length.
-            self.window = reset
         server_end = now + reset + self._margin
         # Others in flight may or may not be counted already: assume they are not (safe side).
         estimate = max(0, remaining - self._in_flight)
-        same_window = (
-            self._window_end is not None and abs(server_end - self._window_end) < self.window / 2
-        )
-        if same_window and self._synced:
+        newer = self._window_end is None or server_end > self._window_end + self.window / 2
+        if not self._synced or newer:  # the first answer of this window, or a new server window
+            self._remaining, self._window_end = estimate, server_end
+            if limit and remaining == limit - 1 and reset > 0:
+                # The first request of a server window: its reset is (nearly) the window length.
+                self.window = reset
+        elif self._window_end is not None and server_end >= self._window_end - self.window / 2:
             self._remaining = min(self._remaining, estimate)
-        else:
-            self._remaining = estimate
-        self._window_end = server_end
+            # Each answer's end is an upper bound (it travelled after the server counted it):
+            # the earliest one is the tightest, and still never before the server's real end.
+            self._window_end = min(self._window_end, server_end)
+        # else: a late answer from an older server window; nothing to learn
         self._synced = True
 
     def block(self, seconds: float) -> None:
@@ -332,6 +344,7 @@ class RateLimiter:
             self._remaining = 0
             self._window_end = self._clock() + seconds
             self._synced = True
+            self._epoch += 1
 
 
 class Pacer:
@@ -382,6 +395,7 @@ class Call:
     external_id: str | None = None
     family: Family = "default"
     retries_taken: int = 0
+    pace_epoch: int | None = None
 
 
 _CERTAINLY_NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -479,7 +493,7 @@ class Pipeline:
         if self.pacer is None:
             return 0.0
         limiter = self.pacer[call.family]
-        wait = limiter.acquire()
+        wait, call.pace_epoch = limiter.try_acquire()
         if wait > 0 and logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "pacing: waiting %.3fs before %s (%s limit %d per %.3gs reached, %d in flight)",
@@ -496,7 +510,7 @@ class Pipeline:
         self, call: Call, headers: httpx.Headers | None = None, *, sent: bool = True
     ) -> None:
         if self.pacer is not None:
-            self.pacer[call.family].release(headers, sent=sent)
+            self.pacer[call.family].release(headers, sent=sent, epoch=call.pace_epoch)
 
     # -- deciding --------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ its concurrent calls together.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
@@ -19,7 +20,7 @@ from urllib.parse import quote
 import httpx
 import pydantic
 
-from ._http import DEFAULT_TIMEOUT, Call, Pacer, Pipeline, RetryPolicy
+from ._http import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Call, Family, Pacer, Pipeline, RetryPolicy
 from .config import Settings
 from .errors import ValidationError
 from .models import (
@@ -337,6 +338,7 @@ class Client(_BaseClient):
             clock=clock,
         )
         self._sleep = sleep or time.sleep
+        self._pace_locks = {family: threading.Lock() for family in DEFAULT_LIMITS}
         self._http = httpx.Client(
             headers=self._pipeline.headers(), timeout=self.timeout, transport=transport
         )
@@ -359,8 +361,9 @@ class Client(_BaseClient):
     def _request(self, call: Call) -> Any:
         pipeline = self._pipeline
         while True:
-            while (wait := pipeline.pace(call)) > 0:
-                self._sleep(wait)
+            with self._pace_locks[call.family]:  # waiters queue instead of all polling
+                while (wait := pipeline.pace(call)) > 0:
+                    self._sleep(wait)
             request = pipeline.build_request(self._http, call)
             try:
                 response = self._http.send(request)
@@ -594,6 +597,7 @@ class AsyncClient(_BaseClient):
             clock=clock,
         )
         self._sleep = sleep or _default_async_sleep
+        self._pace_locks: dict[Family, asyncio.Lock] = {}
         self._http = httpx.AsyncClient(
             headers=self._pipeline.headers(), timeout=self.timeout, transport=transport
         )
@@ -613,11 +617,18 @@ class AsyncClient(_BaseClient):
         """Close the connection pool."""
         await self._http.aclose()
 
+    def _pace_lock(self, family: Family) -> asyncio.Lock:
+        lock = self._pace_locks.get(family)
+        if lock is None:
+            lock = self._pace_locks[family] = asyncio.Lock()
+        return lock
+
     async def _request(self, call: Call) -> Any:
         pipeline = self._pipeline
         while True:
-            while (wait := pipeline.pace(call)) > 0:
-                await self._sleep(wait)
+            async with self._pace_lock(call.family):  # waiters queue instead of all polling
+                while (wait := pipeline.pace(call)) > 0:
+                    await self._sleep(wait)
             request = pipeline.build_request(self._http, call)
             try:
                 response = await self._http.send(request)

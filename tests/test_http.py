@@ -272,6 +272,41 @@ def test_limiter_counts_in_flight_requests_into_the_next_window() -> None:
     assert lim.acquire() == 0.0
 
 
+def test_limiter_ignores_answers_from_an_earlier_window() -> None:
+    """A slow answer to a request of the last window must not shorten the new window."""
+    clock = FakeClock()
+    lim = RateLimiter(2, 1.0, clock=clock, margin=0.0, poll=0.01)
+    wait, old_epoch = lim.try_acquire()
+    assert wait == 0.0
+    lim.release(_rl_headers(2, 1, 1000), epoch=old_epoch)
+    _, slow_epoch = lim.try_acquire()  # this one's answer will arrive late
+    clock.now = 1.0  # the window rolls while it is still in flight
+    wait, new_epoch = lim.try_acquire()
+    assert wait == 0.0
+    assert new_epoch != slow_epoch
+    lim.release(_rl_headers(2, 0, 500), epoch=new_epoch)  # new window ends at 1.5
+    clock.now = 1.1
+    lim.release(_rl_headers(2, 0, 1), epoch=slow_epoch)  # old window's end: ignored
+    assert lim.acquire() == pytest.approx(0.4)
+
+
+def test_limiter_keeps_the_tightest_end_and_skips_older_server_windows() -> None:
+    clock = FakeClock()
+    lim = RateLimiter(5, 1.0, clock=clock, margin=0.0)
+    lim.acquire()
+    clock.now = 0.2
+    lim.release(_rl_headers(5, 2, 700))  # ends by 0.9 at the latest
+    assert lim.remaining == 2
+    lim.acquire()
+    lim.release(_rl_headers(5, 1, 650))  # ends by 0.85: tighter, same window
+    assert lim.remaining == 1
+    lim.acquire()
+    lim.release(_rl_headers(5, 4, 100))  # a late answer from an older server window
+    assert lim.remaining == 0
+    assert lim.window == 1.0  # not learnt from it either
+    assert lim.acquire() == pytest.approx(0.65)
+
+
 def test_limiter_refunds_requests_that_never_left() -> None:
     clock = FakeClock()
     lim = RateLimiter(1, 10.0, clock=clock)
