@@ -1,6 +1,6 @@
 """mta-notebook."""
 
-from . import charts
+from . import charts, sandbox
 from .analytics import (
     delivery_report,
     delivery_timeseries,
@@ -62,6 +62,7 @@ __all__ = [
     "reply_report",
     "resume_campaign",
     "running_receiver",
+    "sandbox",
     "save_report",
     "verify_signature",
 ]
