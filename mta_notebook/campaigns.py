@@ -215,13 +215,14 @@ def _value_facts(values: np.ndarray[Any, Any]) -> _Parts:
     )
 
 
-def _clean_strings(col: pd.Series) -> np.ndarray[Any, Any]:
-    """A column as an object array of stripped strings, None where missing or blank."""
-    arr = col.to_numpy(dtype=object)
-    na = col.isna().to_numpy()
-    out = np.empty(len(arr), dtype=object)
-    out[:] = [None if m else (str(x).strip() or None) for x, m in zip(arr, na, strict=True)]
-    return out
+def _clean_strings(col: pd.Series) -> tuple[np.ndarray[Any, Any], pd.Series]:
+    """A column stripped (Arrow string kernels), as an object array with None where missing or
+    blank, and as the string Series it came from."""
+    text = col.astype("string").str.strip()
+    text = text.mask(text == "")
+    arr = text.to_numpy(dtype=object)
+    arr[text.isna().to_numpy()] = None
+    return arr, text
 
 
 # -- recipients ------------------------------------------------------------------------------
@@ -646,16 +647,15 @@ def plan_campaign(
         )
 
     # Plain object arrays: pandas' Arrow strings are slow to convert row by row at 1M rows.
-    phone_arr = _clean_strings(df["phone"])
+    phone_arr, phone_text = _clean_strings(df["phone"])
     reason: np.ndarray[Any, Any] = np.full(n, None, dtype=object)
     detail: np.ndarray[Any, Any] = np.full(n, None, dtype=object)
-    is_missing = pd.isna(phone_arr)
+    is_missing = phone_text.isna().to_numpy()
     reason[is_missing] = "missing-phone"
-    e164 = _E164.match
-    bad = np.fromiter((x is not None and e164(x) is None for x in phone_arr), bool, n)
+    bad = ~is_missing & ~phone_text.str.fullmatch(_E164.pattern).fillna(False).to_numpy(bool)
     reason[bad] = "invalid-phone"
     detail[bad] = "not E.164 (like +13125550123); normalise with load_subscribers()"
-    dup = pd.isna(reason) & pd.Series(phone_arr, dtype=object).duplicated(keep="first").to_numpy()
+    dup = ~is_missing & ~bad & phone_text.duplicated(keep="first").to_numpy()
     reason[dup] = "duplicate"
     detail[dup] = "the same phone appears earlier; it is sent once"
 
@@ -663,7 +663,7 @@ def plan_campaign(
     values: dict[str, np.ndarray[Any, Any]] = {}
     for p in placeholders:
         c = cols[p]
-        v = _clean_strings(df[c]) if c in df.columns else np.full(n, None, dtype=object)
+        v = _clean_strings(df[c])[0] if c in df.columns else np.full(n, None, dtype=object)
         if p in defaults_d:
             v[pd.isna(v)] = str(defaults_d[p])
         absent = pd.isna(v) & pd.isna(reason)
@@ -756,10 +756,10 @@ def plan_campaign(
         start = end
 
     # The input hash: every field that decides who gets what.
-    hash_cols = {"phone": np.where(is_missing, "", phone_arr)}
-    hash_cols.update({f"v_{p}": values[p] for p in placeholders})
     h = hashlib.sha256()
-    h.update(pd.util.hash_pandas_object(pd.DataFrame(hash_cols), index=False).to_numpy().tobytes())
+    for col_values in [phone_arr, *(values[p] for p in placeholders)]:
+        h.update("\x1f".join(["" if x is None else x for x in col_values.tolist()]).encode())
+        h.update(b"\x1e")
     input_hash = h.hexdigest()
     inputs_key = json.dumps(
         [
@@ -786,13 +786,13 @@ def plan_campaign(
     jr = journal if isinstance(journal, Journal) else Journal(journal)
     plan_df = pd.DataFrame(
         {
-            "phone": pd.array(phone_arr, dtype="string"),
+            "phone": phone_text,
             "chunk": pd.array(np.where(chunk > 0, chunk, 0), dtype="Int64").copy(),
             "encoding": np.where(is_gsm, "GSM-7", "UCS-2"),
             "segments": segs,
             "credits": credits,
-            "skip_reason": pd.array(reason, dtype="string"),
-            "detail": pd.array(detail, dtype="string"),
+            "skip_reason": reason,
+            "detail": detail,
         }
     )
     plan_df.loc[chunk <= 0, "chunk"] = pd.NA
@@ -800,7 +800,7 @@ def plan_campaign(
         if p not in plan_df.columns:
             shown = values[p].copy()
             shown[~ok] = None
-            plan_df[p] = pd.array(shown, dtype="string")
+            plan_df[p] = shown
     if tz is not None:
         plan_df["timezone"] = tz
     plan_df.loc[~ok, ["encoding", "segments", "credits"]] = [pd.NA, 0, 0]

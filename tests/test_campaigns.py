@@ -486,3 +486,17 @@ def test_campaign_to_the_sandbox_is_received_exactly_once(tmp_path: Path) -> Non
     assert tests["phone"].tolist() == ["+13125559999"]
     assert tests["text"].iloc[0] == "Hi Ann, spring sale today"
     assert Journal(tmp_path / "j.sqlite").campaigns()["finished_at"].notna().all()
+
+
+def test_confirm_panel_sends_only_on_click(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    client = ScriptedClient()
+    panel = plan.confirm(client)
+    info, button, _out = panel.children
+    assert "Campaign c" in info.value
+    assert "6 recipients" in button.description
+    assert client.calls == []  # showing the panel sends nothing
+    button.click()
+    assert len(client.calls) == 3
+    assert button.disabled
+    assert plan.journal.chunk_ids("c", "sent") == [1, 2, 3]
