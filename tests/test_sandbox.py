@@ -551,3 +551,25 @@ def test_cli_prints_base_url_and_serves() -> None:
             proc.stdout.close()
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_app_works_in_process_with_asgi_transport() -> None:
+    import asyncio
+
+    app = sandbox.create_app(api_key=KEY, seed=1)
+
+    async def main() -> tuple[int, list[str]]:
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {KEY}"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://sandbox", headers=headers
+        ) as c:
+            resp = await c.post("/v3/send", json={"subscribers": ["+13125550001"], "message": "x"})
+            await c.post("/_sandbox/settle", json={"timeout": 10})
+            truth = (await c.get("/_sandbox/ground-truth")).json()["rows"]
+        await app.dispatcher.stop()
+        return resp.status_code, [r["status"] for r in truth]
+
+    status, statuses = asyncio.run(main())
+    assert status == 200
+    assert statuses[0] != "sent"  # settled through the lazily started dispatcher

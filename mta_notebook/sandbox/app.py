@@ -54,6 +54,8 @@ class SandboxApp:
         if scope["type"] != "http":
             await self.routes(scope, receive, send)
             return
+        if not self.dispatcher.started:  # served without lifespan (e.g. httpx.ASGITransport)
+            await self.dispatcher.start()
         request_id = str(uuid.uuid4())
         scope["mta.request_id"] = request_id
         raw_path: str = scope["path"]

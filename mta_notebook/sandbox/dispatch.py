@@ -84,6 +84,10 @@ class Dispatcher:
         self.posts_made = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
+    @property
+    def started(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     async def start(self) -> None:
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="sandbox-dispatch")
@@ -93,6 +97,7 @@ class Dispatcher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
         if self._client is not None:
             await self._client.aclose()
         if self._log is not None:
