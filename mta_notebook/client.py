@@ -385,12 +385,14 @@ class Client(_BaseClient):
     ) -> Iterator[ModelT]:
         page = 0
         while True:
-            body = self._request(self._call("GET", path, params={**params, "page": page}))
-            result = self._page(model, body, page, page_size)
+            query = {**params, "page": page, "pageSize": page_size}
+            result = self._page(
+                model, self._request(self._call("GET", path, params=query)), page, page_size
+            )
             yield from result.rows
             if result.is_last(page_size):
                 return
-            page += 1
+            page, page_size = page + 1, result.page_size or page_size
 
     # -- account -----------------------------------------------------------------------------
 
@@ -650,13 +652,14 @@ class AsyncClient(_BaseClient):
     ) -> AsyncIterator[ModelT]:
         page = 0
         while True:
-            body = await self._request(self._call("GET", path, params={**params, "page": page}))
+            query = {**params, "page": page, "pageSize": page_size}
+            body = await self._request(self._call("GET", path, params=query))
             result = self._page(model, body, page, page_size)
             for row in result.rows:
                 yield row
             if result.is_last(page_size):
                 return
-            page += 1
+            page, page_size = page + 1, result.page_size or page_size
 
     async def verify_api_key(self) -> Account:
         """Check the key (``GET /auth/verify-api-key``); raises AuthenticationError if bad."""

@@ -252,7 +252,7 @@ class Page(BaseModel, Generic[ItemT]):
 
     def is_last(self, requested_page_size: int) -> bool:
         """Whether no page follows: a short page, or ``(page+1)*pageSize >= total``."""
-        size = requested_page_size or self.page_size
+        size = self.page_size or requested_page_size  # the server may cap what was asked
         if len(self.rows) == 0 or len(self.rows) < size:
             return True
         return self.total is not None and (self.page + 1) * size >= self.total

@@ -547,3 +547,86 @@ def test_env_settings_are_used(monkeypatch: pytest.MonkeyPatch) -> None:
     with Client() as client:
         assert client.base_url == "http://env.test/v3"
         assert KEY not in repr(client)
+
+
+# -- paging and models -----------------------------------------------------------------------
+
+
+def _paging_server(total: int, cap: int) -> tuple[Handler, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        page = int(request.url.params["page"])
+        size = min(int(request.url.params["pageSize"]), cap)
+        rows = [{"id": i, "e164Number": f"+1312555{i:04d}"} for i in range(total)]
+        data = {"rows": rows[page * size : (page + 1) * size], "page": page, "pageSize": size}
+        return httpx.Response(200, json={"data": {**data, "total": total}})
+
+    return handler, seen
+
+
+@pytest.mark.parametrize(
+    ("total", "page_size", "cap", "requests"),
+    [
+        (0, 10, 1000, 1),
+        (9, 10, 1000, 1),  # short page
+        (10, 10, 1000, 1),  # page*pageSize >= total: no empty extra page
+        (25, 10, 1000, 3),
+        (5, 5, 2, 3),  # the server caps pageSize: follow its size, lose nothing
+    ],
+)
+def test_auto_paging(total: int, page_size: int, cap: int, requests: int) -> None:
+    handler, seen = _paging_server(total, cap)
+    client, _ = _client(handler)
+    subs = list(client.iter_subscribers(page_size=page_size))
+    assert [s.id for s in subs] == list(range(total))
+    assert len(seen) == requests
+    assert seen[0].url.params["page"] == "0"
+
+
+def test_send_request_model() -> None:
+    from mta_notebook.models import SendRequest
+
+    req = SendRequest(
+        subscriber_ids=[1, 2],
+        message="Hi",
+        is_mms=True,
+        longcode_id=101,
+        scheduled_date=datetime(2026, 3, 2, 17, 30, tzinfo=timezone.utc),
+        external_id="c-00001",
+    )
+    assert req.to_body() == {
+        "subscriberIds": [1, 2],
+        "message": "Hi",
+        "isMMS": True,
+        "longcodeId": 101,
+        "scheduledDate": "20260302T173000-0000",
+        "externalId": "c-00001",
+    }
+    assert SendRequest.model_validate({"groups": [3], "templateId": 1}).template_id == 1
+    with pytest.raises(ValueError, match="extra"):
+        SendRequest(subscribers=["+13125550123"], message="x", sender="typo")  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="cannot be combined"):
+        SendRequest(all_subscribers=True, groups=[1], message="x")
+    with pytest.raises(ValueError, match="timezone"):
+        SendRequest(groups=[1], message="x", scheduled_date=datetime(2026, 1, 1))
+
+
+def test_response_models_keep_unknown_fields() -> None:
+    from mta_notebook.models import SendResult, Subscriber, Webhook
+
+    res = SendResult.model_validate(
+        {"messageId": 5, "totalSent": 2, "totalFailedInternationalRecipients": 1, "newField": "x"}
+    )
+    assert (res.message_id, res.total_sent, res.total_failed_international) == (5, 2, 1)
+    assert res.model_extra == {"newField": "x"}
+    assert res.to_dict()["newField"] == "x"
+    sub = Subscriber.model_validate({"id": 1, "e164Number": "+13125550123", "carrierId": 7})
+    assert sub.e164_number == "+13125550123"
+    assert sub.model_extra == {"carrierId": 7}
+    assert "<table>" in sub._repr_html_()
+    hook = Webhook.model_validate({"id": 3, "event": "message-send", "secret": "topsecret"})
+    assert hook.id == 3
+    assert "topsecret" not in repr(hook)
+    assert "topsecret" not in hook._repr_html_()
