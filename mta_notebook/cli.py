@@ -16,6 +16,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    demo = sub.add_parser("demo", help="run a whole campaign on the embedded sandbox (no account)")
+    demo.add_argument("--out", default="out", help="where the report, journal and log go")
+    demo.add_argument("--subscribers", help="subscriber file (default: data/subscribers.csv)")
+    demo.add_argument("--seed", type=int, default=7)
+
     sb = sub.add_parser("sandbox", help="run the local MTA API sandbox until stopped")
     sb.add_argument("--host", default="127.0.0.1")
     sb.add_argument("--port", type=int, default=8765)
@@ -34,12 +39,22 @@ def _build_parser() -> argparse.ArgumentParser:
     whs.add_argument("--host", default="127.0.0.1")
     whs.add_argument("--port", type=int, default=8766)
 
+    db = sub.add_parser("dashboard", help="serve the delivery dashboard (notebook 03) with Voila")
+    db.add_argument("--log", help="webhook log file or directory (default: out/ or the sample)")
+    db.add_argument("--journal", help="send journal (SQLite) or ledger CSV")
+    db.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _build_parser().parse_args(argv)
+    if args.command == "demo":
+        from .demo import run_demo
+
+        run_demo(args.out, subscribers=args.subscribers, seed=args.seed)
+        return 0
     if args.command == "sandbox":
         from .sandbox.server import serve_cli
 
@@ -48,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .receiver import serve_cli as serve_webhooks
 
         return serve_webhooks(args)
+    if args.command == "dashboard":
+        from .dashboard import serve_dashboard
+
+        return serve_dashboard(args.log, args.journal, port=args.port)
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones
 
 
