@@ -70,6 +70,9 @@ def test_running_exposes_urls_and_hides_the_key(sb: sandbox.Sandbox) -> None:
     assert sb.api_key == KEY
     assert KEY not in repr(sb)
     assert KEY not in repr(sb.state)
+    page = sb._repr_html_()
+    assert sb.base_url in page
+    assert KEY not in page
 
 
 def test_verify_api_key(http: httpx.Client) -> None:

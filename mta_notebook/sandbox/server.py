@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import sys
 import time
@@ -41,6 +42,26 @@ class Sandbox:
 
     def __repr__(self) -> str:
         return f"Sandbox(base_url={self.base_url!r}, api_key='***')"
+
+    def _repr_html_(self) -> str:
+        st = self.app.state
+        cells = {
+            "base_url": self.base_url,
+            "api_key": "***",
+            "seed": st.seed,
+            "time_scale": st.time_scale,
+            "subscribers": len(st.subscribers),
+            "messages sent (rows)": len(st.rows),
+            "webhooks": len(st.webhooks),
+            "pending events": self.app.dispatcher.pending(),
+            "faults": ", ".join(f"{k}={v}" for k, v in st.faults.items()) or "none",
+        }
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+            for k, v in cells.items()
+        )
+        return f"<table><caption>MTA sandbox</caption>{rows}</table>"
 
     @property
     def base_url(self) -> str:
