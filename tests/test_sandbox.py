@@ -532,21 +532,29 @@ def test_config_file_and_bad_config(tmp_path: Any) -> None:
         sandbox.create_app(config={"opt_in_rate": 3})
 
 
-def test_cli_prints_base_url_and_serves() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mta_notebook", "sandbox", "--port", "0", "--api-key", KEY],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def test_cli_prints_base_url_and_serves(tmp_path: Any) -> None:
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({"opt_in_rate": 0.0, "reply_rate": 0.0}))
+    log = tmp_path / "hooks.jsonl"
+    argv = [sys.executable, "-m", "mta_notebook", "sandbox", "--port", "0", "--api-key", KEY]
+    argv += ["--config", str(config), "--webhook-log", str(log), "--time-scale", "100"]
+    argv += ["--faults", json.dumps({"error_before": 1.0, "paths": ["/subscribers"]})]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert "http://127.0.0.1:" in line
         base = line.strip().split()[-1]
         assert base.endswith("/v3")
-        resp = httpx.get(base + "/auth/verify-api-key", headers={"Authorization": f"Bearer {KEY}"})
-        assert resp.status_code == 200
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}) as c:
+            assert c.get("/auth/verify-api-key").status_code == 200
+            assert c.get("/subscribers").status_code == 500  # --faults
+            body = {"subscribers": ["+13125550001"], "message": "x", "senderName": "Acme"}
+            assert c.post("/send", json=body).status_code == 200
+            c.post(base[: -len("/v3")] + "/_sandbox/settle", json={})
+            truth = c.get(base[: -len("/v3")] + "/_sandbox/ground-truth").json()["rows"]
+        assert truth[0]["route"] == "sms"  # --config: nobody opted in
+        assert len(log.read_text().splitlines()) == 3  # --webhook-log
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -554,6 +562,13 @@ def test_cli_prints_base_url_and_serves() -> None:
             proc.stdout.close()
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_cli_rejects_bad_faults() -> None:
+    from mta_notebook.cli import main
+
+    assert main(["sandbox", "--port", "0", "--faults", "[1]"]) == 2
+    assert main(["sandbox", "--port", "0", "--faults", '{"nope": 1}']) == 2
 
 
 def test_app_works_in_process_with_asgi_transport() -> None:
