@@ -339,3 +339,102 @@ def test_random_logs_match_the_model(seed: int) -> None:
         for r in rep.itertuples()
     }
     assert got == _model(log)
+
+
+# ------------------------------------------------------------- exactness against the sandbox
+
+
+def _expected_from_ground_truth(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Count the sandbox's own ledger the way the report must: identity x route."""
+    truth = pd.DataFrame(rows)
+    truth["route"] = [
+        "imessage" if r == "imessage" else ("sms_fallback" if isinstance(s, str) and s else "sms")
+        for r, s in zip(truth["route"], truth["sender_name"], strict=True)
+    ]
+    truth["delivered"] = truth["status"] == "delivered"
+    truth["failed"] = truth["status"].isin(["undelivered", "undeliverable", "rejected"])
+    truth["pending"] = ~(truth["delivered"] | truth["failed"])
+    grouped = truth.groupby(["sender_name", "route"], dropna=False, as_index=False).agg(
+        messages=("phone", "size"),
+        delivered=("delivered", "sum"),
+        failed=("failed", "sum"),
+        pending=("pending", "sum"),
+    )
+    return grouped
+
+
+def test_report_equals_sandbox_ground_truth(tmp_path: Path) -> None:
+    """Campaigns through several identities, opt-in mixes, duplicate and reordered webhooks."""
+    import secrets
+
+    from mta_notebook import sandbox
+    from mta_notebook.campaigns import plan_campaign
+    from mta_notebook.client import Client
+    from mta_notebook.journal import Journal
+    from mta_notebook.receiver import running_receiver
+    from mta_notebook.webhook_log import read_webhook_log
+    from mta_notebook.webhooks import register_webhooks
+
+    hook_secret = secrets.token_hex(16)
+    phones = [f"+1312555{i:04d}" for i in range(2000, 2160)]
+    campaigns = [
+        ({"sender_name": "Acme"}, phones[0:60]),
+        ({"sender_name": "Acme Deals"}, phones[50:100]),  # overlaps Acme's list
+        ({"sender_name": "Legacy Brand"}, phones[100:120]),  # disabled identity: all fall back
+        ({"longcode_id": 100}, phones[120:160]),  # no identity: plain SMS
+    ]
+    with (
+        sandbox.running(seed=11, time_scale=200.0) as sb,
+        running_receiver(secret=hook_secret, out_dir=tmp_path / "hooks") as rx,
+        Client(api_key=sb.api_key, base_url=sb.base_url) as client,
+        Journal(tmp_path / "journal.sqlite") as journal,
+    ):
+        register_webhooks(client, rx.url, hook_secret)
+        # opt-in mix on top of the seeded one: some explicitly in, some unable to get iMessage
+        for p in phones[0:20] + phones[50:60]:
+            sb.set_capability(p, True)
+            sb.opt_in(p, "Acme")
+        for p in phones[60:75]:
+            sb.set_capability(p, True)
+            sb.opt_in(p, "Acme Deals")
+        for p in phones[20:30] + phones[100:110]:
+            sb.set_capability(p, False)
+        sb.set_faults(webhook_duplicate=0.3, webhook_reorder=0.5)
+        for ident, recipients in campaigns:
+            plan = plan_campaign(
+                pd.DataFrame({"phone": recipients}),
+                "Winter sale: 20% off today. Reply STOP to opt out.",
+                chunk_size=15,
+                journal=journal,
+                **ident,
+            )
+            plan.send(client, confirm=True, progress=False)
+        sb.settle(timeout=240)  # a shared CI machine can be slow to POST 700 webhooks
+        truth = sb.ground_truth()
+        sends = journal.sends()
+
+    events = read_webhook_log(tmp_path / "hooks", secret=hook_secret)
+    assert len(truth) == 60 + 50 + 20 + 40  # one row per recipient per send
+    # the faults fired: webhooks arrived twice (the loader sets the copies aside) and out of order
+    assert len(events.rejected) > 0
+    assert set(events.rejected["reason"]) == {"duplicate"}
+    times = events.df["occurred_at"].tolist()
+    assert times != sorted(times)
+
+    expected = _expected_from_ground_truth(truth)
+    report = delivery_report(events, sends)
+    # a loader that keeps duplicates gets the same report
+    again = pd.concat([events.df, events.df.sample(frac=0.4, random_state=1)], ignore_index=True)
+    pd.testing.assert_frame_equal(delivery_report(again, sends), report)
+    assert report["unmatched"].sum() == 0
+    got = report[["sender_name", "route", "messages", "delivered", "failed", "pending"]]
+    key = ["sender_name", "route"]
+    got = got.astype({"sender_name": object}).sort_values(key, na_position="last")
+    expected = expected.astype({"sender_name": object}).sort_values(key, na_position="last")
+    assert _rows(got.reset_index(drop=True), list(got.columns)) == _rows(
+        expected.reset_index(drop=True), list(got.columns)
+    )
+    # every identity / route the campaigns exercise shows up
+    routes = set(zip(report["sender_name"].fillna("-"), report["route"], strict=True))
+    assert {("Acme", "imessage"), ("Acme", "sms_fallback"), ("-", "sms")} <= routes
+    assert ("Legacy Brand", "imessage") not in routes
