@@ -11,15 +11,21 @@ from dataclasses import dataclass
 
 from .state import Longcode, SandboxState
 
-__all__ = ["Plan", "draw", "is_capable", "is_opted_in", "plan_recipient"]
+__all__ = ["Plan", "draw", "draws", "is_capable", "is_opted_in", "plan_recipient"]
 
 REPLY_TEXTS = ("Thanks!", "Yes", "What time does it start?", "Sounds good", "Is this still on?")
 
 
 def draw(seed: int, *parts: object) -> float:
     """A uniform number in [0, 1) determined by ``seed`` and ``parts``."""
-    key = "|".join([str(seed), *(str(p) for p in parts)]).encode()
-    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64
+    return draws(seed, *parts)[0]
+
+
+def draws(seed: int, *parts: object) -> tuple[float, ...]:
+    """Eight independent uniforms in [0, 1) determined by ``seed`` and ``parts``."""
+    key = "|".join([str(seed), *map(str, parts)]).encode()
+    digest = hashlib.sha512(key).digest()
+    return tuple(int.from_bytes(digest[i : i + 8], "big") / 2**64 for i in range(0, 64, 8))
 
 
 def is_capable(state: SandboxState, phone: str) -> bool:
@@ -80,15 +86,12 @@ def plan_recipient(
             draw(state.seed, "attempt", phone, name, message_id) < cfg.imessage_attempt_fail_rate
         )
         route = "sms" if attempt_fails else "imessage"
-    parts = (phone, name, message_id)
-    status = _pick(cfg.outcomes.get(route, {}), draw(state.seed, "outcome", *parts))
-    sent_after = cfg.sent_after_s * (0.5 + draw(state.seed, "sent-t", *parts))
-    final_after = max(sent_after, cfg.final_after_s * (0.5 + draw(state.seed, "final-t", *parts)))
+    u = draws(state.seed, "recipient", phone, name, message_id)
+    status = _pick(cfg.outcomes.get(route, {}), u[0])
+    sent_after = cfg.sent_after_s * (0.5 + u[1])
+    final_after = max(sent_after, cfg.final_after_s * (0.5 + u[2]))
     reply: str | None = None
-    if status == "delivered" and draw(state.seed, "reply", *parts) < cfg.reply_rate:
-        if draw(state.seed, "stop", *parts) < cfg.stop_share:
-            reply = "STOP"
-        else:
-            reply = REPLY_TEXTS[int(draw(state.seed, "reply-text", *parts) * len(REPLY_TEXTS))]
-    reply_after = final_after + cfg.reply_after_s * (0.5 + draw(state.seed, "reply-t", *parts))
+    if status == "delivered" and u[3] < cfg.reply_rate:
+        reply = "STOP" if u[4] < cfg.stop_share else REPLY_TEXTS[int(u[5] * len(REPLY_TEXTS))]
+    reply_after = final_after + cfg.reply_after_s * (0.5 + u[6])
     return Plan(route, status, sent_after, final_after, reply, reply_after)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -76,6 +77,9 @@ def iso_ms(dt: datetime) -> str:
     )
 
 
+_NANP = re.compile(r"^(?:\+?1)?[2-9]\d{2}[2-9]\d{6}$")
+
+
 def normalize_phone(value: object) -> str | None:
     """E.164 form of a phone given as a string or a number (US by default), or None."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
@@ -83,6 +87,9 @@ def normalize_phone(value: object) -> str | None:
     text = str(value).strip()
     if not text or "@" in text:
         return None
+    if _NANP.match(text):  # fast path for the common, already clean forms
+        digits = text.lstrip("+")
+        return "+" + (digits if len(digits) == 11 else "1" + digits)
     try:
         parsed = phonenumbers.parse(text, "US")
     except phonenumbers.NumberParseException:
