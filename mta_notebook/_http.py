@@ -608,7 +608,10 @@ class Pipeline:
             return self._retry_or(call, wait + PACING_MARGIN, reason, error)
         if status >= 500 or status == 408:
             if call.is_send:
-                return Step(error=self._unknown(call, f"HTTP {status}"), cause=error)
+                detail = f"HTTP {status}: {error.api_message}"
+                if error.request_id:
+                    detail += f" [requestId {error.request_id}]"
+                return Step(error=self._unknown(call, detail), cause=error)
             if not call.idempotent:
                 return Step(error=error)
             server = self.policy.server_delay(response.headers, now=self._wall())
