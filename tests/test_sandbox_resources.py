@@ -126,6 +126,14 @@ def test_groups_and_sending_to_them(sb: sandbox.Sandbox, http: httpx.Client) -> 
         == 4
     )
     assert len(sb.ground_truth()) == 7
+    gid = group["id"]
+    assert http.delete(f"/groups/{gid}/subscribers/{ids[0]}").status_code == 200
+    bulk = http.post(f"/groups/{gid}/subscribers/bulk-delete", json={"subscriberIds": ids[1:2]})
+    assert bulk.json()["data"]["memberCount"] == 1
+    assert http.patch(f"/groups/{gid}", json={"name": "VVIP"}).json()["data"]["name"] == "VVIP"
+    assert http.delete(f"/groups/{gid}").status_code == 200
+    assert http.get(f"/groups/{gid}").status_code == 404
+    assert http.get(f"/subscribers/{ids[2]}").json()["data"]["groups"] == []
 
 
 def test_send_creates_unknown_subscribers(http: httpx.Client) -> None:

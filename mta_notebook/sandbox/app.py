@@ -173,6 +173,18 @@ def _routes() -> list[Route]:
         Route("/v3/groups", r.list_groups, methods=["GET"]),
         Route("/v3/groups", r.create_group, methods=["POST"]),
         Route("/v3/groups/{gid:int}", r.get_group, methods=["GET"]),
+        Route("/v3/groups/{gid:int}", r.update_group, methods=["PATCH"]),
+        Route("/v3/groups/{gid:int}", r.delete_group, methods=["DELETE"]),
+        Route(
+            "/v3/groups/{gid:int}/subscribers/{sid:int}",
+            r.remove_group_members,
+            methods=["DELETE"],
+        ),
+        Route(
+            "/v3/groups/{gid:int}/subscribers/bulk-delete",
+            r.remove_group_members,
+            methods=["POST"],
+        ),
         Route("/v3/groups/{gid:int}/subscribers", r.add_group_members, methods=["POST"]),
         Route(
             "/v3/groups/{gid:int}/subscribers/bulk-create", r.add_group_members, methods=["POST"]

@@ -16,6 +16,7 @@ __all__ = [
     "bulk_subscribers",
     "create_group",
     "create_webhook",
+    "delete_group",
     "delete_subscriber",
     "delete_webhook",
     "get_group",
@@ -23,6 +24,8 @@ __all__ = [
     "list_groups",
     "list_subscribers",
     "list_webhooks",
+    "remove_group_members",
+    "update_group",
     "update_subscriber",
     "update_webhook",
     "upsert_subscriber",
@@ -269,6 +272,47 @@ async def add_group_members(request: Request) -> Response:
         state.subscribers[sid].groups.setdefault(gid, now)
     group = state.groups[gid].public(len(state.group_members(gid)))
     return ok(group, f"{len(ids)} subscriber(s) added to group {gid}")
+
+
+async def remove_group_members(request: Request) -> Response:
+    """DELETE /groups/{id}/subscribers/{sid}, or POST .../bulk-delete {"subscriberIds": [...]}."""
+    state, gid = _group(request)
+    if "sid" in request.path_params:
+        ids = [int(request.path_params["sid"])]
+    else:
+        ids = (await json_body(request)).get("subscriberIds")
+        if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+            raise ApiError(400, "give subscriberIds (a list of ids)")
+        if len(ids) > MAX_BULK:
+            raise ApiError(400, f"{len(ids)} subscriberIds; at most {MAX_BULK} per request")
+    removed = 0
+    for sid in ids:
+        sub = state.subscribers.get(sid)
+        if sub is not None and sub.groups.pop(gid, None) is not None:
+            removed += 1
+    group = state.groups[gid].public(len(state.group_members(gid)))
+    return ok(group, f"{removed} subscriber(s) removed from group {gid}")
+
+
+async def update_group(request: Request) -> Response:
+    state, gid = _group(request)
+    body = await json_body(request)
+    group = state.groups[gid]
+    if "name" in body:
+        if not isinstance(body["name"], str) or not body["name"].strip():
+            raise ApiError(400, "PATCH /groups: 'name' must be a non-empty string")
+        group.name = body["name"].strip()
+    if "description" in body:
+        group.description = body["description"]
+    return ok(group.public(len(state.group_members(gid))), "Group updated")
+
+
+async def delete_group(request: Request) -> Response:
+    state, gid = _group(request)
+    for sub in state.subscribers.values():
+        sub.groups.pop(gid, None)
+    del state.groups[gid]
+    return ok({"id": gid}, "Group deleted")
 
 
 # -- webhooks ----------------------------------------------------------------------------------
