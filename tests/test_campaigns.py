@@ -401,6 +401,20 @@ def test_young_unknown_waits_for_the_grace_period(tmp_path: Path) -> None:
     assert len(client.calls) == 4
 
 
+def test_overlapping_chunks_send_each_once_and_stop_cleanly(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, n=40, chunk_size=2)
+    client = ScriptedClient(["ok", "unknown_after", "ok", "unknown_before"] * 3)
+    client.on_send = lambda k: os.kill(os.getpid(), signal.SIGINT) if k == 12 else None
+    result = plan.send(client, confirm=True, progress=False, max_in_flight=3, grace_period=0.0)
+    assert result.interrupted
+    assert set(result.counts) <= {"sent", "planned"}  # unknowns were reconciled before stopping
+    assert 12 <= len(client.calls) <= 16  # only the chunks already in flight finish
+    client.on_send = None
+    result = resume_campaign("c", client, journal=plan.journal, progress=False, max_in_flight=3)
+    assert result.counts == {"sent": 40}
+    assert _receipts(client) == dict.fromkeys(_people(40)["phone"], 1)
+
+
 def test_bad_request_fails_the_chunk_and_goes_on(tmp_path: Path) -> None:
     plan = _plan(tmp_path)
     client = ScriptedClient(["ok", "bad"])
@@ -414,7 +428,7 @@ def test_stop_button_ends_after_the_chunk_in_flight(tmp_path: Path, capsys: Any)
     client = ScriptedClient()
     # Jupyter's stop button is a SIGINT while the request for chunk 2 is in flight
     client.on_send = lambda k: os.kill(os.getpid(), signal.SIGINT) if k == 2 else None
-    result = plan.send(client, confirm=True, progress=False)
+    result = plan.send(client, confirm=True, progress=False, max_in_flight=1)
     assert result.interrupted
     assert len(client.calls) == 2
     assert result.counts == {"sent": 4, "planned": 6}
