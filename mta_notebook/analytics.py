@@ -243,10 +243,12 @@ def _coerce_table(t: ir.Table, schema: Mapping[str, str]) -> ir.Table:
         target = ibis.dtype(kind)
         if name not in t.columns:
             cols[name] = ibis.null().cast(target)
-        elif t[name].type() == target:
-            cols[name] = t[name]
-        elif target.is_string() and not t[name].type().is_string():
-            cols[name] = t[name].cast(target)
+        elif t[name].type() == target or (
+            target.is_timestamp()
+            and t[name].type().is_timestamp()
+            and t[name].type().timezone == target.timezone
+        ):
+            cols[name] = t[name]  # a timestamp's scale (ms, us) does not matter here
         else:
             cols[name] = t[name].cast(target)
     return t.select(**cols)
@@ -324,8 +326,33 @@ def _epoch_ms(ts: ir.TimestampValue) -> ir.IntegerValue:
 # --------------------------------------------------------------------------------- the messages
 
 
-def _message_expr(ev: ir.Table, sd: ir.Table) -> ir.Table:
-    """One row per message (recipient of a send) with its identity, route, status and outcome."""
+def _latest(value: ir.StringValue, key: ir.IntegerValue) -> ir.StringScalar:
+    """``value`` at the largest ``key`` (value is never null here).
+
+    ibis spells argmax as an ordered FIRST() on DuckDB; DuckDB's own arg_max is faster.
+    """
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    if _ms_function.get("backend") != "duckdb":
+        return value.argmax(key)
+    udf = _ms_function.get("arg_max")
+    if udf is None:
+        udf = ibis.udf.agg.builtin(
+            lambda v, k: None, name="arg_max", signature=((dt.string, dt.int64), dt.string)
+        )
+        _ms_function["arg_max"] = udf
+    return udf(value, key)
+
+
+def _message_expr(
+    ev: ir.Table, sd: ir.Table, *, codes: bool = False, times: bool = True
+) -> ir.Table:
+    """One row per message (recipient of a send) with its identity, route, status and outcome.
+
+    ``codes`` adds the raw status code of the deciding event and ``times`` the send time; a
+    report that needs neither skips their work (null columns instead).
+    """
     import ibis
 
     final_names = sorted(FINAL_STATUSES)
@@ -350,11 +377,12 @@ def _message_expr(ev: ir.Table, sd: ir.Table) -> ir.Table:
         sender=sender,
     )
     g = d.group_by(["g_ext", "g_mid", "g_phone"]).aggregate(
-        status=d.status.argmax(d.key),
-        status_code=d.status_code.argmax(d.key),
+        status=_latest(d.status, d.key),
+        # ibis's argmax keeps a null code at the latest event (as Spark's max_by does)
+        status_code=d.status_code.argmax(d.key) if codes else ibis.null("string"),
         ev_imsg=d.imsg.max(),
         ev_sender=d.sender.max(),
-        first_ms=d.t_ms.min(),
+        first_ms=d.t_ms.min() if times else ibis.null("int64"),
     )
 
     led = sd.filter(sd.phone.notnull()).select(
@@ -364,7 +392,7 @@ def _message_expr(ev: ir.Table, sd: ir.Table) -> ir.Table:
         l_phone=sd.phone,
         l_sender=sd.sender_name.nullif(""),
         l_state=sd.state,
-        l_sent_ms=_epoch_ms(sd.sent_at),
+        l_sent_ms=_epoch_ms(sd.sent_at) if times else ibis.null("int64"),
     )
     g_cols = list(g.columns)
     l_cols = list(led.columns)
@@ -532,7 +560,7 @@ def message_table(
     [{'sender_name': 'Acme', 'route': 'imessage', 'outcome': 'delivered', 'unmatched': True}]
     """
     con, ev, sd = _inputs(events, sends, engine)
-    msgs = _window(_message_expr(ev, sd), start, end)
+    msgs = _window(_message_expr(ev, sd, codes=True), start, end)
     df = con.to_pandas(msgs)
     df["sent_at"] = pd.to_datetime(df["sent_ms"].astype("Float64"), unit="ms", utc=True)
     cols = [c for c in _MESSAGE_COLUMNS if c != "sent_ms"] + ["sent_at"]
@@ -590,7 +618,8 @@ def delivery_report(
     """
     keys = _check_by(by)
     con, ev, sd = _inputs(events, sends, engine)
-    msgs = _window(_message_expr(ev, sd), start, end)
+    timed = start is not None or end is not None
+    msgs = _window(_message_expr(ev, sd, times=timed), start, end)
     agg = msgs.group_by(keys).aggregate(**_counts(msgs))
     agg = agg.mutate(**_rates(agg))
     part = [k for k in keys if k != "route"]
@@ -674,7 +703,7 @@ def failure_reasons(
     import ibis
 
     con, ev, sd = _inputs(events, sends, engine)
-    msgs = _window(_message_expr(ev, sd), start, end)
+    msgs = _window(_message_expr(ev, sd, codes=True), start, end)
     totals = msgs.group_by(["sender_name", "route"]).aggregate(total=msgs.count())
     totals = totals.select(t_sender=totals.sender_name, t_route=totals.route, total=totals.total)
     bad = msgs.filter(msgs.outcome != "delivered")
@@ -863,7 +892,8 @@ def fallback_summary(
     import ibis
 
     con, ev, sd = _inputs(events, sends, engine)
-    msgs = _window(_message_expr(ev, sd), start, end)
+    timed = start is not None or end is not None
+    msgs = _window(_message_expr(ev, sd, times=timed), start, end)
     msgs = msgs.filter(msgs.sender_name.notnull())
     is_im = msgs.route == "imessage"
     agg = msgs.group_by("sender_name").aggregate(
