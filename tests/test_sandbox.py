@@ -202,6 +202,21 @@ def test_templates_and_mms(sb: sandbox.Sandbox, http: httpx.Client) -> None:
     assert mms["total"] == 1
 
 
+def test_usage_counts_credits(sb: sandbox.Sandbox, http: httpx.Client) -> None:
+    from mta_notebook.sandbox.admin import credits
+
+    assert credits("x" * 160, is_mms=False, route="sms") == 1
+    assert credits("x" * 161, is_mms=False, route="sms") == 2
+    assert credits("é" * 10 + "😀", is_mms=False, route="sms") == 1
+    assert credits("😀" * 40, is_mms=False, route="sms") == 2  # UCS-2: 80 chars > 70
+    assert credits("x" * 500, is_mms=True, route="sms") == 3
+    sb.set_capability("+13125550002", False)
+    http.post("/send", json={"subscribers": ["+13125550002"], "message": "y" * 200})
+    http.post("/send", json={"subscribers": ["+13125550002"], "image": "https://e.test/a.png"})
+    usage = http.get(sb.root_url + "/_sandbox/usage").json()["data"]
+    assert usage == {"messages": 2, "recipients": 2, "credits": 5, "creditsByRoute": {"sms": 5}}
+
+
 def test_template_only_account_gets_403_with_reason() -> None:
     with sandbox.running(api_key=KEY, config={"template_only": True}) as sb2:
         headers = {"Authorization": f"Bearer {KEY}"}

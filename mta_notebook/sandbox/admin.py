@@ -20,6 +20,7 @@ __all__ = [
     "admin_opt_in",
     "admin_reset",
     "admin_settle",
+    "admin_usage",
 ]
 
 
@@ -135,6 +136,46 @@ async def admin_ground_truth(request: Request) -> Response:
         content=_dumps({"rows": sandbox_of(request).state.ground_truth()}),
         media_type="application/json",
     )
+
+
+_GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€"
+)
+
+_GSM7_EXT = set("^{}\\[~]|€")
+
+
+def credits(text: str, *, is_mms: bool, route: str) -> int:
+    """Credits of one message: MMS 3; SMS 1 per segment (GSM-7 160/153, else 70/67);
+    iMessage 1 (an assumption: MTA does not document iMessage pricing)."""
+    if is_mms:
+        return 3
+    if route == "imessage":
+        return 1
+    if all(ch in _GSM7 for ch in text):
+        single, multi = 160, 153
+        n = len(text) + sum(ch in _GSM7_EXT for ch in text)  # extension chars take two
+    else:
+        single, multi = 70, 67
+        n = len(text.encode("utf-16-le")) // 2  # UCS-2 units: emoji take two
+    return 1 if n <= single else -(-n // multi)
+
+
+async def admin_usage(request: Request) -> Response:
+    """Messages, recipients and credits used so far, by route."""
+    rows = sandbox_of(request).state.rows
+    by_route: dict[str, int] = {}
+    for row in rows:
+        cost = credits(row.text, is_mms=row.is_mms, route=row.route)
+        by_route[row.route] = by_route.get(row.route, 0) + cost
+    data = {
+        "messages": len({row.message_id for row in rows}),
+        "recipients": len(rows),
+        "credits": sum(by_route.values()),
+        "creditsByRoute": by_route,
+    }
+    return ok(data)
 
 
 async def admin_alerts(request: Request) -> Response:

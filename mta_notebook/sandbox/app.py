@@ -204,6 +204,7 @@ def _routes() -> list[Route]:
         Route("/_sandbox/settle", a.admin_settle, methods=["POST"]),
         Route("/_sandbox/ground-truth", a.admin_ground_truth, methods=["GET"]),
         Route("/_sandbox/alerts", a.admin_alerts, methods=["GET"]),
+        Route("/_sandbox/usage", a.admin_usage, methods=["GET"]),
         Route("/{path:path}", s.not_found, methods=["GET", "POST", "PATCH", "DELETE", "PUT"]),
     ]
 
