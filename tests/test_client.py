@@ -13,11 +13,15 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 
 from mta_notebook import AsyncClient, Client, SendRequest, sandbox
 from mta_notebook._http import RetryPolicy
+from mta_notebook._server import free_port
 from mta_notebook.errors import (
+    APIConnectionError,
+    APITimeoutError,
     AuthenticationError,
     BadRequestError,
     NotFoundError,
@@ -536,3 +540,48 @@ def test_key_absent_from_repr_logs_and_errors(
     assert "may have taken effect" in caplog.text
     for text in texts:
         assert sb.api_key not in text
+
+
+def test_read_timeout_get_retried_send_unknown(kind: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="mta_notebook")
+
+    async def scenario(api: Api) -> tuple[APITimeoutError, SendOutcomeUnknown]:
+        with pytest.raises(APITimeoutError) as timeout:
+            await api.list_dedicated_numbers()
+        with pytest.raises(SendOutcomeUnknown) as unknown:
+            await api.send(subscribers=PHONES[:1], message="hi", external_id="slow")
+        return timeout.value, unknown.value
+
+    policy = RetryPolicy(max_retries=1, initial_delay=0.01)
+    # Its own sandbox: the slow requests finish there after the client gave up on them.
+    with sandbox.running(api_key=KEY, time_scale=TIME_SCALE, faults={"latency_ms": 400}) as sb:
+        timeout, unknown = run(kind, sb, scenario, timeout=0.1, retry_policy=policy)
+    assert isinstance(timeout.__cause__, httpx.ReadTimeout)
+    assert caplog.text.count("because ReadTimeout") == 1  # the GET once, the send never
+    assert unknown.external_id == "slow"
+    assert isinstance(unknown.__cause__, httpx.ReadTimeout)
+
+
+def test_connection_refused_is_retried_even_for_send(
+    kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing listens on the port: the send certainly did not happen, so it is retried."""
+    caplog.set_level(logging.DEBUG, logger="mta_notebook")
+    closed = f"http://127.0.0.1:{free_port()}/v3"
+
+    async def scenario(api: Api) -> APIConnectionError:
+        with pytest.raises(APIConnectionError) as info:
+            await api.send(subscribers=PHONES[:1], message="hi", external_id="never")
+        return info.value
+
+    policy = RetryPolicy(max_retries=2, initial_delay=0.01)
+    err = run(kind, _Closed(closed), scenario, retry_policy=policy)
+    assert not isinstance(err, SendOutcomeUnknown)
+    assert isinstance(err.__cause__, httpx.ConnectError)
+    assert caplog.text.count("because ConnectError") == 2
+
+
+class _Closed:
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.api_key = KEY
