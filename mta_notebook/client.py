@@ -42,7 +42,6 @@ BULK_MAX_RECORDS: Final = 1000
 DEFAULT_PAGE_SIZE: Final = 1000
 
 ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
-T = TypeVar("T")
 
 _UNSET: Any = object()
 
