@@ -32,6 +32,8 @@ from mta_notebook.errors import (
 )
 from mta_notebook.journal import SENDS_COLUMNS, Journal
 
+ROOT = Path(__file__).resolve().parents[1]
+
 # -- message checks --------------------------------------------------------------------------
 
 
@@ -514,3 +516,31 @@ def test_confirm_panel_sends_only_on_click(tmp_path: Path) -> None:
     assert len(client.calls) == 3
     assert button.disabled
     assert plan.journal.chunk_ids("c", "sent") == [1, 2, 3]
+
+
+def test_plan_from_a_loaded_subscriber_file(tmp_path: Path) -> None:
+    import hashlib
+
+    from mta_notebook import load_subscribers
+
+    subs = load_subscribers(ROOT / "data" / "subscribers.csv")
+    plan = plan_campaign(
+        subs,
+        "Hi {{first_name}}, see you at {{favorite_store}}",
+        sender_name="Acme",
+        send_window=("09:00", "20:00"),
+        journal=tmp_path / "j",
+        defaults={"favorite_store": "our store"},
+    )
+    man = plan.journal.manifest(plan.campaign_id)
+    expected = hashlib.sha256((ROOT / "data" / "subscribers.csv").read_bytes()).hexdigest()
+    assert man["extra"]["source_sha256"] == expected
+    assert man["input_source"].endswith("subscribers.csv")
+    chunks = plan.journal.chunks(plan.campaign_id)
+    # the timezone column from load_subscribers decides the groups: one zone per chunk
+    zones = subs.df.set_index("phone")["timezone"]
+    for ch, zone in chunks[["chunk", "timezone"]].itertuples(index=False):
+        phones, _ = plan.journal.chunk_recipients(plan.campaign_id, int(ch))
+        assert set(zones[phones]) == {zone}
+    assert plan.summary["recipients"] + plan.summary["skipped"] == len(subs.df)
+    assert not plan.preview(20)["text"].str.contains("{{", regex=False).any()
