@@ -37,6 +37,7 @@ import itertools
 import math
 import os
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import pandas as pd
@@ -281,7 +282,7 @@ def _inputs(
     events: object, sends: object | None, engine: Engine
 ) -> tuple[BaseBackend, ir.Table, ir.Table]:
     con = _resolve_backend(engine, [events, sends])
-    _ms_function["backend"] = con.name
+    _BACKEND.set(con.name)
     ev = _as_table(events, _EVENT_SCHEMA, con, "events")
     if sends is None:
         sends = pd.DataFrame({name: [] for name in _SEND_SCHEMA})
@@ -301,7 +302,10 @@ def _to_ms(value: object, what: str) -> int | None:
 
 
 _EPOCH_MS_FUNCTIONS: Final[dict[str, str]] = {"duckdb": "epoch_ms", "pyspark": "unix_millis"}
-_ms_function: dict[str, Any] = {}
+# The backend the expression being built will run on (per thread/task), and the builtin
+# functions already declared to ibis.
+_BACKEND: ContextVar[str] = ContextVar("mta_analytics_backend", default="duckdb")
+_udfs: dict[str, Any] = {}
 
 
 def _epoch_ms(ts: ir.TimestampValue) -> ir.IntegerValue:
@@ -309,17 +313,16 @@ def _epoch_ms(ts: ir.TimestampValue) -> ir.IntegerValue:
     import ibis
     import ibis.expr.datatypes as dt
 
-    name = _ms_function.get("backend", "duckdb")
-    fn = _EPOCH_MS_FUNCTIONS.get(name)
+    fn = _EPOCH_MS_FUNCTIONS.get(_BACKEND.get())
     if fn is None:
         naive = ts.cast(dt.Timestamp())
         return naive.epoch_seconds().cast("int64") * 1000 + naive.millisecond().cast("int64")
-    udf = _ms_function.get(fn)
+    udf = _udfs.get(fn)
     if udf is None:
         udf = ibis.udf.scalar.builtin(
             lambda ts: None, name=fn, signature=((dt.Timestamp(timezone="UTC"),), dt.int64)
         )
-        _ms_function[fn] = udf
+        _udfs[fn] = udf
     return udf(ts)
 
 
@@ -334,14 +337,14 @@ def _latest(value: ir.StringValue, key: ir.IntegerValue) -> ir.StringScalar:
     import ibis
     import ibis.expr.datatypes as dt
 
-    if _ms_function.get("backend") != "duckdb":
+    if _BACKEND.get() != "duckdb":
         return value.argmax(key)
-    udf = _ms_function.get("arg_max")
+    udf = _udfs.get("arg_max")
     if udf is None:
         udf = ibis.udf.agg.builtin(
             lambda v, k: None, name="arg_max", signature=((dt.string, dt.int64), dt.string)
         )
-        _ms_function["arg_max"] = udf
+        _udfs["arg_max"] = udf
     return udf(value, key)
 
 

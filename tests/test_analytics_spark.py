@@ -65,22 +65,19 @@ def test_every_function_gives_identical_tables_on_spark(
         pd.testing.assert_frame_equal(on_spark, on_duckdb, check_exact=True, obj=fn.__name__)
 
 
-def test_spark_tables_and_parquet_in_a_lake(
+def test_spark_tables_from_a_lake(
     spark: SparkSession, frames: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path
 ) -> None:
     events, sends = frames
     expected = analytics.delivery_report(events, sends)
-    ev_dir, sd_dir = tmp_path / "events", tmp_path / "sends"
     events.drop(columns=["tags", "raw"]).to_parquet(tmp_path / "events.parquet")
     sends.astype({"longcode_id": "Int64"}).to_parquet(tmp_path / "sends.parquet")
-    # written by Spark, as a lake would hold them
-    spark.read.parquet(str(tmp_path / "events.parquet")).write.parquet(str(ev_dir))
-    spark.read.parquet(str(tmp_path / "sends.parquet")).write.parquet(str(sd_dir))
     con = ibis.pyspark.connect(spark)
-    # ibis tables of the Spark backend: the functions follow their backend
-    got = analytics.delivery_report(con.read_parquet(str(ev_dir)), con.read_parquet(str(sd_dir)))
-    pd.testing.assert_frame_equal(got, expected, check_exact=True)
-    # Parquet paths with engine="pyspark" (the active session)
-    got = analytics.delivery_report(ev_dir, sd_dir, engine="pyspark")
+    ev_t = con.read_parquet(str(tmp_path / "events.parquet"))
+    sd_t = con.read_parquet(str(tmp_path / "sends.parquet"))
+    # ibis tables of the Spark backend, no engine=: the functions follow their backend
+    got = analytics.delivery_report(ev_t, sd_t)
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
     assert got["unmatched"].sum() == 2
+    # engine="pyspark" picks up the active session
+    assert analytics._resolve_backend("pyspark", []).name == "pyspark"
