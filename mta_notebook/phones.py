@@ -47,7 +47,7 @@ _MAX_INPUT_LENGTH: Final = 250
 # then an optional extension phonenumbers strips the same way (" x12", "ext. 12", "extension 12").
 # No letters other than the extension label, no "#", ",", ";": those trigger other parse rules.
 _SHAPE: Final = (
-    r"^(?P<plus>\+1)?(?P<body>[0-9 .()/-]*[0-9])"
+    r"^(?i:tel:)?(?P<plus>\+1)?(?P<body>[0-9 .()/-]*[0-9])"
     r"(?P<ext>(?i: ?(?:x|ext\.?|extension) ?[0-9]{1,6}))?$"
 )
 
@@ -63,7 +63,10 @@ _TYPE_DESCS: Final = (
     "fixed_line",
 )
 
-_Rule = tuple[str, str]  # (general desc pattern, union of number-type patterns), both anchored
+# (general desc pattern or None when it accepts every [2-9]XXXXXXXXX, union of number-type
+# patterns), both anchored
+_Rule = tuple[str | None, str]
+_ANY_NSN: Final = r"[2-9]\d{9}"
 
 
 def _desc_pattern(desc: Any, length: int) -> str | None:
@@ -113,7 +116,13 @@ class _Nanp:
             types = [p for p in (_desc_pattern(getattr(md, n), 10) for n in _type_names(md)) if p]
             rule = None
             if general is not None and types:
-                rule = (f"^(?:{general})$", "^(?:" + "|".join(f"(?:{t})" for t in types) + ")$")
+                # the fast path only asks about [2-9] + 9 digits: a general pattern that lists
+                # exactly that as a top-level alternative (no groups) accepts all of them
+                covers = "(" not in general and _ANY_NSN in general.split("|")
+                rule = (
+                    None if covers else f"^(?:{general})$",
+                    "^(?:" + "|".join(f"(?:{t})" for t in types) + ")$",
+                )
             self.rules.append(rule)
             for n in ["general_desc", *_type_names(md)]:
                 desc = getattr(md, n)
@@ -205,7 +214,9 @@ def _valid_mask(nsn: pa.Array, rule: _Rule | None) -> np.ndarray[Any, np.dtype[n
     if rule is None or len(nsn) == 0:
         return np.zeros(len(nsn), dtype=bool)
     general, types = rule
-    both = pc.and_(pc.match_substring_regex(nsn, general), pc.match_substring_regex(nsn, types))
+    both = pc.match_substring_regex(nsn, types)
+    if general is not None:
+        both = pc.and_(pc.match_substring_regex(nsn, general), both)
     return _np_bool(both)
 
 
@@ -279,6 +290,10 @@ def _as_string_array(values: Any) -> pa.Array:
 
 
 _EXTENSION: Final = r"(?i) ?(?:x|ext\.?|extension) ?[0-9]{1,6}$"
+_PLAIN_BYTES: Final = np.zeros(256, dtype=bool)
+_PLAIN_BYTES[np.frombuffer(b"0123456789 .()/-", dtype=np.uint8)] = True
+_DIGIT_BYTES: Final = np.zeros(256, dtype=bool)
+_DIGIT_BYTES[np.frombuffer(b"0123456789", dtype=np.uint8)] = True
 
 
 def _buffers(arr: pa.Array) -> tuple[np.ndarray[Any, np.dtype[np.uint8]], np.ndarray[Any, Any]]:
@@ -376,19 +391,38 @@ def _fast_path(
     nanp = _nanp()
     if not nanp.ok or n == 0:
         return out
-    shape = _np_bool(pc.match_substring_regex(trimmed, _SHAPE)) & raw_len_ok
-    if not shape.any():
-        return out
-    plus = shape & _np_bool(pc.starts_with(trimmed, "+"))
-    bare = shape & ~plus if _bare_ok(default_region) else np.zeros(n, dtype=bool)
-
-    # Matched rows are ASCII; their only letters are an extension's label. Cut extensions off
-    # (few rows, so a regex is cheap there), then count digits straight from the Arrow buffers.
+    # Shape, decided from the bytes for the plain rows ("+1" or nothing, then only digits and
+    # " .()/-", ending in a digit) and by the full regex for the few rows with anything else.
     b, offsets = _buffers(trimmed)
     lens = np.diff(offsets)
-    lower = b | 0x20
-    has_letter = _per_row_any((lower >= ord("a")) & (lower <= ord("z")), offsets) & shape
-    work = trimmed
+    starts = offsets[:-1]
+    nonempty = lens > 0
+    padded_b = np.concatenate((b, np.zeros(5, dtype=np.uint8)))
+    first = np.where(nonempty, padded_b[starts], 0)
+    second = np.where(lens > 1, padded_b[starts + 1], 0)
+    last = np.where(nonempty, padded_b[np.maximum(offsets[1:] - 1, 0)], 0)
+    other = _per_row_sum(~_PLAIN_BYTES[b], offsets)
+    plus_start = (first == ord("+")) & (second == ord("1")) & (lens >= 3)
+    plain = nonempty & _DIGIT_BYTES[last] & ((other == 0) | (plus_start & (other == 1)))
+    plain &= raw_len_ok
+    rest = np.flatnonzero(nonempty & ~plain & raw_len_ok)
+    shape = plain.copy()
+    tel = np.zeros(n, dtype=bool)
+    if len(rest):
+        sub = trimmed.take(pa.array(rest))
+        shape[rest] = _np_bool(pc.match_substring_regex(sub, _SHAPE))
+        tel[rest] = shape[rest] & _np_bool(pc.match_substring_regex(sub, "^(?i:tel:)"))
+    if not shape.any():
+        return out
+    # tel: rows have "+" after the 4-byte prefix
+    plus_byte = np.where(tel, padded_b[np.minimum(starts + 4, len(padded_b) - 1)], first)
+    plus = shape & (plus_byte == ord("+"))
+    bare = shape & ~plus if _bare_ok(default_region) else np.zeros(n, dtype=bool)
+
+    # Letters in a matched row: "tel:" and an extension's label. Cut extensions off (few rows,
+    # a regex is cheap there), then count digits straight from the Arrow buffers.
+    has_letter = np.zeros(n, dtype=bool)
+    has_letter[rest] = shape[rest]
     if has_letter.any():
         rows = np.flatnonzero(has_letter)
         cut = pc.replace_substring_regex(trimmed.take(pa.array(rows)), _EXTENSION, "")
@@ -397,23 +431,22 @@ def _fast_path(
         work = pa.concat_arrays([trimmed.cast(pa.large_string()), cut.cast(pa.large_string())])
         work = work.take(pa.array(where))
         b, offsets = _buffers(work)
-        lens = np.diff(offsets)
-    is_digit = (b >= ord("0")) & (b <= ord("9"))
+    is_digit = _DIGIT_BYTES[b]
     kd = b[is_digit]
     dlen = _per_row_sum(is_digit, offsets)
     kd_start = np.concatenate(([0], np.cumsum(dlen)[:-1])).astype(np.int64)
     padded = np.concatenate((kd, np.zeros(2, dtype=np.uint8)))
     d0 = np.where(dlen > 0, padded[kd_start], 0)
     d1 = np.where(dlen > 1, padded[np.minimum(kd_start + 1, len(padded) - 1)], 0)
-    del lens
     is29_0 = (d0 >= ord("2")) & (d0 <= ord("9"))
     is29_1 = (d1 >= ord("2")) & (d1 <= ord("9"))
     is1_0 = d0 == ord("1")
 
-    lengths = np.array(sorted(nanp.valid_lengths), dtype=np.int64)
+    table = np.zeros(64, dtype=bool)
+    table[[k for k in nanp.valid_lengths if 0 <= k < 64]] = True
 
     def possible(length: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.bool_]]:
-        return np.isin(length, lengths)
+        return np.asarray(table[np.clip(length, 0, 63)])
 
     rlen = dlen - 1  # digits after "+1" (shape guarantees the first digit after "+" is 1)
     take_plus = plus & (rlen == 10) & is29_1

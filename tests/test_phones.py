@@ -69,7 +69,10 @@ CASES = [
     ("unknown", None, False),
     ("1.31256E+10", None, False),  # Excel: phonenumbers reads the digits 13125610
     ("1.31255501E10", "+13125550110", False),  # ...and these as another number
-    ("tel:+1-312-555-0123", "+13125550123", False),
+    ("tel:+1-312-555-0123", "+13125550123", True),
+    ("TEL:312.555.0123", "+13125550123", True),
+    ("tel:+1-312-555-012", None, True),
+    ("tel:+44 20 7946 0958", "+442079460958", False),
     ("1-800-FLOWERS", "+18003569377", False),
     ("+44 20 7946 0958", "+442079460958", False),
     ("+61 491 570 156", "+61491570156", False),
@@ -165,7 +168,25 @@ def test_timezones() -> None:
 
 SEP = st.sampled_from(["", " ", "-", ".", "/", "  ", " - "])
 DIGITS = st.text("0123456789", min_size=1, max_size=5)
-PREFIX = st.sampled_from(["", "1", "1 ", "1-", "+1", "+1 ", "+1-", "+", "+11", "0", "011", "(1)"])
+PREFIX = st.sampled_from(
+    [
+        "",
+        "1",
+        "1 ",
+        "1-",
+        "+1",
+        "+1 ",
+        "+1-",
+        "+",
+        "+11",
+        "0",
+        "011",
+        "(1)",
+        "tel:",
+        "TEL:+1",
+        "tel:+",
+    ]
+)
 EXT = st.sampled_from(["", " x12", "x7", " ext. 345", " EXT 1", " extension 9", " #12", ",5"])
 PAD = st.sampled_from(["", " ", "\t", "\u3000", "\n"])
 
