@@ -190,7 +190,7 @@ class _Parts:
     uniques: np.ndarray[Any, Any]
 
 
-def _value_facts(values: np.ndarray[Any, Any]) -> _Parts:
+def _value_facts(values: np.ndarray[Any, Any] | pd.Series) -> _Parts:
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
     gsm_u = np.empty(len(uniques), dtype=np.int64)
     utf_u = np.empty(len(uniques), dtype=np.int64)
@@ -215,14 +215,29 @@ def _value_facts(values: np.ndarray[Any, Any]) -> _Parts:
     )
 
 
-def _clean_strings(col: pd.Series) -> tuple[np.ndarray[Any, Any], pd.Series]:
-    """A column stripped (Arrow string kernels), as an object array with None where missing or
-    blank, and as the string Series it came from."""
+def _clean_strings(col: pd.Series) -> pd.Series:
+    """A column as stripped strings (Arrow string kernels), NA where missing or blank."""
     text = col.astype("string").str.strip()
-    text = text.mask(text == "")
-    arr = text.to_numpy(dtype=object)
-    arr[text.isna().to_numpy()] = None
-    return arr, text
+    return text.mask(text == "")
+
+
+def _arrow(series: pd.Series) -> Any:
+    import pyarrow as pa
+
+    arr = pa.array(series, from_pandas=True)
+    return arr.cast(pa.large_string())
+
+
+def _join_chunks(rows: Any, offsets: Any, sep: str) -> list[str]:
+    """Join consecutive runs of an Arrow string array (``offsets`` bounds each run) with ``sep``,
+    in C: no Python string per recipient."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = rows.cast(pa.large_string())
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets, type=pa.int64()), rows)
+    out: list[str] = pc.binary_join(lists, pa.scalar(sep, pa.large_string())).to_pylist()
+    return out
 
 
 # -- recipients ------------------------------------------------------------------------------
@@ -657,7 +672,7 @@ def plan_campaign(
         )
 
     # Plain object arrays: pandas' Arrow strings are slow to convert row by row at 1M rows.
-    phone_arr, phone_text = _clean_strings(df["phone"])
+    phone_text = _clean_strings(df["phone"])
     reason: np.ndarray[Any, Any] = np.full(n, None, dtype=object)
     detail: np.ndarray[Any, Any] = np.full(n, None, dtype=object)
     is_missing = phone_text.isna().to_numpy()
@@ -670,18 +685,20 @@ def plan_campaign(
     detail[dup] = "the same phone appears earlier; it is sent once"
 
     # Per-placeholder values, with defaults; a recipient missing a value is skipped.
-    values: dict[str, np.ndarray[Any, Any]] = {}
+    values: dict[str, pd.Series] = {}
     for p in placeholders:
         c = cols[p]
-        v = _clean_strings(df[c])[0] if c in df.columns else np.full(n, None, dtype=object)
+        if c in df.columns:
+            v = _clean_strings(df[c])
+        else:
+            v = pd.Series(pd.NA, index=df.index, dtype="string")
         if p in defaults_d:
-            v[pd.isna(v)] = str(defaults_d[p])
-        absent = pd.isna(v) & pd.isna(reason)
+            v = v.fillna(str(defaults_d[p]))
+        absent = v.isna().to_numpy() & pd.isna(reason)
         if absent.any():
             reason[absent] = "missing-value"
             detail[absent] = [f"{d} {{{{{p}}}}}" if d else f"{{{{{p}}}}}" for d in detail[absent]]
-        v[pd.isna(v)] = ""
-        values[p] = v
+        values[p] = v.fillna("")
     miss = reason == "missing-value"
     detail[miss] = ["no value for " + str(d) for d in detail[miss]]
 
@@ -724,8 +741,7 @@ def plan_campaign(
             tz = pd.Series(pd.NA, index=df.index, dtype="string")
         need = tz.isna() & pd.Series(ok, index=df.index)
         if need.any():
-            need_phones = pd.Series(phone_arr[need.to_numpy()], dtype=object)
-            tz[need] = _timezones(need_phones).astype("string").to_numpy()
+            tz[need] = _timezones(phone_text[need]).astype("string").to_numpy()
         unknown_tz = tz.isna() & pd.Series(ok, index=df.index)
         if unknown_tz.any():
             warnings.append(
@@ -767,8 +783,10 @@ def plan_campaign(
 
     # The input hash: every field that decides who gets what.
     h = hashlib.sha256()
-    for col_values in [phone_arr, *(values[p] for p in placeholders)]:
-        h.update("\x1f".join(["" if x is None else x for x in col_values.tolist()]).encode())
+    for col_values in [phone_text.fillna(""), *(values[p] for p in placeholders)]:
+        buffers = _arrow(col_values).buffers()  # validity, offsets, characters
+        h.update(memoryview(buffers[1]))
+        h.update(memoryview(buffers[2]) if buffers[2] is not None else b"")
         h.update(b"\x1e")
     input_hash = h.hexdigest()
     inputs_key = json.dumps(
@@ -808,9 +826,7 @@ def plan_campaign(
     plan_df.loc[chunk <= 0, "chunk"] = pd.NA
     for p in placeholders:  # the values sent (stripped, defaults applied)
         if p not in plan_df.columns:
-            shown = values[p].copy()
-            shown[~ok] = None
-            plan_df[p] = shown
+            plan_df[p] = values[p].where(ok)
     if tz is not None:
         plan_df["timezone"] = tz
     plan_df.loc[~ok, ["encoding", "segments", "credits"]] = [pd.NA, 0, 0]
@@ -895,27 +911,38 @@ def plan_campaign(
         )
         return plan
 
-    # props JSON per recipient, built per unique value then concatenated (fast for 1M rows).
+    # Each chunk's phones and personalisation JSON, joined by Arrow kernels (fast at 1M rows).
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    take = pa.array(ok_idx)
+    offsets = np.zeros(len(chunk_rows) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(row["rows"]) for row in chunk_rows])
+    phone_texts = _join_chunks(_arrow(phone_text).take(take), offsets, "\n")
+    props_texts: list[str] | None = None
     if placeholders:
-        props: np.ndarray[Any, Any] = np.full(n, "{", dtype=object)
+        parts: list[Any] = []
         for i, p in enumerate(placeholders):
             f = facts[p]
-            enc = np.array(
-                [json.dumps(str(v), ensure_ascii=False) for v in f.uniques], dtype=object
+            enc = pa.array(
+                [json.dumps(str(v), ensure_ascii=False) for v in f.uniques.tolist()],
+                type=pa.large_string(),
             )
-            props = props + (("," if i else "") + json.dumps(p) + ":") + enc[f.codes]
-        props_obj: np.ndarray[Any, Any] | None = props + "}"
-    else:
-        props_obj = None
-    phone_obj = phone_arr
-    for row in chunk_rows:
-        idx = row.pop("rows")
-        row["phones"] = phone_obj[idx].tolist()
-        row["props"] = props_obj[idx].tolist() if props_obj is not None else None
+            key = ("{" if i == 0 else ",") + json.dumps(p) + ":"
+            parts += [pa.scalar(key, pa.large_string()), enc.take(f.codes[ok_idx])]
+        large = pa.large_string()
+        props_rows = pc.binary_join_element_wise(
+            *parts, pa.scalar("}", large), pa.scalar("", large)
+        )
+        props_texts = ["[" + t + "]" for t in _join_chunks(props_rows, offsets, ",")]
+    for i, row in enumerate(chunk_rows):
+        row["recipients"] = len(row.pop("rows"))
+        row["phones"] = phone_texts[i]
+        row["props"] = props_texts[i] if props_texts is not None else None
     skip_idx = np.flatnonzero(~ok)
     skipped_rows = zip(
         skip_idx.tolist(),
-        phone_arr[skip_idx].tolist(),
+        [None if pd.isna(x) else str(x) for x in phone_text.iloc[skip_idx].tolist()],
         reason[skip_idx].tolist(),
         detail[skip_idx].tolist(),
         strict=True,

@@ -247,8 +247,9 @@ class Journal:
     ) -> None:
         """Write a planned campaign in one transaction.
 
-        Each chunk mapping has ``chunk``, ``external_id``, ``phones`` (list of E.164), optional
-        ``props`` (list of JSON object texts aligned with ``phones``), ``timezone`` and
+        Each chunk mapping has ``chunk``, ``external_id``, ``phones`` (list of E.164, or them
+        joined by newlines with ``recipients`` their count), optional ``props`` (list of JSON
+        object texts aligned with ``phones``, or one JSON array text), ``timezone`` and
         ``scheduled_date``. ``skipped`` yields ``(seq, phone, reason, detail)`` for recipients
         that are never sent.
         """
@@ -293,7 +294,7 @@ class Journal:
                         "SELECT ckey FROM campaigns WHERE campaign_id = ?", (cid,)
                     ).fetchone()[0]
                 )
-                chunk_list = list(chunks)
+                chunk_list = [_packed(c) for c in chunks]
                 conn.executemany(
                     "INSERT INTO chunks (campaign_id, chunk, external_id, state, recipients, "
                     "timezone, scheduled_date, updated_at) VALUES (?, ?, ?, 'planned', ?, ?, ?, ?)",
@@ -302,7 +303,7 @@ class Journal:
                             cid,
                             int(c["chunk"]),
                             str(c["external_id"]),
-                            len(c["phones"]),
+                            c["recipients"],
                             c.get("timezone"),
                             c.get("scheduled_date"),
                             now,
@@ -316,8 +317,8 @@ class Journal:
                         (
                             ckey,
                             int(c["chunk"]),
-                            "\n".join(c["phones"]),
-                            "[" + ",".join(c["props"]) + "]" if c.get("props") else None,
+                            c["phones"],
+                            c["props"],
                         )
                         for c in chunk_list
                     ),
@@ -581,6 +582,22 @@ class Journal:
                 [df, pd.DataFrame(skipped, columns=list(SENDS_COLUMNS))], ignore_index=True
             )
         return _sends_frame(df)
+
+
+def _packed(c: Mapping[str, Any]) -> dict[str, Any]:
+    """A chunk mapping with ``phones`` as newline-joined text, ``props`` as a JSON array text."""
+    out = dict(c)
+    phones = c["phones"]
+    if isinstance(phones, str):
+        out["recipients"] = int(c["recipients"])
+    else:
+        out["phones"] = "\n".join(phones)
+        out["recipients"] = len(phones)
+    props = c.get("props")
+    if props is not None and not isinstance(props, str):
+        props = "[" + ",".join(props) + "]" if props else None
+    out["props"] = props
+    return out
 
 
 def _sends_frame(df: pd.DataFrame) -> pd.DataFrame:
