@@ -5,15 +5,21 @@
 (``None``/``<NA>`` where it raises or says invalid). The fast path only takes strings whose
 parse it can prove, and validates them with phonenumbers' own metadata:
 
-* Shape: optional ``+1`` (or a bare ``1`` when the default region is US/CA), an area code
-  ``[2-9]XX`` optionally in parentheses, then ``XXX`` and ``XXXX`` separated by nothing, one
-  space, dot or hyphen, and an optional extension (`` x12``, ``ext. 12``, ``extension 12``).
-  phonenumbers strips the same extension and the same country code from these, so the national
-  significant number is the 10 digits.
+* Shape: an optional ``tel:``, an optional ``+1``, then digits with spaces, dots, hyphens,
+  slashes and parentheses between them, ending in a digit, then an optional extension
+  (`` x12``, ``ext. 12``, ``extension 12``). phonenumbers drops the same prefix, punctuation and
+  extension, so only the digits matter.
+* National number: after ``+1``, ten digits starting 2-9; without ``+`` (only when the default
+  region parses like the US: country code 1, national prefix 1, international prefix 011), ten
+  such digits, or ``1`` and ten such digits. Other digit counts are proven invalid when no
+  national-number length phonenumbers could reach (it strips at most one ``1`` after ``+1``,
+  three bare) is one that any NANP pattern accepts; the remaining cases go to phonenumbers.
 * Validity: the exact algorithm of ``is_valid_number`` for country code 1 (first NANP region whose
   ``leading_digits`` match, or whose number-type patterns match, then that region's patterns),
   run with the metadata's own regular expressions over the whole column at once (RE2 through
-  pyarrow).
+  pyarrow). The metadata is inspected at first use; if it ever breaks an assumption above
+  (leading-digit patterns longer than four digits, descriptions without lengths), the fast path
+  switches itself off and phonenumbers answers everything.
 
 Everything else (international numbers, letters, odd punctuation, Excel scientific notation,
 placeholders) goes to phonenumbers, once per distinct value.

@@ -458,8 +458,14 @@ def _from_client(client: Any, progress: bool) -> pd.DataFrame:
     from tqdm.auto import tqdm
 
     rows = []
+    items = client.iter_subscribers()
+    if not hasattr(items, "__iter__"):
+        raise SubscriberLoadError(
+            f"{type(client).__name__}.iter_subscribers() is not a plain iterator (an "
+            "AsyncClient?). Pass a Client, or collect the subscribers into a DataFrame first."
+        )
     with tqdm(unit="sub", desc="subscribers", disable=not progress) as bar:
-        for sub in client.iter_subscribers():
+        for sub in items:
             extra = dict(getattr(sub, "model_extra", None) or {})
             phone = getattr(sub, "e164_number", None) or getattr(sub, "number", None)
             if phone in (0, "0"):

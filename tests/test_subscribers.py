@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 from collections.abc import Callable, Iterator
@@ -459,6 +460,15 @@ def test_upload_in_batches_and_read_back(sb: Any) -> None:
     assert sorted(back.df["phone"]) == sorted(subs.df["phone"])
     assert back.df["subscriber_id"].notna().all()
     assert set(back.df["first_name"]) == set(subs.df["first_name"])
+
+
+def test_async_client_is_refused_clearly(sb: Any) -> None:
+    async_client = mta_notebook.AsyncClient(api_key=KEY, base_url=sb.base_url)
+    try:
+        with pytest.raises(SubscriberLoadError, match="AsyncClient"):
+            load_subscribers(async_client, progress=False)
+    finally:
+        asyncio.run(async_client.aclose())
 
 
 def test_sample_file_upload_has_no_errors(sb: Any) -> None:
