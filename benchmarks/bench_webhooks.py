@@ -147,6 +147,7 @@ def run_contender(name: str, path: Path) -> dict[str, float]:
 
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
         t0 = time.perf_counter()
         df = con.sql(REFERENCE_SQL, params=[str(path), str(path)]).to_arrow_table().to_pandas()
         seconds = time.perf_counter() - t0

@@ -459,10 +459,15 @@ class _Loader:
 
         self.con: duckdb.DuckDBPyConnection = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")
         self.con.execute(_MACROS)
         self.sql = _build_sql(status_map, secret is not None)
         self.secret = secret
-        self.events: list[tuple[pa.Table, np.ndarray]] = []  # (events, hash of raw)
+        self.events: list[pa.Table] = []
+        self.starts: list[int] = []  # global row index of each events table's first row
+        self.total = 0
+        self.seen_h = np.empty(0, dtype=np.uint64)  # sorted hashes of raw bodies kept so far
+        self.seen_loc = np.empty(0, dtype=np.int64)  # global row index of each one
         self.rejected: list[pa.Table] = []
 
     def close(self) -> None:
@@ -578,7 +583,85 @@ class _Loader:
         cols["source"] = src
         cols["phone"] = result.column("phone_fast")
         table = pa.table([cols[c] for c in EVENT_COLUMNS], schema=_EVENT_SCHEMA)
-        self.events.append((table, result.column("dkey").to_numpy()))
+        self._add(table, result.column("dkey").to_numpy())
+
+    def _add(self, table: pa.Table, keys: np.ndarray) -> None:
+        """Keep ``table``'s events, minus exact duplicates of bodies already kept (rejected)."""
+        import pyarrow.compute as pc
+
+        keys = keys.astype(np.uint64, copy=False)
+        n = len(keys)
+        first = np.full(n, -1, dtype=np.int64)  # global index of the earlier identical body
+        if len(self.seen_h):
+            pos = np.minimum(np.searchsorted(self.seen_h, keys), len(self.seen_h) - 1)
+            hit = self.seen_h[pos] == keys
+            first[hit] = self.seen_loc[pos[hit]]
+        order = np.argsort(keys, kind="stable")
+        sk = keys[order]
+        same = np.concatenate(([False], sk[1:] == sk[:-1]))
+        if same.any():
+            run_first = np.maximum.accumulate(np.where(same, 0, np.arange(n)))
+            inner = order[same]
+            inner_first = order[run_first[same]]
+            fresh = first[inner] < 0
+            first[inner[fresh]] = self.total + inner_first[fresh]
+        dup = np.flatnonzero(first >= 0)
+        if len(dup):
+            dup = dup[self._same_raw(table, dup, first[dup])]
+        keep = np.ones(n, dtype=bool)
+        keep[dup] = False
+        if len(dup):
+            sources = self._take("source", first[dup], table)
+            self.rejected.append(
+                pa.table(
+                    [
+                        pc.take(table.column("source"), pa.array(dup)),
+                        pa.array(["duplicate"] * len(dup), pa.string()),
+                        pc.binary_join_element_wise("same body as ", sources, ""),
+                        pc.take(table.column("raw"), pa.array(dup)),
+                    ],
+                    schema=_REJECTED_SCHEMA,
+                )
+            )
+            table = table.filter(pa.array(keep))
+        kept_keys = keys[keep]
+        # Remember the new bodies (first occurrences only) in the sorted index.
+        new = np.ones(len(kept_keys), dtype=bool)
+        if len(self.seen_h):
+            pos = np.minimum(np.searchsorted(self.seen_h, kept_keys), len(self.seen_h) - 1)
+            new = self.seen_h[pos] != kept_keys
+        uk, ui = np.unique(kept_keys[new], return_index=True)
+        loc = np.flatnonzero(new)[ui] + self.total
+        merged_h = np.concatenate((self.seen_h, uk))
+        merged_loc = np.concatenate((self.seen_loc, loc))
+        sort = np.argsort(merged_h, kind="stable")
+        self.seen_h, self.seen_loc = merged_h[sort], merged_loc[sort]
+        self.events.append(table)
+        self.starts.append(self.total)
+        self.total += len(table)
+
+    def _take(self, column: str, loc: np.ndarray, pending: pa.Table) -> pa.Array:
+        """Values of ``column`` at global rows ``loc`` (kept tables, then ``pending``)."""
+        import pyarrow.compute as pc
+
+        tables = [*self.events, pending]
+        starts = np.array([*self.starts, self.total], dtype=np.int64)
+        which = np.searchsorted(starts, loc, side="right") - 1
+        out: list[Any] = [None] * len(loc)
+        for t in np.unique(which).tolist():
+            sel = np.flatnonzero(which == t)
+            vals = pc.take(tables[t].column(column), pa.array(loc[sel] - starts[t])).to_pylist()
+            for i, v in zip(sel.tolist(), vals, strict=True):
+                out[i] = v
+        return pa.array(out, pa.string())
+
+    def _same_raw(self, table: pa.Table, dup: np.ndarray, first: np.ndarray) -> np.ndarray:
+        """Which hash matches are exact duplicates (same raw text), not collisions."""
+        import pyarrow.compute as pc
+
+        mine = pc.take(table.column("raw"), pa.array(dup))
+        theirs = self._take("raw", first, table)
+        return np.asarray(pc.equal(mine, theirs).to_numpy(zero_copy_only=False), dtype=bool)
 
     def add_events(self, table: pa.Table) -> None:
         """Events already in the table's shape (Parquet written by ``EventLog.to_parquet``)."""
@@ -587,7 +670,7 @@ class _Loader:
             keys = self.con.sql("SELECT hash(raw) AS h FROM ev_in").to_arrow_table()
         finally:
             self.con.unregister("ev_in")
-        self.events.append((table, keys.column("h").to_numpy()))
+        self._add(table, keys.column("h").to_numpy())
 
     def _fix_phones(self, result: pa.Table) -> pa.Table:
         """Normalise the phones the SQL fast path left alone; reject the invalid ones."""
@@ -926,50 +1009,6 @@ class _Reader:
 # ---------------------------------------------------------------------------------------------
 
 
-def _dedupe(loader: _Loader) -> tuple[pa.Table, pa.Table | None]:
-    """Events with exact duplicate bodies kept once; the repeats as rejected ``duplicate``."""
-    import pyarrow.compute as pc
-
-    if not loader.events:
-        return _EVENT_SCHEMA.empty_table(), None
-    events = pa.concat_tables([t for t, _ in loader.events])
-    h = np.concatenate([k for _, k in loader.events])
-    loader.events = []
-    order = np.argsort(h, kind="stable")
-    sorted_h = h[order]
-    same = sorted_h[1:] == sorted_h[:-1]
-    if not same.any():
-        return events, None
-    # Every run of equal hashes: compare the raw text with the run's first (exact duplicates only).
-    run_first = np.maximum.accumulate(
-        np.where(np.concatenate(([False], same)), 0, np.arange(len(h)))
-    )
-    cand = np.flatnonzero(np.concatenate(([False], same)))
-    dup_idx = order[cand]
-    first_idx = order[run_first[cand]]
-    raw = events.column("raw")
-    a = pc.take(raw, pa.array(dup_idx))
-    b = pc.take(raw, pa.array(first_idx))
-    exact = pc.equal(a, b).to_numpy(zero_copy_only=False)
-    dup_idx, first_idx = dup_idx[exact], first_idx[exact]
-    if len(dup_idx) == 0:
-        return events, None
-    keep = np.ones(len(h), dtype=bool)
-    keep[dup_idx] = False
-    source = events.column("source")
-    firsts = pc.take(source, pa.array(first_idx))
-    rejected = pa.table(
-        [
-            pc.take(source, pa.array(dup_idx)),
-            pa.array(["duplicate"] * len(dup_idx), pa.string()),
-            pc.binary_join_element_wise("same body as ", firsts, ""),
-            pc.take(raw, pa.array(dup_idx)),
-        ],
-        schema=_REJECTED_SCHEMA,
-    )
-    return events.filter(pa.array(keep)), rejected
-
-
 def _run(
     paths: Sequence[Path] | None,
     bodies: Sequence[str] | None,
@@ -996,8 +1035,14 @@ def _run(
             if bodies is not None:
                 texts = pa.array(list(bodies), pa.string())
                 loader.lines(texts, np.arange(1, len(texts) + 1), source)
-        events, dups = _dedupe(loader)
-        rejected_tables = loader.rejected + ([dups] if dups is not None else [])
+        if loader.events:
+            events = pa.Table.from_batches(
+                [b for t in loader.events for b in t.to_batches()], schema=_EVENT_SCHEMA
+            )
+        else:
+            events = _EVENT_SCHEMA.empty_table()
+        loader.events = []
+        rejected_tables = loader.rejected
     finally:
         loader.close()
     df = _events_frame(events)
