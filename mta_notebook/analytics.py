@@ -196,8 +196,17 @@ def _coerce_frame(df: pd.DataFrame, schema: Mapping[str, str]) -> pd.DataFrame:
     for name, kind in schema.items():
         col = df[name] if name in df.columns else pd.Series([None] * n, index=df.index)
         if kind == "string":
-            col = col.astype("object").where(col.notna(), None)
-            col = col.map(_as_text)
+            if isinstance(col.dtype, pd.StringDtype) or pd.api.types.infer_dtype(
+                col, skipna=True
+            ) in ("string", "empty"):
+                pass
+            elif pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+                try:  # codes as numbers (3 or 3.0) become "3", fast
+                    col = col.astype("Int64").astype("string")
+                except (TypeError, ValueError):
+                    col = col.astype("object").where(col.notna(), None).map(_as_text)
+            else:
+                col = col.astype("object").where(col.notna(), None).map(_as_text)
             out[name] = col.astype("string")
         elif kind == "int64":
             out[name] = pd.to_numeric(col, errors="coerce").astype("Int64")
