@@ -249,6 +249,17 @@ class SubscriberList:
             requests=requests,
         )
 
+    def upload(
+        self,
+        client: Any,
+        group_id: int | None = None,
+        *,
+        create_only: bool = False,
+        progress: bool = True,
+    ) -> UploadResult:
+        """Same as :meth:`to_mta`."""
+        return self.to_mta(client, group_id, create_only=create_only, progress=progress)
+
 
 def _records_frame(records: list[dict[str, Any]], rows: Mapping[Any, Any]) -> pd.DataFrame:
     frame = _frame(records)
