@@ -661,6 +661,17 @@ def load_subscribers(
     SubscriberLoadError
         The source cannot be read at all (missing file, unreadable encoding, no phone column).
 
+    Notes
+    -----
+    Phones are normalised by :func:`mta_notebook.phones.parse_phones` (phonenumbers' answer,
+    vectorised), with two deliberate exceptions: a value in Excel scientific notation
+    (``1.31256E+10``) is rejected as ``invalid-phone`` because its digits are lost (phonenumbers
+    would read another number from it), and the text of an integral float (``3125550123.0``) is
+    read as the integer. Empty cells and placeholders (``N/A``, ``none``, ``-``, ``unknown``...)
+    are ``missing-phone``. In CSV, a line with too many fields keeps the overflow in its last
+    column and a short line is padded, so no line is dropped. ``timezone`` is the first zone
+    phonenumbers gives for the number.
+
     Examples
     --------
     >>> subs = load_subscribers(pd.DataFrame({
