@@ -464,6 +464,8 @@ class _Loader:
         self.sql = _build_sql(status_map, secret is not None)
         self.secret = secret
         self.events: list[pa.Table] = []
+        self.pool: Any = None
+        self.pending: list[tuple[Any, pa.Array, np.ndarray, str]] = []
         self.starts: list[int] = []  # global row index of each events table's first row
         self.total = 0
         self.seen_h = np.empty(0, dtype=np.uint64)  # sorted hashes of raw bodies kept so far
@@ -471,14 +473,48 @@ class _Loader:
         self.rejected: list[pa.Table] = []
 
     def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
         self.con.close()
+
+    # -- pipelined batches: DuckDB parses chunk N+1 while Python files chunk N ----------------
+    def submit(self, texts: pa.Array, numbers: np.ndarray, name: str) -> None:
+        """Like :meth:`lines`, but the SQL runs on a worker thread while the caller reads on."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if len(texts) == 0:
+            return
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-log")
+        future = self.pool.submit(self._run, self._chunk(texts, numbers))
+        self.pending.append((future, texts, numbers, name))
+        while len(self.pending) > 1:
+            self._finish_one()
+
+    def drain(self) -> None:
+        """Finish every submitted chunk (before any other use of the connection)."""
+        while self.pending:
+            self._finish_one()
+
+    def _finish_one(self) -> None:
+        future, texts, numbers, name = self.pending.pop(0)
+        try:
+            result = future.result()
+        except Exception:  # let the synchronous path bisect to the lines DuckDB choked on
+            self._lines_now(texts, numbers, name)
+            return
+        self._finish(result, texts, name)
 
     # -- one batch of lines -----------------------------------------------------------------
     def lines(self, texts: pa.Array, numbers: np.ndarray, name: str) -> None:
         """Parse ``texts`` (string array), numbered ``numbers`` (1-based), from ``name``."""
+        self.drain()
+        self._lines_now(texts, numbers, name)
+
+    def _lines_now(self, texts: pa.Array, numbers: np.ndarray, name: str) -> None:
         if len(texts) == 0:
             return
-        chunk = pa.table({"line": pa.array(numbers, pa.int64()), "text": texts})
+        chunk = self._chunk(texts, numbers)
         try:
             result = self._run(chunk)
         except Exception as exc:  # DuckDB choked on something: bisect to the culprit lines
@@ -486,12 +522,21 @@ class _Loader:
                 self._reject_rows(chunk, name, "not-json", f"unreadable: {type(exc).__name__}")
                 return
             half = len(chunk) // 2
-            self.lines(texts.slice(0, half), numbers[:half], name)
-            self.lines(texts.slice(half), numbers[half:], name)
+            self._lines_now(texts.slice(0, half), numbers[:half], name)
+            self._lines_now(texts.slice(half), numbers[half:], name)
             return
+        self._finish(result, texts, name)
+
+    def _finish(self, result: pa.Table, texts: pa.Array, name: str) -> None:
         if self.secret is not None:
             result = self._verify(result, texts)
         self._split(result, name)
+
+    @staticmethod
+    def _chunk(texts: pa.Array, numbers: np.ndarray) -> pa.Table:
+        whole = pa.table({"line": pa.array(numbers, pa.int64()), "text": texts})
+        # Many small batches (zero-copy slices) let DuckDB scan them on all its threads.
+        return pa.Table.from_batches(whole.to_batches(max_chunksize=8192), schema=whole.schema)
 
     def _run(self, chunk: pa.Table) -> pa.Table:
         self.con.register("chunk", chunk)
@@ -665,6 +710,7 @@ class _Loader:
 
     def add_events(self, table: pa.Table) -> None:
         """Events already in the table's shape (Parquet written by ``EventLog.to_parquet``)."""
+        self.drain()
         self.con.register("ev_in", table.select(["raw"]))
         try:
             keys = self.con.sql("SELECT hash(raw) AS h FROM ev_in").to_arrow_table()
@@ -771,10 +817,7 @@ def _sniff(head: bytes, path: Path) -> str:
     if text.startswith(b"{"):
         return "jsonl"
     suffixes = [s.lower() for s in path.suffixes]
-    if ".csv" in suffixes or ".tsv" in suffixes:
-        return "csv"
-    first = text.split(b"\n", 1)[0]
-    if b"," in first or b";" in first or b"\t" in first:
+    if ".csv" in suffixes or ".tsv" in suffixes:  # CSV by name only: other text is JSON Lines
         return "csv"
     return "jsonl"
 
@@ -889,7 +932,7 @@ class _Reader:
             strings, index, bad_utf8, count = _block_lines(block)
             if bad_utf8:
                 self._bad_utf8(block, bad_utf8, base, name)
-            self.loader.lines(strings, index + base + 1, name)
+            self.loader.submit(strings, index + base + 1, name)
             base += count
             if raw is not None:
                 pos = raw.tell()
@@ -912,6 +955,7 @@ class _Reader:
 
     def _array(self, data: bytes, name: str) -> bool:
         """A JSON array of bodies; False when the file is not one valid array."""
+        self.loader.drain()
         con = self.loader.con
         try:
             text = data.decode("utf-8-sig")
@@ -970,6 +1014,7 @@ class _Reader:
         table = table.cast(pa.schema([(f.name, pa.string()) for f in table.schema]))
         lower = {c.lower().strip(): c for c in table.column_names}
         body_col = next((lower[c] for c in _RAW_BODY_COLUMNS if c in lower), None)
+        self.loader.drain()
         con = self.loader.con
         con.register("t_in", table)
         try:
@@ -1035,6 +1080,7 @@ def _run(
             if bodies is not None:
                 texts = pa.array(list(bodies), pa.string())
                 loader.lines(texts, np.arange(1, len(texts) + 1), source)
+        loader.drain()
         if loader.events:
             events = pa.Table.from_batches(
                 [b for t in loader.events for b in t.to_batches()], schema=_EVENT_SCHEMA
@@ -1065,8 +1111,9 @@ def read_webhook_log(
     ----------
     source : path, glob, directory, or a list of them
         Any mix of: the receiver's JSON Lines (``received_at``, ``event``, ``headers``,
-        ``raw_body``); JSON Lines of bare bodies; a JSON array of bodies; CSV with a
-        ``raw_body``/``body``/``payload`` column or with the payload fields as columns; Parquet
+        ``raw_body``); JSON Lines of bare bodies; a JSON array of bodies; CSV (a ``.csv`` or
+        ``.tsv`` name) with a ``raw_body``/``body``/``payload`` column or with the payload
+        fields as columns; Parquet
         from :meth:`EventLog.to_parquet`; any of these gzipped. Bodies may be flat or wrapped in
         ``{"data": {...}}``.
     secret : str, optional
