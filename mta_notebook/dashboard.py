@@ -18,7 +18,15 @@ import pandas as pd
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["NO_IDENTITY", "Dashboard", "DashboardFilters", "load_events", "load_sends"]
+__all__ = [
+    "NO_IDENTITY",
+    "Dashboard",
+    "DashboardFilters",
+    "dashboard_notebook",
+    "load_events",
+    "load_sends",
+    "serve_dashboard",
+]
 
 NO_IDENTITY: Final = "(no identity)"
 """Label of messages sent without a Sender Identity (plain SMS from a longcode)."""
@@ -370,7 +378,7 @@ class Dashboard:
         self._first: date | None = None if pd.isna(first) else first.date()
         self._last: date | None = None if pd.isna(last) else last.date()
         self._default_freq = _auto_freq(times)
-        self._filters = DashboardFilters(freq=self._default_freq)
+        self._filters = DashboardFilters(start=self._first, end=self._last, freq=self._default_freq)
 
         routes = ["all", "imessage", "sms_fallback", "sms"]
         if (msgs["route"] == "unknown").any() or (self._not_sent["route"] == "unknown").any():
@@ -405,6 +413,7 @@ class Dashboard:
         """The last file handed to the browser: (file name, bytes)."""
 
         self.figures: dict[str, Any] = {}
+        """The charts shown, by name (``CHART_NAMES``): plotly ``FigureWidget`` objects."""
         self._recompute()
         self.widget = self._layout(w)
 
@@ -488,10 +497,12 @@ class Dashboard:
             [w.HTML("<h3 style='margin:4px 0'>Failed recipients</h3>"), self.failures_table]
         )
         buttons = w.HBox([self.csv_button, self.report_button, self._downloader])
-        return w.VBox(
+        root = w.VBox(
             [heading, filters, self.status, tiles, charts, failures, buttons],
             layout=w.Layout(width="100%"),
         )
+        root.add_class("mta-dashboard")
+        return root
 
     # -- display ------------------------------------------------------------------------------
 
@@ -785,12 +796,18 @@ class Dashboard:
     def _show_figure(self, name: str, fig: go.Figure) -> None:
         import plotly.graph_objects as go
 
+        for trace in fig.data:
+            # FigureWidget ships datetime64 arrays to the browser as integers (nanoseconds):
+            # send ISO strings, which plotly.js reads as dates.
+            for attr in ("x", "y"):
+                values = getattr(trace, attr, None)
+                if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+                    trace[attr] = np.datetime_as_string(values, unit="ms")
         current = self.figures.get(name)
         if current is None:
             self.figures[name] = go.FigureWidget(fig)
             return
-        # Same FigureWidget, new traces and layout: the page keeps one view per chart and the
-        # browser redraws it in place.
+        # Same FigureWidget, new traces and layout: the browser redraws it in place.
         current.data = ()
         current.add_traces(list(fig.data))
         current.layout = fig.layout
@@ -870,7 +887,9 @@ class Dashboard:
             if len(fail) > limit
             else ""
         )
-        table = fail.head(limit).to_html(index=False, na_rep="", border=0, classes="mta-failures")
+        shown = fail.head(limit).astype(object)
+        shown = shown.where(shown.notna(), "")
+        table = shown.to_html(index=False, border=0, classes="mta-failures")
         self.failures_table.value = (
             f"<div style='max-height:320px;overflow:auto'>{table}</div>{more}"
         )
@@ -949,3 +968,108 @@ def load_sends(path: str | os.PathLike[str]) -> pd.DataFrame:
         return journal.sends()
     finally:
         journal.close()
+
+
+# ---------------------------------------------------------------------------------- serving
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops Voilà as cleanly as Ctrl-C
+
+
+def dashboard_notebook() -> Path:
+    """``notebooks/03_delivery_dashboard.ipynb`` of this checkout."""
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "03_delivery_dashboard.ipynb"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: the dashboard page is notebook 03 of the mta-notebook "
+            "repository; run this command from a checkout (pip install -e .)"
+        )
+    return path
+
+
+def serve_dashboard(
+    log: str | os.PathLike[str] | None = None,
+    journal: str | os.PathLike[str] | None = None,
+    *,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    startup_timeout: float = 120.0,
+) -> int:
+    """Serve notebook 03 with Voilà on ``host:port`` until Ctrl-C; returns the exit code.
+
+    The notebook reads the paths from ``MTA_DASHBOARD_LOG`` and ``MTA_DASHBOARD_JOURNAL``.
+    Without ``log`` it shows ``out/`` (from ``mta-notebook demo``) if there, else the sample.
+    """
+    import importlib.util
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from ._server import free_port
+
+    if importlib.util.find_spec("voila") is None:
+        print(
+            "mta-notebook dashboard needs Voilà: .venv/bin/pip install voila",
+            file=sys.stderr,
+        )
+        return 2
+    notebook = dashboard_notebook()
+    env = dict(os.environ)
+    if log is None and Path("out/webhooks").is_dir() and Path("out/mta_journal.sqlite").exists():
+        log, journal = "out/webhooks", journal or "out/mta_journal.sqlite"
+    for name, value in (("MTA_DASHBOARD_LOG", log), ("MTA_DASHBOARD_JOURNAL", journal)):
+        env.pop(name, None)
+        if value is not None:
+            path = Path(value).resolve()
+            if not path.exists():
+                print(f"{name.split('_')[-1].lower()} {path} does not exist", file=sys.stderr)
+                return 2
+            env[name] = str(path)
+    port = port or free_port(host)
+    with tempfile.TemporaryDirectory(prefix="mta-dashboard-") as out_dir:
+        env["MTA_DASHBOARD_OUT"] = out_dir
+        cmd = [
+            sys.executable,
+            "-m",
+            "voila",
+            str(notebook),
+            "--no-browser",
+            f"--port={port}",
+            f"--Voila.ip={host}",
+            "--Voila.port_retries=0",
+            "--theme=light",
+            "--show_tracebacks=True",
+        ]
+        proc = subprocess.Popen(cmd, env=env)
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        url = f"http://{host}:{port}/"
+        try:
+            deadline = time.monotonic() + startup_timeout
+            while True:
+                if proc.poll() is not None:
+                    print(f"Voilà exited with code {proc.returncode}", file=sys.stderr)
+                    return proc.returncode or 1
+                try:  # listening is enough: a GET would start a kernel for nobody
+                    with socket.create_connection((host, port), timeout=2):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        print(f"Voilà did not answer on {url} in time", file=sys.stderr)
+                        return 1
+                    time.sleep(0.2)
+            print(f"Dashboard at {url} (Ctrl-C to stop)", flush=True)
+            return proc.wait()
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()

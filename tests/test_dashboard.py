@@ -203,6 +203,8 @@ def test_identity_filter_changes_tiles_and_figures_in_place(dash: Dashboard) -> 
     assert after["route_mix"] != before["route_mix"]
     for name, fig in dash.figures.items():
         assert fig is widgets[name], f"{name} was replaced instead of updated in place"
+    xs = {x for trace in dash.figures["delivery_rates"].data for x in trace.x}
+    assert xs == {"Acme"}
     assert set(dash.report["sender_name"].dropna()) <= {"Acme"}
 
 
@@ -370,3 +372,10 @@ def test_from_files_on_the_sample_log(tmp_path: Path) -> None:
     before = dash.tiles["messages"]
     dash.set_filters(identities=["Acme Deals"])
     assert dash.tiles["messages"] == 80 < before
+
+
+def test_dates_reach_the_browser_as_dates(dash: Dashboard) -> None:
+    over_time = dash.figures["delivery_over_time"]
+    xs = [x for trace in over_time.data for x in trace.x]
+    assert xs
+    assert all(isinstance(x, str) and x.startswith("2026-11-2") for x in xs), xs[:3]
