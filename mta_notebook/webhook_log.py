@@ -468,8 +468,8 @@ class _Loader:
         self.pending: list[tuple[Any, pa.Array, np.ndarray, str]] = []
         self.starts: list[int] = []  # global row index of each events table's first row
         self.total = 0
-        self.seen_h = np.empty(0, dtype=np.uint64)  # sorted hashes of raw bodies kept so far
-        self.seen_loc = np.empty(0, dtype=np.int64)  # global row index of each one
+        # Sorted runs of (hash of a kept raw body, its global row index).
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
         self.rejected: list[pa.Table] = []
 
     def close(self) -> None:
@@ -637,12 +637,15 @@ class _Loader:
         keys = keys.astype(np.uint64, copy=False)
         n = len(keys)
         first = np.full(n, -1, dtype=np.int64)  # global index of the earlier identical body
-        if len(self.seen_h):
-            pos = np.minimum(np.searchsorted(self.seen_h, keys), len(self.seen_h) - 1)
-            hit = self.seen_h[pos] == keys
-            first[hit] = self.seen_loc[pos[hit]]
         order = np.argsort(keys, kind="stable")
         sk = keys[order]
+        hit = np.zeros(n, dtype=bool)  # in sorted order: the body was seen in an earlier chunk
+        for run_h, run_loc in self.runs:
+            # Sorted needles: numpy's binary search then walks forward, fast and cache friendly.
+            pos = np.minimum(np.searchsorted(run_h, sk), len(run_h) - 1)
+            found = (run_h[pos] == sk) & ~hit
+            first[order[found]] = run_loc[pos[found]]
+            hit |= found
         same = np.concatenate(([False], sk[1:] == sk[:-1]))
         if same.any():
             run_first = np.maximum.accumulate(np.where(same, 0, np.arange(n)))
@@ -669,18 +672,18 @@ class _Loader:
                 )
             )
             table = table.filter(pa.array(keep))
-        kept_keys = keys[keep]
-        # Remember the new bodies (first occurrences only) in the sorted index.
-        new = np.ones(len(kept_keys), dtype=bool)
-        if len(self.seen_h):
-            pos = np.minimum(np.searchsorted(self.seen_h, kept_keys), len(self.seen_h) - 1)
-            new = self.seen_h[pos] != kept_keys
-        uk, ui = np.unique(kept_keys[new], return_index=True)
-        loc = np.flatnonzero(new)[ui] + self.total
-        merged_h = np.concatenate((self.seen_h, uk))
-        merged_loc = np.concatenate((self.seen_loc, loc))
-        sort = np.argsort(merged_h, kind="stable")
-        self.seen_h, self.seen_loc = merged_h[sort], merged_loc[sort]
+        # Remember the new bodies (first occurrences only) by their row in the kept table.
+        new = ~hit & ~same & keep[order]
+        uk = sk[new]
+        loc = (np.cumsum(keep) - 1)[order[new]] + self.total
+        # Sorted runs merged like a binary counter: O(n log n) in all, few runs to search.
+        if len(uk):
+            self.runs.append((uk, loc))
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
+            (h1, l1), (h2, l2) = self.runs[-2], self.runs[-1]
+            merged_h, merged_loc = np.concatenate((h1, h2)), np.concatenate((l1, l2))
+            sort = np.argsort(merged_h, kind="stable")
+            self.runs[-2:] = [(merged_h[sort], merged_loc[sort])]
         self.events.append(table)
         self.starts.append(self.total)
         self.total += len(table)
