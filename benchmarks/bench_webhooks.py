@@ -199,7 +199,7 @@ def main() -> None:
     slice_path = DATA / f"webhooks_{args.events}_head{slice_lines}.jsonl"
     if not slice_path.exists():
         with path.open("rb") as src, slice_path.open("wb") as dst:
-            for _, line in zip(range(slice_lines), src):
+            for _, line in zip(range(slice_lines), src, strict=False):
                 dst.write(line)
     print(f"input: {args.events:,} events, {size / 2**30:.2f} GiB ({path})")
 
@@ -218,16 +218,24 @@ def main() -> None:
             f"peak RSS {r['peak_mib']:>7,.0f} MiB{note}"
         )
 
-    line("read_webhook_log", ours, ours["seconds"], f"  ({ours['rows']:,.0f} events, "
-         f"{ours['rejected']:,.0f} rejected)")
+    line(
+        "read_webhook_log",
+        ours,
+        ours["seconds"],
+        f"  ({ours['rows']:,.0f} events, {ours['rejected']:,.0f} rejected)",
+    )
     line("duckdb reference", ref, ref["seconds"], f"  ({ref['rows']:,.0f} rows)")
     line("pandas naive", naive, naive_s, f"  (measured on {slice_lines:,} lines x{scale:g})")
-    print(f"ratio read_webhook_log / duckdb reference: {ours['seconds'] / ref['seconds']:.2f}x "
-          "(target <= 1.5x)")
+    print(
+        f"ratio read_webhook_log / duckdb reference: {ours['seconds'] / ref['seconds']:.2f}x "
+        "(target <= 1.5x)"
+    )
     print(f"speed-up over pandas naive: {naive_s / ours['seconds']:.1f}x (target >= 10x)")
     print(f"peak memory read_webhook_log: {ours['peak_mib'] / 1024:.2f} GiB (target < 3 GiB)")
-    print(f"secret= re-verification on {slice_lines:,} lines: {secret_slice['seconds']:.2f} s vs "
-          f"{plain_slice['seconds']:.2f} s without")
+    print(
+        f"secret= re-verification on {slice_lines:,} lines: {secret_slice['seconds']:.2f} s vs "
+        f"{plain_slice['seconds']:.2f} s without"
+    )
 
 
 if __name__ == "__main__":
