@@ -305,8 +305,8 @@ class Dashboard:
     """Interactive delivery dashboard over a webhook event log and a send ledger.
 
     Filters (identities, route, UTC date range, time bucket) recompute the tiles, the charts
-    of :mod:`mta_notebook.charts` (plotly ``FigureWidget`` objects, updated in place) and the
-    table of failed recipients. Works in JupyterLab, VS Code, Colab and Voilà.
+    of :mod:`mta_notebook.charts` (plotly ``FigureWidget`` objects, redrawn in their place in
+    the grid) and the table of failed recipients. Works in JupyterLab, VS Code, Colab and Voilà.
 
     The messages (one recipient of one send, with identity, route and outcome) come from
     :func:`mta_notebook.analytics.message_table` once; every filter change aggregates the
@@ -412,6 +412,8 @@ class Dashboard:
         self.last_download: tuple[str, bytes] | None = None
         """The last file handed to the browser: (file name, bytes)."""
 
+        self._chart_grid: Any = None
+        self._retired: list[Any] = []
         self.figures: dict[str, Any] = {}
         """The charts shown, by name (``CHART_NAMES``): plotly ``FigureWidget`` objects."""
         self._recompute()
@@ -487,7 +489,7 @@ class Dashboard:
             layout=w.Layout(flex_flow="row wrap", align_items="flex-start"),
         )
         tiles = w.HBox(list(self.tile_widgets.values()), layout=w.Layout(flex_flow="row wrap"))
-        charts = w.GridBox(
+        charts = self._chart_grid = w.GridBox(
             [self.figures[name] for name in CHART_NAMES],
             layout=w.Layout(
                 grid_template_columns="repeat(auto-fit, minmax(440px, 1fr))", grid_gap="8px"
@@ -781,8 +783,15 @@ class Dashboard:
             "failure_reasons": charts.failure_reasons(self.failure_reasons_table()),
             "replies": charts.replies(replies),
         }
+        # Widgets replaced one change ago are closed now: closing them as their views are
+        # being removed makes the front end sync into a closed comm.
+        for old in self._retired:
+            old.close()
+        self._retired = []
         for name, fig in figures.items():
             self._show_figure(name, fig)
+        if self._chart_grid is not None:
+            self._chart_grid.children = [self.figures[name] for name in CHART_NAMES]
         self._render_tiles()
         self._render_failures()
         f = self._filters
@@ -803,14 +812,14 @@ class Dashboard:
                 values = getattr(trace, attr, None)
                 if isinstance(values, np.ndarray) and values.dtype.kind == "M":
                     trace[attr] = np.datetime_as_string(values, unit="ms")
-        current = self.figures.get(name)
-        if current is None:
-            self.figures[name] = go.FigureWidget(fig)
-            return
-        # Same FigureWidget, new traces and layout: the browser redraws it in place.
-        current.data = ()
-        current.add_traces(list(fig.data))
-        current.layout = fig.layout
+        # Each change puts a new FigureWidget in the chart's slot of the grid rather than
+        # restyling the old one: under Voilà, plotly's anywidget front end dropped later
+        # restyle/relayout messages for some of five figures (seen with plotly 7.1, Voilà
+        # 0.5), while a new widget always draws from its initial state.
+        old = self.figures.get(name)
+        self.figures[name] = go.FigureWidget(fig)
+        if old is not None:
+            self._retired.append(old)
 
     @staticmethod
     def _tile_values(report: pd.DataFrame, replies: pd.DataFrame) -> dict[str, Any]:

@@ -201,8 +201,11 @@ def test_identity_filter_changes_tiles_and_figures_in_place(dash: Dashboard) -> 
     after = _fig_data(dash)
     assert after["delivery_rates"] != before["delivery_rates"]
     assert after["route_mix"] != before["route_mix"]
-    for name, fig in dash.figures.items():
-        assert fig is widgets[name], f"{name} was replaced instead of updated in place"
+    # each chart is redrawn in its own slot of the grid; replaced widgets are closed later
+    assert list(dash._chart_grid.children) == [dash.figures[n] for n in widgets]
+    assert all(dash.figures[n] is not old for n, old in widgets.items())
+    dash.set_filters(route="imessage")
+    assert all(old.comm is None for old in widgets.values())
     xs = {x for trace in dash.figures["delivery_rates"].data for x in trace.x}
     assert xs == {"Acme"}
     assert set(dash.report["sender_name"].dropna()) <= {"Acme"}

@@ -1,0 +1,92 @@
+"""The three notebooks run top to bottom against the embedded sandbox, without an error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _jupyter import KERNEL, ensure_kernel
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NAMES = ["01_load_subscribers.ipynb", "02_send_campaign.ipynb", "03_delivery_dashboard.ipynb"]
+
+
+@pytest.fixture(scope="session")
+def kernel_name() -> str:
+    return ensure_kernel()
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One working directory for the three, in order: notebook 3 charts what notebook 2 sent."""
+    return tmp_path_factory.mktemp("notebooks")
+
+
+def _run(name: str, workdir: Path, kernel_name: str) -> Any:
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name=kernel_name,
+        resources={"metadata": {"path": str(workdir)}},
+    )
+    client.execute()  # raises CellExecutionError, with the cell and traceback, on any error
+    return nb
+
+
+def _outputs(nb: Any) -> list[dict[str, Any]]:
+    return [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
+
+
+def _text(nb: Any) -> str:
+    parts = []
+    for out in _outputs(nb):
+        parts.append(out.get("text", ""))
+        parts.extend(str(v) for v in out.get("data", {}).values())
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_outputs_are_stripped_in_git(name: str) -> None:
+    nb = json.loads((NOTEBOOKS / name).read_text(encoding="utf-8"))
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert code
+    assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
+    assert nb["metadata"]["kernelspec"]["name"] == KERNEL
+    markdown = " ".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert "sandbox" in markdown
+
+
+def test_01_load_subscribers(workdir: Path, kernel_name: str) -> None:
+    nb = _run(NAMES[0], workdir, kernel_name)
+    text = _text(nb)
+    assert "embedded sandbox" in text
+    assert "invalid-phone" in text  # the rejected rows are shown with their reasons
+    assert not [o for o in _outputs(nb) if o.get("output_type") == "error"]
+
+
+def test_02_send_campaign(workdir: Path, kernel_name: str) -> None:
+    nb = _run(NAMES[1], workdir, kernel_name)
+    assert "CampaignResult(" in _text(nb)
+    logs = sorted((workdir / "out" / "webhooks").glob("webhooks-*.jsonl"))
+    assert logs, "the webhook receiver wrote no log"
+    assert sum(len(p.read_text(encoding="utf-8").splitlines()) for p in logs) > 0
+    assert (workdir / "out" / "mta_journal.sqlite").exists()
+
+
+def test_03_delivery_dashboard(workdir: Path, kernel_name: str) -> None:
+    nb = _run(NAMES[2], workdir, kernel_name)
+    text = _text(nb)
+    # it charted notebook 2's campaign (out/), not the sample in data/
+    assert "out/webhooks" in text
+    assert "sms_fallback" in text
+    assert (workdir / "out" / "report.html").stat().st_size > 10_000
+    views = [
+        o for o in _outputs(nb) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
+    assert views, "the dashboard did not display as a widget"
