@@ -1,4 +1,10 @@
-"""mta-notebook."""
+"""mta-notebook: iMessage campaigns through a Mobile Text Alerts Sender Identity, from Jupyter.
+
+Load a list (``load_subscribers``), plan and send a campaign (``plan_campaign``), read the
+webhook log (``read_webhook_log``) and report delivery per identity and route
+(``delivery_report``, ``charts``, ``Dashboard``). ``sandbox.running()`` is a local MTA to
+rehearse against.
+"""
 
 from . import charts, sandbox
 from .analytics import (
@@ -10,7 +16,29 @@ from .analytics import (
 )
 from .campaigns import CampaignPlan, CampaignResult, plan_campaign, resume_campaign
 from .client import AsyncClient, Client
+from .config import Settings
 from .dashboard import Dashboard
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    CampaignError,
+    ConfigError,
+    JournalError,
+    MTAError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    SendOutcomeUnknown,
+    ServerError,
+    SubscriberLoadError,
+    ValidationError,
+    WebhookLogError,
+    WebhookSignatureError,
+)
 from .journal import Journal
 from .models import (
     Account,
@@ -30,24 +58,47 @@ from .subscribers import SubscriberList, load_subscribers
 from .webhook_log import EventLog, read_webhook_log
 from .webhooks import fetch_deliveries, register_webhooks, verify_signature
 
+__version__ = "0.1.0"
+
 __all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
     "Account",
     "AsyncClient",
+    "AuthenticationError",
+    "BadRequestError",
     "BulkResult",
+    "CampaignError",
     "CampaignPlan",
     "CampaignResult",
     "Client",
+    "ConfigError",
     "Dashboard",
     "DedicatedNumber",
     "Delivery",
     "EventLog",
     "Journal",
+    "JournalError",
+    "MTAError",
+    "NotFoundError",
     "Page",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "SendOutcomeUnknown",
     "SendRequest",
     "SendResult",
+    "ServerError",
+    "Settings",
     "Subscriber",
     "SubscriberList",
+    "SubscriberLoadError",
+    "ValidationError",
     "Webhook",
+    "WebhookLogError",
+    "WebhookSignatureError",
+    "__version__",
     "charts",
     "delivery_report",
     "delivery_timeseries",
