@@ -846,6 +846,14 @@ def plan_campaign(
             f"{int(send_ok['segments'].max())} segments, billed per segment); MTA may also "
             "answer 400 'Character Limit Exceeded' for long SMS."
         )
+    intl = int((~send_ok["phone"].astype(str).str.startswith("+1")).sum())
+    if intl:
+        # MTA answers these in totalFailedInternationalRecipients, without saying which ones
+        warnings.append(
+            f"{intl} recipients have non-North-American numbers: MTA sends to them only if "
+            "international messaging is enabled on the account; otherwise they are counted in "
+            "totalFailedInternationalRecipients and get no delivery events (pending)."
+        )
     for code in ("missing-value", "invalid-phone", "missing-phone", "duplicate", "too-long"):
         k = int((reason == code).sum())
         if k:

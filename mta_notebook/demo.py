@@ -107,6 +107,8 @@ def run_demo(
                 f"Sending {plan.campaign_id} via {identity!r}: {s['recipients']} recipients, "
                 f"{s['chunks']} chunks, {s['credits']} credits"
             )
+            for warning in s["warnings"]:
+                say(f"  note: {warning}")
             result = plan.send(client, confirm=True, progress=False)
             say(f"  sent: {result.counts}")
         say("Waiting for the webhooks ...")

@@ -544,3 +544,11 @@ def test_plan_from_a_loaded_subscriber_file(tmp_path: Path) -> None:
         assert set(zones[phones]) == {zone}
     assert plan.summary["recipients"] + plan.summary["skipped"] == len(subs.df)
     assert not plan.preview(20)["text"].str.contains("{{", regex=False).any()
+
+
+def test_international_recipients_are_warned_about(tmp_path: Path) -> None:
+    df = pd.DataFrame({"phone": ["+13125550142", "+442079460958"], "first_name": ["A", "B"]})
+    plan = plan_campaign(df, "Hi {{first_name}}", sender_name="Acme", journal=tmp_path / "j")
+    assert any("1 recipients have non-North-American" in w for w in plan.summary["warnings"])
+    us_only = plan_campaign(df[:1], "Hi", sender_name="Acme", journal=tmp_path / "j")
+    assert not any("North-American" in w for w in us_only.summary["warnings"])
