@@ -280,6 +280,10 @@ def delivery_over_time(ts: pd.DataFrame, *, title: str | None = None) -> go.Figu
         **_LAYOUT,
     )
     fig.update_layout(legend_title_text="Identity · route")
+    if df["bucket"].nunique() == 1:
+        # one bucket alone gets a microsecond-wide axis from plotly's autorange
+        only = pd.Timestamp(df["bucket"].iloc[0])
+        fig.update_xaxes(range=[only - pd.Timedelta(hours=1), only + pd.Timedelta(hours=1)])
     return _empty_note(fig, df)
 
 

@@ -145,3 +145,21 @@ def test_empty_and_wrong_frames() -> None:
     assert "No messages" in fig.layout.annotations[0].text
     with pytest.raises(ValidationError, match="delivery_report"):
         charts.delivery_rates(pd.DataFrame({"x": [1]}))
+
+
+def test_delivery_over_time_single_bucket_gets_a_readable_axis() -> None:
+    t = pd.Timestamp("2026-11-27 06:00", tz="UTC")
+    ts = pd.DataFrame(
+        {
+            "bucket": [t, t],
+            "sender_name": ["Acme", "Acme"],
+            "route": ["imessage", "sms_fallback"],
+            "messages": [4, 6],
+            "delivered": [3, 5],
+            "failed": [1, 1],
+            "pending": [0, 0],
+            "delivery_rate": [0.75, 5 / 6],
+        }
+    )
+    lo, hi = (pd.Timestamp(x) for x in charts.delivery_over_time(ts).layout.xaxis.range)
+    assert hi - lo == pd.Timedelta(hours=2)
