@@ -328,7 +328,8 @@ def _build_sql(status_map: Mapping[Any, str] | None, verify: bool) -> str:
     return f"""
 WITH p1 AS (
   SELECT line, text,
-    starts_with(ltrim(text, {ws}), '{{') AS is_obj,
+    CASE WHEN starts_with(text, '{{') THEN TRUE
+         ELSE starts_with(ltrim(text, {ws}), '{{') END AS is_obj,
     try(from_json(text, {_q(_RECORD)})) AS o
   FROM chunk
 ), p2 AS (
@@ -342,7 +343,8 @@ WITH p1 AS (
   FROM p2
 ), p4 AS (
   SELECT *,
-    starts_with(ltrim(src, {ws}), '{{') AS src_obj,
+    CASE WHEN starts_with(src, '{{') THEN TRUE
+         ELSE starts_with(ltrim(src, {ws}), '{{') END AS src_obj,
     try(from_json(src, {_q(_BODY)})) AS b
   FROM p3
 ), p5 AS (
