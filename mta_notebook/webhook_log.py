@@ -769,14 +769,16 @@ class _Loader:
 
 def _pick(column: pa.ChunkedArray, rows: np.ndarray) -> list[Any]:
     """Python values of ``column`` at ``rows`` without concatenating its chunks (few rows)."""
-    sizes = [len(c) for c in column.chunks]
-    bounds = np.cumsum([0, *sizes])
-    which = np.searchsorted(bounds, rows, side="right") - 1
     chunks = column.chunks
-    return [
-        chunks[k][r - int(bounds[k])].as_py()
-        for r, k in zip(rows.tolist(), which.tolist(), strict=True)
-    ]
+    bounds = np.cumsum([0, *(len(c) for c in chunks)])
+    which = np.searchsorted(bounds, rows, side="right") - 1
+    out: list[Any] = [None] * len(rows)
+    for k in np.unique(which).tolist():
+        sel = np.flatnonzero(which == k)
+        vals = chunks[k].take(pa.array(rows[sel] - bounds[k])).to_pylist()
+        for i, v in zip(sel.tolist(), vals, strict=True):
+            out[i] = v
+    return out
 
 
 def _normalize_phone(value: str) -> str | None:
@@ -887,6 +889,47 @@ def _blocks(stream: IO[bytes], head: bytes = b"", size: int = _BLOCK_BYTES) -> I
         carry = bytes(view[cut + 1 : end])
 
 
+def _mapped_blocks(raw: IO[bytes], size: int = _BLOCK_BYTES) -> Iterator[memoryview] | None:
+    """Blocks of whole lines straight from a copy-on-write memory map of an uncompressed file.
+
+    No read copies and no fresh buffers; the pages of blocks already parsed are dropped from
+    this process (the loader finishes block N-1 before block N+1 is asked for). ``None`` when
+    the file cannot be mapped (then the caller reads it).
+    """
+    import mmap
+
+    try:
+        length = os.fstat(raw.fileno()).st_size
+        if length == 0:
+            return None
+        mm = mmap.mmap(raw.fileno(), length, access=mmap.ACCESS_COPY)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
+
+    def gen() -> Iterator[memoryview]:
+        view = memoryview(mm)
+        can_drop = hasattr(mm, "madvise") and hasattr(mmap, "MADV_DONTNEED")
+        start = dropped = 0
+        prev = 0  # start of the block handed out before the current one
+        while start < length:
+            end = min(start + size, length)
+            if end < length:
+                cut = mm.rfind(b"\n", start, end)
+                if cut < 0:  # a line longer than a block
+                    cut = mm.find(b"\n", end)
+                end = length if cut < 0 else cut + 1
+            if can_drop:
+                upto = prev - prev % mmap.PAGESIZE
+                if upto > dropped:
+                    mm.madvise(mmap.MADV_DONTNEED, dropped, upto - dropped)
+                    dropped = upto
+            prev = start
+            yield view[start:end]
+            start = end
+
+    return gen()
+
+
 def _block_lines(block: memoryview) -> tuple[pa.Array, np.ndarray, list[int], int]:
     """Lines of ``block``: string array (newline kept), 0-based indexes, invalid UTF-8, count."""
     arr = np.frombuffer(block, dtype=np.uint8)
@@ -950,13 +993,24 @@ class _Reader:
                 elif not self._array(data, name):
                     self._jsonl(io.BytesIO(data), name, None, b"")  # not an array after all
                 return
-            self._jsonl(stream, name, raw, head)
+            mapped = _mapped_blocks(raw) if stream is raw else None
+            if mapped is not None:
+                self._jsonl(raw, name, None, b"", mapped)
+            else:
+                self._jsonl(stream, name, raw, head)
 
-    def _jsonl(self, stream: IO[bytes], name: str, raw: IO[bytes] | None, head: bytes) -> None:
+    def _jsonl(
+        self,
+        stream: IO[bytes],
+        name: str,
+        raw: IO[bytes] | None,
+        head: bytes,
+        blocks: Iterator[memoryview] | None = None,
+    ) -> None:
         base = 0
         last = 0
         first = True
-        for block in _blocks(stream, head):
+        for block in _blocks(stream, head) if blocks is None else blocks:
             if first and bytes(block[:3]) == b"\xef\xbb\xbf":
                 block[:3] = b"   "  # keep offsets; a BOM is not content
             first = False
@@ -969,6 +1023,8 @@ class _Reader:
                 pos = raw.tell()
                 self.progress.update(pos - last)
                 last = pos
+            elif blocks is not None:
+                self.progress.update(len(block))
 
     def _bad_utf8(self, block: memoryview, bad: list[int], base: int, name: str) -> None:
         lines = bytes(block).split(b"\n")
