@@ -37,8 +37,7 @@ What it decides where MTA's docs are silent (one place each):
 from __future__ import annotations
 
 from .app import SandboxApp, create_app
-from .dispatch import sign
 from .server import Sandbox, running, serve_cli
 from .state import SandboxConfig
 
-__all__ = ["Sandbox", "SandboxApp", "SandboxConfig", "create_app", "running", "serve_cli", "sign"]
+__all__ = ["Sandbox", "SandboxApp", "SandboxConfig", "create_app", "running", "serve_cli"]

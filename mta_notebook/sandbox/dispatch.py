@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import heapq
-import hmac
 import itertools
 import json
 import logging
@@ -26,32 +24,18 @@ from typing import IO, Any
 
 import httpx
 
+from ..models import DELIVERY_STATUS_CODES, EVENT_TYPES
+from ..webhooks import sign
 from .routing import draw
 from .state import MessageRow, SandboxState, Webhook, iso_ms, utcnow
 
-__all__ = ["Dispatcher", "sign"]
+__all__ = ["Dispatcher"]
 
-_CODES = {
-    "sent": 1,
-    "delivered": 2,
-    "undelivered": 3,
-    "undeliverable": 4,
-    "unknown": 5,
-    "rejected": 6,
-}
-_TYPES = {
-    "message-send": "MTAWebhook.MESSAGE_SEND",
-    "delivery-status": "MTAWebhook.DELIVERY_STATUS",
-    "message-reply": "MTAWebhook.MESSAGE_REPLY",
-    "number-opt-in": "MTAWebhook.NUMBER_OPT_IN",
-}
+# The same tables the readers use, so the sandbox speaks exactly the contract they assume.
+_CODES = {name: code for code, name in DELIVERY_STATUS_CODES.items()}
+_TYPES = {event: mta_type for mta_type, event in EVENT_TYPES.items()}
 _CONCURRENCY = 16
 _log = logging.getLogger("mta_notebook.sandbox")
-
-
-def sign(secret: str, body: bytes) -> str:
-    """Lowercase hex HMAC-SHA256 of ``body`` keyed with ``secret`` (MTA's X-Signature)."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 @dataclass(order=True)
@@ -284,9 +268,9 @@ class Dispatcher:
         webhook = item.webhook
         if webhook is None:
             secret = self.state.config.webhook_secret
-            self._write_log(item.event, sign(secret, item.body), item.body)
+            self._write_log(item.event, sign(item.body, secret), item.body)
             return
-        signature = sign(webhook.secret, item.body)
+        signature = sign(item.body, webhook.secret)
         headers = {
             "Content-Type": "application/json",
             "X-Signature": signature,
