@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from .errors import WebhookLogError
 from .models import DELIVERY_STATUS_CODES, EVENT_TYPES, FINAL_STATUSES, STATUS_NAMES
+from .phones import normalize_phone
 
 if TYPE_CHECKING:
     import duckdb
@@ -751,7 +752,7 @@ class _Loader:
             return result
         idx = np.flatnonzero(need.to_numpy(zero_copy_only=False))
         raws = pc.take(result.column("phone_raw"), pa.array(idx)).to_pylist()
-        fixed = [_normalize_phone(r) for r in raws]
+        fixed = [normalize_phone(r) for r in raws]
         phone = result.column("phone_fast").to_pylist()
         reason = result.column("reason").to_pylist()
         detail = result.column("detail").to_pylist()
@@ -779,23 +780,6 @@ def _pick(column: pa.ChunkedArray, rows: np.ndarray) -> list[Any]:
         for i, v in zip(sel.tolist(), vals, strict=True):
             out[i] = v
     return out
-
-
-def _normalize_phone(value: str) -> str | None:
-    try:
-        from .phones import normalize_phone
-
-        return normalize_phone(value)
-    except ImportError:  # pragma: no cover - phones.py is part of the package
-        import phonenumbers
-
-        try:
-            num = phonenumbers.parse(value, "US")
-        except phonenumbers.NumberParseException:
-            return None
-        if not phonenumbers.is_valid_number(num):
-            return None
-        return str(phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164))
 
 
 # ---------------------------------------------------------------------------------------------
