@@ -36,7 +36,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, cast
 
@@ -496,11 +496,8 @@ def _rates(t: ir.Table) -> dict[str, ir.Value]:
     """delivery_rate and its Wilson 95 % interval; null (NaN) when nothing settled."""
     n = (t.delivered + t.failed).cast("float64").nullif(0.0)
     p = t.delivered.cast("float64") / n
-    z2 = _Z * _Z
-    denom = 1.0 + z2 / n
-    centre = (p + z2 / (2.0 * n)) / denom
-    half = _Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denom
-    return {"delivery_rate": p, "ci_low": centre - half, "ci_high": centre + half}
+    low, high = wilson_bounds(p, n, sqrt=lambda v: v.sqrt())
+    return {"delivery_rate": p, "ci_low": low, "ci_high": high}
 
 
 def _route_order(route: pd.Series[Any]) -> pd.Series[Any]:
@@ -938,9 +935,21 @@ def wilson_interval(delivered: int, settled: int, z: float = _Z) -> tuple[float,
     if settled <= 0:
         return (math.nan, math.nan)
     n = float(settled)
-    p = delivered / n
+    low, high = wilson_bounds(delivered / n, n, z=z)
+    return (float(low), float(high))
+
+
+def wilson_bounds(p: Any, n: Any, *, z: float = _Z, sqrt: Callable[[Any], Any] = math.sqrt) -> Any:
+    """Wilson score bounds ``(low, high)`` for a rate ``p`` over ``n`` trials.
+
+    One formula for every engine: ``p`` and ``n`` may be floats, numpy arrays or pandas Series
+    (pass ``sqrt=numpy.sqrt``) or ibis values (``sqrt=lambda v: v.sqrt()``).
+
+    >>> [round(x, 4) for x in wilson_bounds(0.8, 10.0)]
+    [0.4902, 0.9433]
+    """
     z2 = z * z
     denom = 1.0 + z2 / n
     centre = (p + z2 / (2.0 * n)) / denom
-    half = z * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denom
+    half = z * sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denom
     return (centre - half, centre + half)

@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any, Final, Literal, cast
 import numpy as np
 import pandas as pd
 
+from .analytics import wilson_bounds
+from .journal import SENDS_COLUMNS
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
@@ -74,19 +77,6 @@ FAILURE_COLUMNS: Final = (
     "message_id",
     "sent_at",
 )
-_SEND_COLUMNS: Final = (
-    "campaign_id",
-    "chunk",
-    "external_id",
-    "message_id",
-    "phone",
-    "sender_name",
-    "longcode_id",
-    "sent_at",
-    "state",
-    "error",
-)
-_Z: Final = 1.959963984540054  # two-sided 95 % normal quantile, as in analytics
 
 
 @dataclass(frozen=True)
@@ -228,13 +218,8 @@ def _summarise(msgs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     )
     n = (g["delivered"] + g["failed"]).astype("float64").replace(0.0, np.nan)
     p = g["delivered"] / n
-    z2 = _Z * _Z
-    denom = 1.0 + z2 / n
-    centre = (p + z2 / (2.0 * n)) / denom
-    half = _Z * np.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denom
     g["delivery_rate"] = p
-    g["ci_low"] = centre - half
-    g["ci_high"] = centre + half
+    g["ci_low"], g["ci_high"] = wilson_bounds(p, n, sqrt=np.sqrt)
     for col in ("messages", "delivered", "failed", "pending", "unmatched"):
         g[col] = g[col].astype("int64")
     return cast("pd.DataFrame", g)
@@ -348,7 +333,7 @@ class Dashboard:
         self.title = title
         self.events = _frame(events).reset_index(drop=True)
         if sends is None:
-            sends = pd.DataFrame({c: pd.Series(dtype="object") for c in _SEND_COLUMNS})
+            sends = pd.DataFrame({c: pd.Series(dtype="object") for c in SENDS_COLUMNS})
         self.sends = sends.reset_index(drop=True)
 
         msgs = message_table(self.events, self.sends)
