@@ -21,7 +21,7 @@ import time
 import pandas as pd
 import phonenumbers
 
-from mta_notebook.phones import normalize_phone, normalize_phones
+from mta_notebook.contract.phones import normalize_phone, normalize_phones
 
 PLACEHOLDERS = ["", " ", "N/A", "n/a", "none", "-", "000-000-0000", "0", "unknown", "TBD"]
 

@@ -6,7 +6,7 @@ webhook log (``read_webhook_log``) and report delivery per identity and route
 rehearse against.
 """
 
-from . import charts, sandbox
+from . import charts, contract, sandbox
 from .analytics import (
     delivery_report,
     delivery_timeseries,
@@ -17,6 +17,7 @@ from .analytics import (
 from .campaigns import CampaignPlan, CampaignResult, plan_campaign, resume_campaign
 from .client import AsyncClient, Client
 from .config import Settings
+from .contract.phones import normalize_phones
 from .dashboard import Dashboard
 from .errors import (
     APIConnectionError,
@@ -51,7 +52,6 @@ from .models import (
     Subscriber,
     Webhook,
 )
-from .phones import normalize_phones
 from .receiver import running_receiver
 from .report import save_report
 from .subscribers import SubscriberList, load_subscribers
@@ -100,6 +100,7 @@ __all__ = [
     "WebhookSignatureError",
     "__version__",
     "charts",
+    "contract",
     "delivery_report",
     "delivery_timeseries",
     "failure_reasons",

@@ -24,8 +24,8 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
+from .contract.phones import _to_text, parse_phones, phone_timezones
 from .errors import SubscriberLoadError
-from .phones import _to_text, parse_phones, phone_timezones
 
 __all__ = ["REASONS", "SubscriberList", "UploadResult", "load_subscribers"]
 
@@ -663,7 +663,7 @@ def load_subscribers(
 
     Notes
     -----
-    Phones are normalised by :func:`mta_notebook.phones.parse_phones` (phonenumbers' answer,
+    Phones are normalised by :func:`mta_notebook.contract.phones.parse_phones` (phonenumbers' answer,
     vectorised), with two deliberate exceptions: a value in Excel scientific notation
     (``1.31256E+10``) is rejected as ``invalid-phone`` because its digits are lost (phonenumbers
     would read another number from it), and the text of an integral float (``3125550123.0``) is

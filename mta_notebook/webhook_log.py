@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .contract.phones import normalize_phone
 from .errors import WebhookLogError
 from .models import DELIVERY_STATUS_CODES, EVENT_TYPES, FINAL_STATUSES, STATUS_NAMES
-from .phones import normalize_phone
 
 if TYPE_CHECKING:
     import duckdb

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mta_notebook.phones import (
+from mta_notebook.contract.phones import (
     _nanp,
     normalize_phone,
     normalize_phones,

@@ -14,7 +14,7 @@ def test_all_is_complete_and_importable() -> None:
     assert len(names) == len(set(names))
     public = {n for n in vars(mta_notebook) if not n.startswith("_")}
     modules = {"analytics", "campaigns", "cli", "client", "config", "dashboard", "demo", "errors"}
-    modules |= {"journal", "models", "phones", "receiver", "report", "subscribers", "webhook_log"}
+    modules |= {"journal", "models", "receiver", "report", "subscribers", "webhook_log"}
     assert public - modules - {"webhooks"} <= set(names)
     for name in names:
         assert hasattr(mta_notebook, name), name
