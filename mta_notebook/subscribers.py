@@ -663,8 +663,8 @@ def load_subscribers(
 
     Notes
     -----
-    Phones are normalised by :func:`mta_notebook.contract.phones.parse_phones` (phonenumbers' answer,
-    vectorised), with two deliberate exceptions: a value in Excel scientific notation
+    Phones are normalised by :func:`~mta_notebook.contract.phones.parse_phones` (phonenumbers'
+    answer, vectorised), with two deliberate exceptions: a value in Excel scientific notation
     (``1.31256E+10``) is rejected as ``invalid-phone`` because its digits are lost (phonenumbers
     would read another number from it), and the text of an integral float (``3125550123.0``) is
     read as the integer. Empty cells and placeholders (``N/A``, ``none``, ``-``, ``unknown``...)
