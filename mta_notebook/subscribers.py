@@ -24,6 +24,8 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
+from .contract.keywords import KEYWORD_DROP_PATTERN, START_WORDS, STOP_WORDS
+from .contract.limits import BULK_MAX_RECORDS
 from .contract.phones import _to_text, parse_phones, phone_timezones
 from .errors import SubscriberLoadError
 
@@ -72,9 +74,6 @@ RESERVED: Final = (
 PLACEHOLDERS: Final = frozenset(
     {"n/a", "na", "n.a.", "none", "null", "nil", "nan", "-", "--", "---", "?", "unknown", "tbd"}
 )
-OPT_OUT_WORDS: Final = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT")
-OPT_IN_WORDS: Final = ("START", "UNSTOP", "YES")
-BULK_BATCH: Final = 1000
 
 _EXCEL_SCI = re.compile(r"^\s*\+?\d(?:\.\d+)?[eE]\+?\d{1,2}\s*$")
 _FLOAT_INT = re.compile(r"^\s*(\+?\d{5,17})\.0+\s*$")
@@ -233,8 +232,8 @@ class SubscriberList:
         errors: list[dict[str, Any]] = []
         requests = 0
         with tqdm(total=len(records), unit="sub", desc="upload", disable=not progress) as bar:
-            for start in range(0, len(records), BULK_BATCH):
-                batch = records[start : start + BULK_BATCH]
+            for start in range(0, len(records), BULK_MAX_RECORDS):
+                batch = records[start : start + BULK_MAX_RECORDS]
                 result = client.bulk_upsert_subscribers(batch, create_only=create_only)
                 created += list(result.created)
                 updated += list(result.updated)
@@ -601,7 +600,12 @@ def _stops(events: pd.DataFrame, default_region: str | None) -> dict[str, str]:
     replies = events[events["event"].astype("string") == "message-reply"]
     if "occurred_at" in replies:
         replies = replies.sort_values("occurred_at", kind="stable")
-    words = replies["text"].astype("string").str.upper().str.replace(r"[^A-Z]", "", regex=True)
+    words = (
+        replies["text"]
+        .astype("string")
+        .str.upper()
+        .str.replace(KEYWORD_DROP_PATTERN, "", regex=True)
+    )
     phones = parse_phones(replies["phone"], default_region)["phone"]
     last: dict[str, str] = {}
     for phone, word, text in zip(
@@ -609,9 +613,9 @@ def _stops(events: pd.DataFrame, default_region: str | None) -> dict[str, str]:
     ):
         if pd.isna(phone) or pd.isna(word):
             continue
-        if word in OPT_OUT_WORDS:
+        if word in STOP_WORDS:
             last[phone] = f"replied {str(text).strip()!r} (opt-out keyword)"
-        elif word in OPT_IN_WORDS:
+        elif word in START_WORDS:
             last.pop(phone, None)
     return last
 
