@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -19,7 +22,8 @@ from starlette.routing import Route
 
 from mta_notebook import sandbox
 from mta_notebook._server import serve_in_thread
-from mta_notebook.contract.events import DATE_FIELDS, PAYLOAD_VERSIONS
+from mta_notebook.contract.assumptions import NAIVE_TIMEZONE
+from mta_notebook.contract.events import DATE_FIELDS, DEFAULT_PAYLOAD_VERSION, PAYLOAD_VERSIONS
 from mta_notebook.contract.statuses import STATUS_BY_CODE
 
 KEY = "hook-key"
@@ -385,4 +389,117 @@ def test_opt_in_validation(http: httpx.Client, sb: sandbox.Sandbox) -> None:
     resp = http.post(
         sb.root_url + "/_sandbox/opt-in", json={"phone": "+13125550001", "sender_name": "Zed"}
     )
+    assert resp.status_code == 400
+
+
+# -- payload versions and date formats -----------------------------------------------------------
+def _instant(value: Any, date_format: str) -> datetime:
+    """A body's date read without the package's own parser, checking the exact format."""
+    local = ZoneInfo(NAIVE_TIMEZONE)
+    if date_format == "epoch":
+        assert type(value) in (int, float)
+        return datetime.fromtimestamp(value, timezone.utc)
+    assert isinstance(value, str)
+    if date_format == "utc":
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", value), value
+        return datetime.fromisoformat(value[:-1] + "+00:00")
+    if date_format == "offset":
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}-0[56]:00", value), value
+        when = datetime.fromisoformat(value)
+        assert when.utcoffset() == local.utcoffset(when.replace(tzinfo=None))
+        return when
+    assert date_format == "naive"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", value), value
+    return datetime.fromisoformat(value).replace(tzinfo=local)
+
+
+VERSION_FORMATS = [
+    ("V1", "utc"),
+    ("V1", "epoch"),
+    *[(v, f) for v in ("V2", "V3") for f in ("utc", "offset", "naive", "epoch")],
+]
+
+
+@pytest.mark.parametrize(("version", "date_format"), VERSION_FORMATS)
+def test_payload_version_and_date_format_in_the_log_and_in_posts(
+    tmp_path: Path, version: str, date_format: str
+) -> None:
+    log = tmp_path / "hooks.jsonl"
+    rec = Receiver()
+    config = {
+        "payload_version": version,
+        "webhook_date_format": date_format,
+        "imessage_attempt_fail_rate": 0.0,
+        "reply_rate": 1.0,
+        "stop_share": 0.0,
+        "outcomes": {"imessage": {"delivered": 1.0}, "sms": {"delivered": 1.0}},
+    }
+    with (
+        serve_in_thread(rec.app()) as port,
+        sandbox.running(api_key=KEY, config=config, webhook_log=log) as run,
+        httpx.Client(base_url=run.base_url, headers={"Authorization": f"Bearer {KEY}"}) as http,
+    ):
+        register(http, f"http://127.0.0.1:{port}/hook", ALL)
+        before = datetime.now(timezone.utc)
+        run.opt_in("+13125550001", "Acme", opt_in_type="deeplink")
+        body = {"subscribers": ["+13125550001", "+13125550002"], "message": "hi"}
+        http.post("/send", json={**body, "senderName": "Acme"})
+        sent = datetime.now(timezone.utc)
+        run.settle()
+    logged = [line["raw_body"].encode() for line in _log(log)]
+    posted = [p["raw"] for p in rec.posts]
+    assert sorted(logged) == sorted(posted)  # the same bytes to the log and to a receiver
+    bodies = [json.loads(raw) for raw in posted]
+    assert len(bodies) == 1 + 2 + 2 * 4 + 2  # opt-in, sends, 1-2-3-final each, replies
+    opt_in = [b for b in bodies if b["type"] == "MTAWebhook.NUMBER_OPT_IN"]
+    assert [b["optInType"] for b in opt_in] == ["deeplink"]
+    for item in bodies:
+        assert "timestamp" not in item
+        if not PAYLOAD_VERSIONS[version].date_fields:
+            assert not set(DATE_FIELDS) & set(item)  # V1: no date at all
+            continue
+        when = _instant(item[DATE], date_format)
+        floor = before.replace(microsecond=0) if date_format == "naive" else before
+        assert floor - timedelta(milliseconds=1) <= when
+        assert when <= sent + timedelta(seconds=60)  # at most reply_after_s * 1.5 later
+        if item.get("status") == 1:  # queued when /send answered
+            assert when <= sent + timedelta(milliseconds=1)
+
+
+def test_payload_version_per_registered_webhook(
+    sb: sandbox.Sandbox, http: httpx.Client, receiver: Receiver
+) -> None:
+    ids = {}
+    for v in ("V1", "V2", "V3"):
+        hook = {"event": "delivery-status", "url": f"{receiver.url}?v={v}", "secret": SECRET}
+        ids[v] = http.post("/webhooks", json=hook).json()["data"]["id"]
+    sb.set_payload_version(ids["V1"], "V1")
+    sb.set_payload_version(ids["V2"], "V2")  # V3: the config's default
+    assert sb.state.config.payload_version == DEFAULT_PAYLOAD_VERSION == "V3"  # documented
+    http.post("/send", json={"subscribers": ["+13125550001"], "message": "hi"})
+    sb.settle()
+    raw: dict[str, list[bytes]] = {}
+    for post in receiver.posts:
+        raw.setdefault(post["query"]["v"], []).append(post["raw"])
+    assert {v: len(r) for v, r in raw.items()} == {"V1": 4, "V2": 4, "V3": 4}
+    for v1, v3 in zip(raw["V1"], raw["V3"], strict=True):
+        dated = json.loads(v3)
+        del dated[DATE]
+        assert json.loads(v1) == dated  # V1: the same body without its date
+    assert raw["V2"] == raw["V3"]  # V2 and V3 differ in fields nobody could read
+    listed = http.get("/webhooks").json()["data"]["rows"]
+    assert not any("version" in key.lower() for row in listed for key in row)
+    admin = sb.root_url + "/_sandbox/payload-version"
+    assert http.post(admin, json={"webhookId": ids["V1"], "version": "V9"}).status_code == 400
+    assert http.post(admin, json={"webhookId": 999, "version": "V1"}).status_code == 400
+    sb.set_payload_version(ids["V1"], None)
+    assert sb.state.webhooks[ids["V1"]].payload_version is None
+
+
+def test_opt_in_types_are_methods(sb: sandbox.Sandbox, http: httpx.Client) -> None:
+    resp = http.post(
+        sb.root_url + "/_sandbox/opt-in",
+        json={"phone": "+13125550001", "sender_name": "Acme", "opt_in_type": "imessage"},
+    )
+    assert "opt_in_type" in resp.json()["message"]
     assert resp.status_code == 400
