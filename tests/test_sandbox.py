@@ -719,6 +719,30 @@ def test_invalid_numbers_are_accepted_and_end_in_10(
     assert numbers == ["+13125550001"]  # an invalid number does not become a subscriber
 
 
+def test_long_and_short_recipient_lists_read_numbers_alike(
+    sb: sandbox.Sandbox, http: httpx.Client
+) -> None:
+    from mta_notebook.contract.phones import normalize_phone
+
+    forms = ["(312) 555-{:04d}", "312.555.{:04d}", "+1 312 555 {:04d}", "1-123-555-{:04d}"]
+    raw: list[object] = [f.format(i) for i in range(40) for f in forms]
+    raw += [int(f"1312555{i:04d}") for i in range(40, 60)]
+    batches = (raw, raw[:5])  # the vectorised path, and one number at a time
+    want: list[tuple[str, bool]] = []
+    for batch in batches:
+        assert http.post("/send", json={"subscribers": batch, "message": "m"}).is_success
+        seen: dict[str, bool] = {}
+        for item in batch:
+            e164 = normalize_phone(item)
+            digits = "".join(ch for ch in str(item) if ch.isdigit())
+            seen.setdefault(e164 or "+" + digits, e164 is None)
+        want += list(seen.items())
+    sb.settle()
+    got = [(r["phone"], r["status_code"] == 10) for r in sb.ground_truth()]
+    assert got == want
+    assert sum(invalid for _, invalid in got) == 40 + 1  # every 1-123-555-xxxx
+
+
 def test_landlines_end_in_12_from_config_and_admin() -> None:
     with (
         sandbox.running(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
@@ -96,11 +98,22 @@ def recipient_number(value: object, e164: str | None = None) -> tuple[str, bool]
     return "+" + digits, False
 
 
-def _normalized(values: list[object]) -> list[str | None]:
-    """``contract.phones.normalize_phone`` of each value (its vectorised twin for long lists)."""
-    if len(values) < _VECTOR_MIN:
-        return [normalize_phone(v) for v in values]
-    return [p if isinstance(p, str) else None for p in normalize_phones(values)]
+Phonebook = dict[object, "str | None"]
+
+
+def _phonebook(*groups: Iterable[object]) -> Phonebook:
+    """``contract.phones.normalize_phone`` of each distinct number-like value in ``groups``
+    (its vectorised twin when there are many)."""
+    distinct = list(dict.fromkeys(v for g in groups for v in g if isinstance(v, (str, int, float))))
+    if len(distinct) < _VECTOR_MIN:
+        return {v: normalize_phone(v) for v in distinct}
+    found = normalize_phones(distinct)
+    return {v: p if isinstance(p, str) else None for v, p in zip(distinct, found, strict=True)}
+
+
+def _number(value: object, book: Phonebook) -> tuple[str, bool] | None:
+    e164 = book.get(value) if isinstance(value, (str, int, float)) else None
+    return recipient_number(value, e164)
 
 
 def _render(text: str, variables: dict[str, Any]) -> str:
@@ -155,7 +168,7 @@ class _Recipients:
                 state.add_subscriber(None, email)
 
 
-def _recipients(state: SandboxState, body: dict[str, Any]) -> _Recipients:
+def _recipients(state: SandboxState, body: dict[str, Any], book: Phonebook) -> _Recipients:
     """The deduplicated recipients with a phone, and how many were international (failed)."""
     has = {k: bool(body.get(k)) for k in ("subscribers", "subscriberIds", "groups")}
     every = body.get("allSubscribers")
@@ -195,9 +208,8 @@ def _recipients(state: SandboxState, body: dict[str, Any]) -> _Recipients:
     if every:
         for sub in state.subscribers.values():
             add(sub.e164, True, sub)
-    normalized = _normalized([item for _, item in numbers])
-    for (i, item), e164 in zip(numbers, normalized, strict=True):
-        found = recipient_number(item, e164)
+    for i, item in numbers:
+        found = _number(item, book)
         if found is None:
             raise ApiError(
                 400, f"subscribers[{i}] = {item!r} is not a phone number or email; use E.164"
@@ -311,7 +323,7 @@ def _check_length(state: SandboxState, text: str, texts: dict[str, str], is_mms:
             )
 
 
-def _properties(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _properties(body: dict[str, Any], book: Phonebook) -> dict[str, dict[str, Any]]:
     props = body.get("properties")
     if props is None:
         return {}
@@ -319,13 +331,14 @@ def _properties(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
         raise ApiError(400, "properties must map phone numbers to objects of variables")
     out: dict[str, dict[str, Any]] = {}
     for key, values in props.items():
-        found = recipient_number(key)
+        found = _number(key, book)
         if found is None or not isinstance(values, dict):
             raise ApiError(400, f"properties[{key!r}]: key must be a phone, value an object")
         out[found[0]] = values
     return out
 
 
+@functools.lru_cache(maxsize=4096)  # a campaign fills in few distinct texts
 def _credits(text: str, *, is_mms: bool, route: str) -> int:
     """MMS and SMS as documented (SMS per segment); iMessage one credit (not documented)."""
     if is_mms:
@@ -358,16 +371,21 @@ async def send_message(request: Request) -> Response:
     tags = body.get("tags") or {}
     if not isinstance(tags, dict):
         raise ApiError(400, "tags must be an object of string values")
-    props = _properties(body)
+    raw = body.get("subscribers")
+    props = body.get("properties")
+    book = _phonebook(
+        raw if isinstance(raw, list) else [], props if isinstance(props, dict) else []
+    )
+    properties = _properties(body, book)
     delay = 0.0
     scheduled = None
     if body.get("scheduledDate") is not None:
         scheduled = parse_scheduled(body["scheduledDate"])
         delay = max(0.0, (scheduled - utcnow()).total_seconds()) / state.time_scale
-    recipients = _recipients(state, body)
+    recipients = _recipients(state, body, book)
     texts = {
         rec.phone: _render(
-            text, {**_sub_vars(rec.subscriber, rec.phone), **props.get(rec.phone, {})}
+            text, {**_sub_vars(rec.subscriber, rec.phone), **properties.get(rec.phone, {})}
         )
         for rec in recipients.to
     }
