@@ -25,7 +25,7 @@ from typing import IO, Any
 import httpx
 
 from ..contract.events import MTA_TYPES, EventName
-from ..contract.keywords import is_start, is_stop
+from ..contract.keywords import is_stop
 from ..contract.signature import SIGNATURE_HEADER, sign
 from ..contract.statuses import STATUS_BY_NAME
 from .payloads import render
@@ -191,8 +191,8 @@ class Dispatcher:
         if row.route == "imessage":
             fields["senderName"] = row.sender_name
         sid = self.state.by_phone.get(row.phone)
-        if sid is not None and (is_stop(row.reply) or is_start(row.reply)):
-            self.state.subscribers[sid].opted_out = is_stop(row.reply)
+        if sid is not None and is_stop(row.reply):  # later sends to it end in 11
+            self.state.subscribers[sid].opted_out = True
         self._emit("message-reply", fields, at, _row_key(row))
 
     def _emit(self, event: str, fields: dict[str, Any], when: datetime, key: str) -> None:

@@ -98,10 +98,10 @@ def recipient_number(value: object, e164: str | None = None) -> tuple[str, bool]
     return "+" + digits, False
 
 
-Phonebook = dict[object, "str | None"]
+_Phonebook = dict[object, str | None]
 
 
-def _phonebook(*groups: Iterable[object]) -> Phonebook:
+def _phonebook(*groups: Iterable[object]) -> _Phonebook:
     """``contract.phones.normalize_phone`` of each distinct number-like value in ``groups``
     (its vectorised twin when there are many)."""
     distinct = list(dict.fromkeys(v for g in groups for v in g if isinstance(v, (str, int, float))))
@@ -111,7 +111,7 @@ def _phonebook(*groups: Iterable[object]) -> Phonebook:
     return {v: p if isinstance(p, str) else None for v, p in zip(distinct, found, strict=True)}
 
 
-def _number(value: object, book: Phonebook) -> tuple[str, bool] | None:
+def _number(value: object, book: _Phonebook) -> tuple[str, bool] | None:
     e164 = book.get(value) if isinstance(value, (str, int, float)) else None
     return recipient_number(value, e164)
 
@@ -168,7 +168,7 @@ class _Recipients:
                 state.add_subscriber(None, email)
 
 
-def _recipients(state: SandboxState, body: dict[str, Any], book: Phonebook) -> _Recipients:
+def _recipients(state: SandboxState, body: dict[str, Any], book: _Phonebook) -> _Recipients:
     """The deduplicated recipients with a phone, and how many were international (failed)."""
     has = {k: bool(body.get(k)) for k in ("subscribers", "subscriberIds", "groups")}
     every = body.get("allSubscribers")
@@ -323,7 +323,7 @@ def _check_length(state: SandboxState, text: str, texts: dict[str, str], is_mms:
             )
 
 
-def _properties(body: dict[str, Any], book: Phonebook) -> dict[str, dict[str, Any]]:
+def _properties(body: dict[str, Any], book: _Phonebook) -> dict[str, dict[str, Any]]:
     props = body.get("properties")
     if props is None:
         return {}
