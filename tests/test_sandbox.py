@@ -13,6 +13,9 @@ import httpx
 import pytest
 
 from mta_notebook import sandbox
+from mta_notebook.contract import limits
+from mta_notebook.contract.statuses import STATUS_BY_CODE
+from mta_notebook.sandbox import ratelimit
 from mta_notebook.sandbox.ratelimit import RateLimiter, bucket_for
 from mta_notebook.sandbox.routing import draw
 
@@ -142,7 +145,10 @@ def test_send_answers_one_message_id_per_call(sb: sandbox.Sandbox, http: httpx.C
         ({"subscribers": ["+13125550001"]}, "message, image or templateId"),
         ({"subscribers": ["+13125550001"], "message": "x", "senderName": "Nope"}, "senderName"),
         ({"subscribers": ["+13125550001"], "message": "x", "longcodeId": 999}, "longcodeId"),
-        ({"subscribers": ["+13125550001"], "message": "x" * 1551}, "Character Limit"),
+        (
+            {"subscribers": ["+13125550001"], "message": "x" * 1551, "isMMS": True},
+            "Character Limit Exceeded",
+        ),
         ({"allSubscribers": True, "subscribers": ["+13125550001"], "message": "x"}, "combined"),
         ({"subscribers": ["not-a-phone"], "message": "x"}, "subscribers[0]"),
         ({"subscriberIds": [12345], "message": "x"}, "subscriberIds"),
@@ -167,9 +173,61 @@ def test_send_rejects_malformed_json(http: httpx.Client) -> None:
     assert "not valid JSON" in assert_error(resp, 400)["message"]
 
 
-def test_exactly_1550_characters_is_accepted(http: httpx.Client) -> None:
-    resp = http.post("/send", json={"subscribers": ["+13125550001"], "message": "x" * 1550})
-    assert resp.status_code == 200
+def test_content_limits_are_the_contracts(sb: sandbox.Sandbox, http: httpx.Client) -> None:
+    one = ["+13125550001"]
+    sms_max, mms_max = limits.SMS_MAX_CHARS, limits.MMS_MAX_CHARS
+    assert http.post("/send", json={"subscribers": one, "message": "x" * sms_max}).is_success
+    mms = {"subscribers": one, "message": "x" * mms_max, "isMMS": True}
+    assert http.post("/send", json=mms).is_success
+    image = {"subscribers": one, "message": "x" * mms_max, "image": "https://e.test/a.png"}
+    assert http.post("/send", json=image).is_success
+    assert len(sb.ground_truth()) == 3
+
+
+def test_sms_over_160_reject_answers_mtas_error_and_changes_nothing(
+    sb: sandbox.Sandbox, http: httpx.Client
+) -> None:
+    sb.configure(sms_over_160="reject")  # the contract's default today
+    http.post("/subscribers", json={"e164Number": "+13125550003", "firstName": "F" * 158})
+    http.post("/send", json={"subscribers": ["+13125550004"], "message": "before"})
+    before = (len(sb.state.subscribers), len(sb.ground_truth()))
+    long = {"subscribers": ["+13125550001"], "message": "y" * 161}
+    err = assert_error(http.post("/send", json=long), 400)
+    assert err["message"].startswith("Character Limit Exceeded")
+    assert err["name"] == "BadRequestError"
+    # a short message whose text for one recipient is too long once filled in
+    filled = {
+        "subscribers": ["+13125550001", "+13125550002"],
+        "message": "Hi {{name}}!",
+        "properties": {"+13125550002": {"name": "n" * 160}},
+    }
+    err = assert_error(http.post("/send", json=filled), 400)
+    assert "Character Limit Exceeded" in err["message"]
+    assert "+13125550002" in err["message"]
+    by_field = {"subscribers": ["+13125550003"], "message": "Hi {{firstName}} :)"}
+    assert (
+        "Character Limit Exceeded"
+        in assert_error(http.post("/send", json=by_field), 400)["message"]
+    )
+    assert (len(sb.state.subscribers), len(sb.ground_truth())) == before  # nobody created
+
+
+def test_sms_over_160_segments_accepts_and_bills_per_segment(
+    sb: sandbox.Sandbox, http: httpx.Client
+) -> None:
+    sb.configure(sms_over_160="segments")
+    sb.set_capability("+13125550002", False)
+    phone = ["+13125550002"]
+    for message in ("y" * 161, "y" * 306, "y" * 307, "😀" * 40):
+        assert http.post("/send", json={"subscribers": phone, "message": message}).is_success
+    usage = http.get(sb.root_url + "/_sandbox/usage").json()["data"]
+    # GSM-7: 153 per segment once concatenated; UCS-2: 67 units (an emoji takes two)
+    assert usage["creditsByRoute"] == {"sms": 2 + 2 + 3 + 2}
+    too_long = {"subscribers": phone, "message": "y" * 1551}
+    assert (
+        "Character Limit Exceeded"
+        in assert_error(http.post("/send", json=too_long), 400)["message"]
+    )
 
 
 def test_properties_render_placeholders_per_phone(sb: sandbox.Sandbox, http: httpx.Client) -> None:
@@ -203,18 +261,20 @@ def test_templates_and_mms(sb: sandbox.Sandbox, http: httpx.Client) -> None:
 
 
 def test_usage_counts_credits(sb: sandbox.Sandbox, http: httpx.Client) -> None:
-    from mta_notebook.sandbox.admin import credits
-
-    assert credits("x" * 160, is_mms=False, route="sms") == 1
-    assert credits("x" * 161, is_mms=False, route="sms") == 2
-    assert credits("é" * 10 + "😀", is_mms=False, route="sms") == 1
-    assert credits("😀" * 40, is_mms=False, route="sms") == 2  # UCS-2: 80 chars > 70
-    assert credits("x" * 500, is_mms=True, route="sms") == 3
+    sb.configure(imessage_attempt_fail_rate=0.0)
     sb.set_capability("+13125550002", False)
-    http.post("/send", json={"subscribers": ["+13125550002"], "message": "y" * 200})
+    sb.opt_in("+13125550005", "Acme")
+    http.post("/send", json={"subscribers": ["+13125550002"], "message": "y" * 160})
     http.post("/send", json={"subscribers": ["+13125550002"], "image": "https://e.test/a.png"})
+    imessage = {"subscribers": ["+13125550005"], "message": "z" * 150, "senderName": "Acme"}
+    http.post("/send", json=imessage)
     usage = http.get(sb.root_url + "/_sandbox/usage").json()["data"]
-    assert usage == {"messages": 2, "recipients": 2, "credits": 5, "creditsByRoute": {"sms": 5}}
+    assert usage == {
+        "messages": 3,
+        "recipients": 3,
+        "credits": 1 + 3 + 1,
+        "creditsByRoute": {"sms": 1 + 3, "imessage": 1},
+    }
 
 
 def test_template_only_account_gets_403_with_reason() -> None:
@@ -261,27 +321,30 @@ def test_scheduled_send_waits_until_settled(sb: sandbox.Sandbox, http: httpx.Cli
     assert "scheduled" in resp.json()["message"]
     assert sb.ground_truth()[0]["status"] == "scheduled"
     assert http.get("/deliveries").json()["data"]["total"] == 0
+    assert sb.ground_truth()[0]["status_code"] is None
     sb.settle()
-    assert sb.ground_truth()[0]["status"] in {
-        "delivered",
-        "undelivered",
-        "undeliverable",
-        "rejected",
-        "unknown",
-    }
+    final = sb.ground_truth()[0]
+    assert STATUS_BY_CODE[final["status_code"]].is_final
+    assert final["status"] == STATUS_BY_CODE[final["status_code"]].key
     assert http.get("/deliveries").json()["data"]["total"] == 1
 
 
-def test_status_progresses_from_sent_to_final_on_settle(
+def test_status_progresses_from_queued_to_a_documented_final_on_settle(
     sb: sandbox.Sandbox, http: httpx.Client
 ) -> None:
     phones = [f"+1312555{i:04d}" for i in range(40)]
     http.post("/send", json={"subscribers": phones, "message": "hi"})
-    assert {r["status"] for r in sb.ground_truth()} == {"sent"}
+    queued = sb.ground_truth()
+    assert {(r["status"], r["status_code"]) for r in queued} == {("queued", 1)}
     sb.settle()
-    finals = [r["status"] for r in sb.ground_truth()]
-    assert "sent" not in finals
-    assert "delivered" in finals
+    finals = sb.ground_truth()
+    for row in finals:
+        status = STATUS_BY_CODE[row["status_code"]]
+        assert status.is_final, row
+        assert row["status"] == status.key
+    codes = {r["status_code"] for r in finals}
+    assert 4 in codes  # most are delivered
+    assert codes <= set(range(4, 14))
 
 
 def test_time_scale_makes_status_progress_fast() -> None:
@@ -291,9 +354,9 @@ def test_time_scale_makes_status_progress_fast() -> None:
         httpx.post(fast.base_url + "/send", json=body, headers=headers)
         # final_after_s is at most 7.5 s, i.e. 7.5 ms at this scale; no settle() here
         deadline = time.monotonic() + 5
-        while fast.ground_truth()[0]["status"] == "sent" and time.monotonic() < deadline:
+        while fast.ground_truth()[0]["status_code"] < 4 and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert fast.ground_truth()[0]["status"] != "sent"
+        assert STATUS_BY_CODE[fast.ground_truth()[0]["status_code"]].is_final
 
 
 # -- routing -----------------------------------------------------------------------------------
@@ -444,8 +507,35 @@ def test_rate_limiter_windows_exactly_with_a_fake_clock() -> None:
     assert fresh.headers()["RateLimit-Reset"] == "15"
     assert bucket_for("POST", "/send") == "send"
     assert bucket_for("GET", "/subscribers/12") == "subscribers"
-    assert bucket_for("POST", "/subscribers/bulk") == "bulk"
-    assert bucket_for("GET", "/deliveries") == "general"
+    assert bucket_for("POST", "/subscribers/bulk") == "subscribers_bulk"
+    assert bucket_for("POST", "/groups/4/subscribers/bulk-create") == "groups_bulk"
+    assert bucket_for("GET", "/deliveries") == "default"
+    assert bucket_for("GET", "/_sandbox/ground-truth") == "admin"
+
+
+def test_rate_limits_are_the_contracts_table() -> None:
+    assert ratelimit.RATE_LIMITS is limits.RATE_LIMITS
+    assert ratelimit.rate_family is limits.rate_family
+    now = [0.0]
+    limiter = RateLimiter(clock=lambda: now[0])
+    for family, rule in limits.RATE_LIMITS.items():
+        answers = [limiter.hit("a", family).allowed for _ in range(rule.requests + 1)]
+        assert answers == [True] * rule.requests + [False], family
+
+
+def test_groups_bulk_is_5_per_15_s_and_admin_is_unlimited(
+    sb: sandbox.Sandbox, http: httpx.Client
+) -> None:
+    gid = http.post("/groups", json={"name": "G"}).json()["data"]["id"]
+    bulk = [
+        http.post(f"/groups/{gid}/subscribers/bulk-create", json={"subscriberIds": []})
+        for _ in range(6)
+    ]
+    assert [r.status_code for r in bulk] == [200] * 5 + [429]
+    assert bulk[0].headers["RateLimit-Limit"] == "5"
+    admin = [http.get(sb.root_url + "/_sandbox/ground-truth") for _ in range(40)]
+    assert {r.status_code for r in admin} == {200}
+    assert "RateLimit-Limit" not in admin[-1].headers
 
 
 # -- faults ------------------------------------------------------------------------------------
@@ -569,7 +659,9 @@ def test_cli_prints_base_url_and_serves(tmp_path: Any) -> None:
             c.post(base[: -len("/v3")] + "/_sandbox/settle", json={})
             truth = c.get(base[: -len("/v3")] + "/_sandbox/ground-truth").json()["rows"]
         assert truth[0]["route"] == "sms"  # --config: nobody opted in
-        assert len(log.read_text().splitlines()) == 3  # --webhook-log
+        events = [json.loads(line)["event"] for line in log.read_text().splitlines()]
+        assert events.count("message-send") == 1  # --webhook-log
+        assert events.count("delivery-status") == 4  # 1, 2, 3 and the final status
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -605,4 +697,136 @@ def test_app_works_in_process_with_asgi_transport() -> None:
 
     status, statuses = asyncio.run(main())
     assert status == 200
-    assert statuses[0] != "sent"  # settled through the lazily started dispatcher
+    assert statuses[0] not in ("queued", "sending", "sent")  # settled: lazily started dispatcher
+
+
+# -- numbers that decide their own status ------------------------------------------------------
+def test_invalid_numbers_are_accepted_and_end_in_10(
+    sb: sandbox.Sandbox, http: httpx.Client
+) -> None:
+    # area codes cannot start with 0 or 1: shaped like numbers, but phonenumbers rejects them
+    body = {"subscribers": ["+1 123 555 0123", "0235550123", "+13125550001"], "message": "hi"}
+    data = http.post("/send", json=body).json()["data"]
+    assert data["totalSent"] == 3
+    sb.settle()
+    truth = {r["phone"]: r for r in sb.ground_truth()}
+    assert set(truth) == {"+11235550123", "+10235550123", "+13125550001"}
+    for phone in ("+11235550123", "+10235550123"):
+        assert (truth[phone]["status"], truth[phone]["status_code"]) == ("invalid_number", 10)
+        assert truth[phone]["route"] == "sms"
+    assert truth["+13125550001"]["status_code"] != 10
+    numbers = [s["e164Number"] for s in http.get("/subscribers").json()["data"]["rows"]]
+    assert numbers == ["+13125550001"]  # an invalid number does not become a subscriber
+
+
+def test_long_and_short_recipient_lists_read_numbers_alike(
+    sb: sandbox.Sandbox, http: httpx.Client
+) -> None:
+    from mta_notebook.contract.phones import normalize_phone
+
+    forms = ["(312) 555-{:04d}", "312.555.{:04d}", "+1 312 555 {:04d}", "1-123-555-{:04d}"]
+    raw: list[object] = [f.format(i) for i in range(40) for f in forms]
+    raw += [int(f"1312555{i:04d}") for i in range(40, 60)]
+    batches = (raw, raw[:5])  # the vectorised path, and one number at a time
+    want: list[tuple[str, bool]] = []
+    for batch in batches:
+        assert http.post("/send", json={"subscribers": batch, "message": "m"}).is_success
+        seen: dict[str, bool] = {}
+        for item in batch:
+            e164 = normalize_phone(item)
+            digits = "".join(ch for ch in str(item) if ch.isdigit())
+            seen.setdefault(e164 or "+" + digits, e164 is None)
+        want += list(seen.items())
+    sb.settle()
+    got = [(r["phone"], r["status_code"] == 10) for r in sb.ground_truth()]
+    assert got == want
+    assert sum(invalid for _, invalid in got) == 40 + 1  # every 1-123-555-xxxx
+
+
+def test_landlines_end_in_12_from_config_and_admin() -> None:
+    with (
+        sandbox.running(
+            api_key=KEY, config={"landlines": ["(312) 555-0007"], "imessage_attempt_fail_rate": 0}
+        ) as run,
+        client(run) as c,
+    ):
+        run.add_landlines("+13125550008")
+        listed = c.get(run.root_url + "/_sandbox/landlines").json()["data"]
+        assert listed == ["+13125550007", "+13125550008"]
+        run.opt_in("+13125550008", "Acme")  # opted in, but a landline cannot take iMessage
+        phones = ["+13125550007", "+13125550008", "+13125550009"]
+        c.post("/send", json={"subscribers": phones, "message": "hi", "senderName": "Acme"})
+        run.settle()
+        truth = {r["phone"]: r for r in run.ground_truth()}
+        assert [truth[p]["status_code"] for p in phones[:2]] == [12, 12]
+        assert {truth[p]["status"] for p in phones[:2]} == {"landline"}
+        assert truth["+13125550008"]["route"] == "sms"
+        assert truth["+13125550009"]["status_code"] != 12
+        bad = c.post(run.root_url + "/_sandbox/landlines", json={"phones": ["nope"]})
+        assert "landlines[2]" in assert_error(bad, 400)["message"]
+
+
+# -- only the documented contract --------------------------------------------------------------
+def test_unknown_query_parameters_and_fields_are_ignored(
+    sb: sandbox.Sandbox, http: httpx.Client
+) -> None:
+    sb.configure(imessage_attempt_fail_rate=0.0)
+    sb.opt_in("+13125550001", "Acme")
+    http.post("/subscribers", json={"e164Number": "+13125550002", "firstName": "Bo"})
+    undocumented = {"senderName": "Acme", "externalId": "q-1", "isMMS": "true"}
+    body = {"subscribers": ["+13125550001"], "message": "hi", "channel": "imessage"}
+    assert http.post("/send", params=undocumented, json=body).is_success
+    row = sb.ground_truth()[0]
+    assert (row["route"], row["sender_name"], row["external_id"]) == ("sms", None, None)
+    everyone = http.get("/subscribers", params={"firstName": "Nobody", "filters[x]": "y"})
+    assert everyone.json()["data"]["total"] == 2
+    http.post("/webhooks", json={"event": "message-send", "url": "http://x.test/", "secret": "s"})
+    hooks = http.get("/webhooks", params={"event": "delivery-status"}).json()["data"]
+    assert hooks["total"] == 1
+
+
+def test_config_keys_are_validated_against_the_contract() -> None:
+    for bad in (
+        {"outcomes": {"sms": {"undeliverable": 1.0}}},  # a /deliveries filter name, not a code
+        {"outcomes": {"sms": {"unknown": 1.0}}},
+        {"outcomes": {"sms": {"sent": 1.0}}},  # not final
+        {"payload_version": "V4"},
+        {"webhook_date_format": "local"},
+        {"sms_over_160": "split"},
+        {"landlines": ["12"]},
+    ):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            sandbox.SandboxConfig.from_mapping(bad)
+    ok = sandbox.SandboxConfig.from_mapping(
+        {"outcomes": {"sms": {"delivery_unconfirmed": 1.0}}, "landlines": ["312 555 0007"]}
+    )
+    assert ok.outcomes["sms"] == {"delivery_unconfirmed": 1.0}
+    assert ok.landlines == ["+13125550007"]
+
+
+def test_configured_outcome_keys_give_their_documented_codes() -> None:
+    with sandbox.running(api_key=KEY, config={"outcomes": {"sms": {"send_rejected": 1}}}) as run:
+        with client(run) as c:
+            c.post("/send", json={"subscribers": ["+13125550001"], "message": "m"})
+        run.settle()
+        assert [(r["status"], r["status_code"]) for r in run.ground_truth()] == [
+            ("send_rejected", 13)
+        ]
+
+
+def test_the_sandbox_imports_only_the_contract_from_the_package() -> None:
+    import ast
+    from pathlib import Path
+
+    allowed = {"contract", "_server"}
+    for path in Path(sandbox.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef):  # no phone normaliser of its own
+                assert "normalize" not in node.name or "phone" not in node.name, path.name
+            if isinstance(node, ast.ImportFrom) and node.level >= 2:
+                first = (node.module or "").split(".")[0]
+                assert first in allowed, f"{path.name}: from {'.' * node.level}{node.module}"
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                assert not node.module.startswith("mta_notebook"), path.name
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("mta_notebook") for a in node.names), path.name

@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from mta_notebook import sandbox
+from mta_notebook.contract.assumptions import SMS_OVER_160
+from mta_notebook.contract.events import DEFAULT_PAYLOAD_VERSION
 
 KEY = "res-key"
 
@@ -97,6 +99,8 @@ def test_bulk_create_only_and_per_record_errors(http: httpx.Client) -> None:
     assert resp.status_code == 400
     assert "1000" in resp.json()["message"]
     assert http.post("/subscribers/bulk", json={"a": 1}).status_code == 400
+    wrapped = {"subscribers": [{"e164Number": "+13125550005"}]}  # the body is an array
+    assert http.post("/subscribers/bulk", json=wrapped).status_code == 400
 
 
 def test_groups_and_sending_to_them(sb: sandbox.Sandbox, http: httpx.Client) -> None:
@@ -108,7 +112,12 @@ def test_groups_and_sending_to_them(sb: sandbox.Sandbox, http: httpx.Client) -> 
         ids.append(resp.json()["data"]["id"])
     add = http.post(f"/groups/{group['id']}/subscribers", json={"subscriberId": ids[0]})
     assert add.status_code == 200
-    http.post(f"/groups/{group['id']}/subscribers/bulk-create", json={"subscriberIds": ids[1:]})
+    one_by_list = {"subscriberIds": ids[1:]}  # each endpoint takes its documented field only
+    assert http.post(f"/groups/{group['id']}/subscribers", json=one_by_list).status_code == 400
+    many_by_one = {"subscriberId": ids[1]}
+    bulk_url = f"/groups/{group['id']}/subscribers/bulk-create"
+    assert http.post(bulk_url, json=many_by_one).status_code == 400
+    http.post(bulk_url, json={"subscriberIds": ids[1:]})
     listed = http.get("/groups").json()["data"]
     assert listed["rows"][0]["memberCount"] == 3
     assert http.get(f"/groups/{group['id']}").json()["data"]["name"] == "VIP"
@@ -202,4 +211,9 @@ def test_admin_identities_and_config(sb: sandbox.Sandbox, http: httpx.Client) ->
     assert bad.status_code == 400
     cfg = http.get(sb.root_url + "/_sandbox/config").json()["data"]
     assert cfg["webhook_secret"] == "***"
+    assert (cfg["payload_version"], cfg["webhook_date_format"]) == (DEFAULT_PAYLOAD_VERSION, "utc")
+    assert cfg["sms_over_160"] == SMS_OVER_160
+    sb.configure(landlines=["3125550007"], payload_version="V1")
+    cfg = http.get(sb.root_url + "/_sandbox/config").json()["data"]
+    assert (cfg["landlines"], cfg["payload_version"]) == (["+13125550007"], "V1")
     assert http.post(sb.root_url + "/_sandbox/config", json={"reply_rate": "x"}).status_code == 400

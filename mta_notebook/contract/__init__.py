@@ -11,6 +11,7 @@ value. Where the docs are silent the choice is named in :mod:`.assumptions`.
 - :mod:`.routes`: route evidence (``senderName``), route names and labels.
 - :mod:`.keywords`: STOP/START words and the one keyword normalisation.
 - :mod:`.limits`: rate-limit families, bulk sizes, SMS/MMS content limits and credits.
+- :mod:`.segments`: GSM-7/UCS-2 length, segments and credits of an SMS body.
 - :mod:`.dates`: MTA's date formats and the one payload-time rule.
 - :mod:`.signature`: the ``X-Signature`` HMAC.
 - :mod:`.phones`: the one phone normaliser (phonenumbers, with a vectorised fast path).
@@ -19,7 +20,7 @@ value. Where the docs are silent the choice is named in :mod:`.assumptions`.
 
 from __future__ import annotations
 
-from . import assumptions, dates, events, keywords, limits, routes, signature, statuses
+from . import assumptions, dates, events, keywords, limits, routes, segments, signature, statuses
 
 __all__ = [
     "assumptions",
@@ -28,6 +29,7 @@ __all__ = [
     "keywords",
     "limits",
     "routes",
+    "segments",
     "signature",
     "statuses",
 ]

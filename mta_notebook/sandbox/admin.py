@@ -1,14 +1,18 @@
-"""Admin routes under /_sandbox/: reset, identities, opt-in, capability, faults, settle, truth."""
+"""Admin routes under /_sandbox/: reset, identities, opt-in, capability, landlines, payload
+versions, faults, config, settle, ground truth, usage and alerts."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..contract.events import PAYLOAD_VERSIONS
+from ..contract.phones import normalize_phone
+from .dispatch import OPT_IN_TYPES
 from .responses import ApiError, json_body, ok, sandbox_of
-from .state import normalize_phone
 
 __all__ = [
     "admin_alerts",
@@ -17,7 +21,9 @@ __all__ = [
     "admin_faults",
     "admin_ground_truth",
     "admin_identities",
+    "admin_landlines",
     "admin_opt_in",
+    "admin_payload_version",
     "admin_reset",
     "admin_settle",
     "admin_usage",
@@ -63,17 +69,54 @@ def _phone(body: dict[str, Any]) -> str:
 
 
 async def admin_opt_in(request: Request) -> Response:
-    """Simulate an inbound opt-in: records it, marks the phone iMessage-capable, posts the event."""
+    """Simulate an inbound opt-in: records it, marks the phone iMessage-capable, posts the event.
+
+    ``opt_in_type`` is the method the subscriber used (``inbound-message`` by default, or
+    ``deeplink``); it becomes the event's ``optInType``.
+    """
     app = sandbox_of(request)
     body = await json_body(request)
     phone = _phone(body)
     name = body.get("sender_name", body.get("senderName"))
     if not isinstance(name, str) or app.state.identity(name) is None:
         raise ApiError(400, f"sender_name {name!r} is not an identity of this sandbox")
+    method = body.get("opt_in_type", OPT_IN_TYPES[0])
+    if method not in OPT_IN_TYPES:
+        raise ApiError(400, f"opt_in_type must be one of {', '.join(OPT_IN_TYPES)}")
     app.state.opt_ins[(phone, name)] = True
     app.state.capability[phone] = True
-    app.dispatcher.schedule_opt_in(phone, name)
-    return ok({"phone": phone, "sender_name": name}, "Opt-in recorded")
+    app.dispatcher.schedule_opt_in(phone, name, method)
+    return ok({"phone": phone, "sender_name": name, "opt_in_type": method}, "Opt-in recorded")
+
+
+async def admin_landlines(request: Request) -> Response:
+    """GET lists the landlines; POST {"phones": [...]} adds numbers that end in 12 LANDLINE."""
+    state = sandbox_of(request).state
+    if request.method == "POST":
+        phones = (await json_body(request)).get("phones")
+        if not isinstance(phones, list):
+            raise ApiError(400, 'give {"phones": [...]}, a list of E.164 numbers')
+        try:
+            state.config.update({"landlines": [*state.config.landlines, *phones]})
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from exc
+    return ok(list(state.config.landlines))
+
+
+async def admin_payload_version(request: Request) -> Response:
+    """POST {"webhookId": id, "version": "V1" | "V2" | "V3" | null}: that registration's
+    payload version (null: the config's ``payload_version``)."""
+    state = sandbox_of(request).state
+    body = await json_body(request)
+    wid = body.get("webhookId")
+    webhook = state.webhooks.get(wid) if type(wid) is int else None
+    if webhook is None:
+        raise ApiError(400, f"webhookId {wid!r} is not a registered webhook (GET /v3/webhooks)")
+    version = body.get("version")
+    if version is not None and version not in PAYLOAD_VERSIONS:
+        raise ApiError(400, f"version must be one of {', '.join(PAYLOAD_VERSIONS)} or null")
+    webhook.payload_version = version
+    return ok({"webhookId": webhook.id, "version": version}, "Payload version set")
 
 
 async def admin_capability(request: Request) -> Response:
@@ -138,37 +181,12 @@ async def admin_ground_truth(request: Request) -> Response:
     )
 
 
-_GSM7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€"
-)
-
-_GSM7_EXT = set("^{}\\[~]|€")
-
-
-def credits(text: str, *, is_mms: bool, route: str) -> int:
-    """Credits of one message: MMS 3; SMS 1 per segment (GSM-7 160/153, else 70/67);
-    iMessage 1 (an assumption: MTA does not document iMessage pricing)."""
-    if is_mms:
-        return 3
-    if route == "imessage":
-        return 1
-    if all(ch in _GSM7 for ch in text):
-        single, multi = 160, 153
-        n = len(text) + sum(ch in _GSM7_EXT for ch in text)  # extension chars take two
-    else:
-        single, multi = 70, 67
-        n = len(text.encode("utf-16-le")) // 2  # UCS-2 units: emoji take two
-    return 1 if n <= single else -(-n // multi)
-
-
 async def admin_usage(request: Request) -> Response:
     """Messages, recipients and credits used so far, by route."""
     rows = sandbox_of(request).state.rows
     by_route: dict[str, int] = {}
     for row in rows:
-        cost = credits(row.text, is_mms=row.is_mms, route=row.route)
-        by_route[row.route] = by_route.get(row.route, 0) + cost
+        by_route[row.route] = by_route.get(row.route, 0) + row.credits
     data = {
         "messages": len({row.message_id for row in rows}),
         "recipients": len(rows),
@@ -183,6 +201,4 @@ async def admin_alerts(request: Request) -> Response:
 
 
 def _dumps(data: Any) -> bytes:
-    import json
-
     return json.dumps(data, separators=(",", ":")).encode()

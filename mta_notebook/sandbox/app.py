@@ -16,7 +16,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from . import admin, resources, send
 from .dispatch import Dispatcher
-from .ratelimit import RateInfo, RateLimiter, bucket_for
+from .ratelimit import ADMIN, RateInfo, RateLimiter, bucket_for, counted_per
 from .responses import ApiError, api_error_handler, error_response
 from .state import SandboxConfig, SandboxState
 
@@ -65,8 +65,10 @@ class SandboxApp:
 
         auth = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        client = scope.get("client")
+        ip = str(client[0]) if client else "unknown"
         if not token or token != state.api_key:
-            info = self.limiter.peek("anonymous", bucket)
+            info = self.limiter.peek(ip, bucket)
             msg = (
                 "Missing API key: send the header 'Authorization: Bearer <API key>'"
                 if not token
@@ -75,20 +77,20 @@ class SandboxApp:
             await self._answer(scope, receive, send, request_id, info, 401, msg)
             return
 
-        account = "account-1"
-        faulty = bucket != "admin" and any(
+        who = "account-1" if counted_per(bucket) == "account" else ip
+        faulty = bucket != ADMIN and any(
             path.startswith(p) for p in state.faults.get("paths", ["/send"])
         )
-        if bucket != "admin" and state.fault("rate_limit_burst"):
-            info = self.limiter.throttled(account, bucket)
+        if bucket != ADMIN and state.fault("rate_limit_burst"):
+            info = self.limiter.throttled(who, bucket)
             await self._answer(scope, receive, send, request_id, info, 429, _rate_msg(info))
             return
-        info = self.limiter.hit(account, bucket)
+        info = self.limiter.hit(who, bucket)
         if not info.allowed:
             await self._answer(scope, receive, send, request_id, info, 429, _rate_msg(info))
             return
         latency = float(state.faults.get("latency_ms", 0) or 0)
-        if latency > 0 and bucket != "admin":
+        if latency > 0 and bucket != ADMIN:
             await asyncio.sleep(latency / 1000)
         if faulty and state.fault("error_before"):
             msg = "Internal server error (sandbox fault error_before: nothing was processed)"
@@ -199,6 +201,8 @@ def _routes() -> list[Route]:
         Route("/_sandbox/identities", a.admin_identities, methods=["GET", "POST"]),
         Route("/_sandbox/opt-in", a.admin_opt_in, methods=["POST"]),
         Route("/_sandbox/capability", a.admin_capability, methods=["POST"]),
+        Route("/_sandbox/landlines", a.admin_landlines, methods=["GET", "POST"]),
+        Route("/_sandbox/payload-version", a.admin_payload_version, methods=["POST"]),
         Route("/_sandbox/faults", a.admin_faults, methods=["GET", "POST"]),
         Route("/_sandbox/config", a.admin_config, methods=["GET", "POST"]),
         Route("/_sandbox/settle", a.admin_settle, methods=["POST"]),

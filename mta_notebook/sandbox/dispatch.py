@@ -18,22 +18,27 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
 
-from ..models import DELIVERY_STATUS_CODES, EVENT_TYPES
-from ..webhooks import sign
+from ..contract.events import MTA_TYPES, EventName
+from ..contract.keywords import is_stop
+from ..contract.signature import SIGNATURE_HEADER, sign
+from ..contract.statuses import STATUS_BY_NAME
+from .payloads import render
 from .routing import draw
 from .state import MessageRow, SandboxState, Webhook, iso_ms, utcnow
 
-__all__ = ["Dispatcher"]
+__all__ = ["OPT_IN_TYPES", "Dispatcher"]
 
-# The same tables the readers use, so the sandbox speaks exactly the contract they assume.
-_CODES = {name: code for code, name in DELIVERY_STATUS_CODES.items()}
-_TYPES = {event: mta_type for mta_type, event in EVENT_TYPES.items()}
+_TYPES = {event: mta_type for mta_type, event in MTA_TYPES.items()}
+_QUEUED, _SENDING, _SENT = (STATUS_BY_NAME[k].code for k in ("queued", "sending", "sent"))
+#: ``optInType`` values: the docs say it is the *method* of the opt-in and list none, so these
+#: are plausible names, never a channel.
+OPT_IN_TYPES = ("inbound-message", "deeplink")
 _CONCURRENCY = 16
 _log = logging.getLogger("mta_notebook.sandbox")
 
@@ -61,6 +66,7 @@ class Dispatcher:
         self._seq = itertools.count()
         self._offset = 0.0
         self._in_flight = 0
+        self._due = 0.0  # the due time of the transition being applied; its posts start there
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
@@ -110,77 +116,69 @@ class Dispatcher:
     def schedule_row(
         self, row: MessageRow, start_in_s: float, plan_times: dict[str, float]
     ) -> None:
-        """Queue message-send, delivery-status (sent, final) and an optional reply for ``row``.
+        """Queue the life of ``row``: status 1, hand-over (message-send, 2), 3, final, reply.
 
-        ``start_in_s`` is the real delay before the message is handed over (scheduled sends);
-        ``plan_times`` holds the unscaled offsets ``sent``, ``final`` and ``reply``.
+        ``start_in_s`` is the real delay before the message is queued (scheduled sends);
+        ``plan_times`` holds the unscaled offsets ``sending``, ``sent``, ``final``, ``reply``.
         """
         base = self.now() + start_in_s
 
         def at(offset: float, fn: Callable[[], None]) -> None:
             self._push(_Item(base + self._scaled(offset), next(self._seq), "transition", fn))
 
-        at(0.0, lambda: self._on_send(row))
-        at(plan_times["sent"], lambda: self._on_status(row, "sent", plan_times["sent"]))
-        at(
-            plan_times["final"],
-            lambda: self._on_status(row, row.final_status, plan_times["final"]),
-        )
+        sending, sent, final = plan_times["sending"], plan_times["sent"], plan_times["final"]
+        at(0.0, lambda: self._on_status(row, _QUEUED, 0.0))
+        at(sending, lambda: self._on_handover(row, sending))
+        at(sent, lambda: self._on_status(row, _SENT, sent))
+        at(final, lambda: self._on_status(row, row.final_code, final))
         if row.reply is not None:
             at(plan_times["reply"], lambda: self._on_reply(row, plan_times["reply"]))
 
-    def schedule_opt_in(self, phone: str, sender_name: str) -> None:
-        """Emit number-opt-in for ``phone`` and ``sender_name`` now."""
+    def schedule_opt_in(self, phone: str, sender_name: str, opt_in_type: str) -> None:
+        """Emit number-opt-in for ``phone`` to ``sender_name`` now (``optInType`` the method)."""
 
         def fire() -> None:
-            payload = {
+            fields = {
                 "type": _TYPES["number-opt-in"],
                 "number": phone,
                 "senderName": sender_name,
-                "optInType": "imessage",
-                "timestamp": iso_ms(utcnow()),
+                "optInType": opt_in_type,
             }
-            self._emit("number-opt-in", payload, f"opt-in|{phone}|{sender_name}")
+            self._emit("number-opt-in", fields, utcnow(), f"opt-in|{phone}|{sender_name}")
 
         self._push(_Item(self.now(), next(self._seq), "transition", fire))
 
     # -- transitions ----------------------------------------------------------------------------
-    def _on_send(self, row: MessageRow) -> None:
-        row.sent = True
-        row.status = "sent"
-        row.status_at = row.created_at
-        payload: dict[str, Any] = {
-            "type": _TYPES["message-send"],
+    def _outbound(self, row: MessageRow, event: EventName) -> dict[str, Any]:
+        """The fields every outbound event of ``row`` shares; senderName only on iMessage."""
+        fields: dict[str, Any] = {
+            "type": _TYPES[event],
             "messageId": row.message_id,
             "externalId": row.external_id,
             "destinationNumber": row.phone,
         }
         if row.route == "imessage":
-            payload["senderName"] = row.sender_name
-        payload["tags"] = dict(row.tags)
-        payload["timestamp"] = iso_ms(row.created_at)
-        self._emit("message-send", payload, f"{row.message_id}|{row.phone}")
+            fields["senderName"] = row.sender_name
+        fields["tags"] = dict(row.tags)
+        return fields
 
-    def _on_status(self, row: MessageRow, status: str, offset: float) -> None:
+    def _on_handover(self, row: MessageRow, offset: float) -> None:
         at = row.created_at + timedelta(seconds=offset)
-        row.status = status
+        self._emit("message-send", self._outbound(row, "message-send"), at, _row_key(row))
+        self._on_status(row, _SENDING, offset)
+
+    def _on_status(self, row: MessageRow, code: int | None, offset: float) -> None:
+        at = row.created_at + timedelta(seconds=offset)
+        row.sent = True
+        row.status_code = code
         row.status_at = at
-        payload: dict[str, Any] = {
-            "type": _TYPES["delivery-status"],
-            "messageId": row.message_id,
-            "externalId": row.external_id,
-            "destinationNumber": row.phone,
-            "status": _CODES[status],
-        }
-        if row.route == "imessage":
-            payload["senderName"] = row.sender_name
-        payload["tags"] = dict(row.tags)
-        payload["timestamp"] = iso_ms(at)
-        self._emit("delivery-status", payload, f"{row.message_id}|{row.phone}")
+        fields = self._outbound(row, "delivery-status")
+        fields["status"] = code
+        self._emit("delivery-status", fields, at, _row_key(row))
 
     def _on_reply(self, row: MessageRow, offset: float) -> None:
         at = row.created_at + timedelta(seconds=offset)
-        payload: dict[str, Any] = {
+        fields: dict[str, Any] = {
             "type": _TYPES["message-reply"],
             "replyId": self.state.next_id("reply"),
             "fromNumber": row.phone,
@@ -191,31 +189,34 @@ class Dispatcher:
             "tags": dict(row.tags),
         }
         if row.route == "imessage":
-            payload["senderName"] = row.sender_name
-        payload["timestamp"] = iso_ms(at)
-        if row.reply == "STOP":
-            sid = self.state.by_phone.get(row.phone)
-            if sid is not None:
-                self.state.subscribers[sid].opted_out = True
-        self._emit("message-reply", payload, f"{row.message_id}|{row.phone}")
+            fields["senderName"] = row.sender_name
+        sid = self.state.by_phone.get(row.phone)
+        if sid is not None and is_stop(row.reply):  # later sends to it end in 11
+            self.state.subscribers[sid].opted_out = True
+        self._emit("message-reply", fields, at, _row_key(row))
 
-    def _emit(self, event: str, payload: dict[str, Any], key: str) -> None:
-        """Queue one post per registered webhook for ``event`` (plus the log), with faults."""
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        ident = f"{key}|{event}|{payload.get('status', '')}"
+    def _emit(self, event: str, fields: dict[str, Any], when: datetime, key: str) -> None:
+        """Queue one post per registered webhook for ``event`` (plus the log), with faults.
+
+        Each target gets the body in its own payload version; copies of a post are identical.
+        """
+        ident = f"{key}|{event}|{fields.get('status', '')}"
         seed = self.state.seed
+        cfg = self.state.config
         delay = 0.0
         if _fault_fires(self.state, "webhook_reorder", draw(seed, "reorder", ident)):
-            delay = self._scaled(self.state.config.final_after_s * 1.6 + 1.0)
+            delay = self._scaled(cfg.final_after_s * 1.6 + 1.0)
         copies = 2 if _fault_fires(self.state, "webhook_duplicate", draw(seed, "dup", ident)) else 1
         targets: list[Webhook | None] = [
             w for w in self.state.webhooks.values() if w.event == event
         ]
         if self.webhook_log is not None:
             targets.append(None)
-        due = self.now() + delay
+        due = self._due + delay
         for target in targets:
             wid = target.id if target is not None else 0
+            version = (target.payload_version if target else None) or cfg.payload_version
+            body = render(fields, when, version, cfg.webhook_date_format)
             for _ in range(copies):
                 self._push(
                     _Item(due, next(self._seq), "post", None, event, body, target, f"{key}|{wid}")
@@ -227,23 +228,27 @@ class Dispatcher:
         while True:
             self._wake.clear()
             now = self.now()
-            batch: list[_Item] = []
-            while self._heap and self._heap[0].due <= now:
-                batch.append(heapq.heappop(self._heap))
-            if not batch:
-                timeout = (self._heap[0].due - now) if self._heap else None
-                with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
-                continue
             posts: list[_Item] = []
-            for item in batch:
+            applied = False
+            # One item at a time in due order: the posts a transition queues join this round
+            # at their own due time, so after settle() jumps the clock they still go out in
+            # timeline order (a reordered post after the recipient's next event).
+            while self._heap and self._heap[0].due <= now:
+                item = heapq.heappop(self._heap)
                 if item.kind == "transition" and item.apply is not None:
+                    applied = True
+                    self._due = item.due
                     try:
                         item.apply()
                     except Exception:  # a bug must not stop every later event
                         _log.exception("sandbox: status transition failed")
                 else:
                     posts.append(item)
+            if not posts and not applied:
+                timeout = (self._heap[0].due - now) if self._heap else None
+                with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                continue
             if posts:
                 self._in_flight += len(posts)
                 try:
@@ -273,7 +278,7 @@ class Dispatcher:
         signature = sign(item.body, webhook.secret)
         headers = {
             "Content-Type": "application/json",
-            "X-Signature": signature,
+            SIGNATURE_HEADER: signature,
             "User-Agent": "mta-notebook-sandbox",
         }
         status: int | None = None
@@ -317,7 +322,7 @@ class Dispatcher:
         line = {
             "received_at": iso_ms(utcnow()),
             "event": event,
-            "headers": {"X-Signature": signature, "Content-Type": "application/json"},
+            "headers": {SIGNATURE_HEADER: signature, "Content-Type": "application/json"},
             "raw_body": body.decode(),
         }
         self._log.write(json.dumps(line, separators=(",", ":")) + "\n")
@@ -344,6 +349,10 @@ class Dispatcher:
                 raise TimeoutError(f"{self.pending()} webhook items still pending")
             await asyncio.sleep(0.002)
         return pending
+
+
+def _row_key(row: MessageRow) -> str:
+    return f"{row.message_id}|{row.phone}"
 
 
 def _fault_fires(state: SandboxState, key: str, u: float) -> bool:

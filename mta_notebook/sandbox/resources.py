@@ -8,8 +8,11 @@ from urllib.parse import urlparse
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..contract.events import EVENTS
+from ..contract.limits import BULK_MAX_RECORDS
+from ..contract.phones import normalize_phone
 from .responses import ApiError, json_body, ok, page_params, paged, sandbox_of
-from .state import SandboxState, Subscriber, Webhook, normalize_phone, utcnow
+from .state import SandboxState, Subscriber, Webhook, utcnow
 
 __all__ = [
     "add_group_members",
@@ -30,9 +33,6 @@ __all__ = [
     "update_webhook",
     "upsert_subscriber",
 ]
-
-EVENTS = ("message-reply", "delivery-status", "message-send", "number-opt-in")
-MAX_BULK = 1000
 
 
 # -- subscribers -------------------------------------------------------------------------------
@@ -173,13 +173,9 @@ async def delete_subscriber(request: Request) -> Response:
 async def bulk_subscribers(request: Request) -> Response:
     """POST upserts (``createOnly`` creates only), PATCH updates; per-record errors."""
     state = sandbox_of(request).state
-    body = await json_body(request, kind=object)
-    if isinstance(body, dict):
-        body = body.get("subscribers", body.get("records"))
-    if not isinstance(body, list):
-        raise ApiError(400, "bulk: the body must be a JSON array of subscriber records")
-    if len(body) > MAX_BULK:
-        raise ApiError(400, f"bulk: {len(body)} records; at most {MAX_BULK} per request")
+    body = await json_body(request, kind=list)
+    if len(body) > BULK_MAX_RECORDS:
+        raise ApiError(400, f"bulk: {len(body)} records; at most {BULK_MAX_RECORDS} per request")
     flag = request.query_params.get("createOnly", "false").lower()
     if flag not in ("true", "false"):
         raise ApiError(400, f"createOnly must be true or false, got {flag!r}")
@@ -252,18 +248,18 @@ async def get_group(request: Request) -> Response:
 
 
 async def add_group_members(request: Request) -> Response:
-    """{"subscriberId": id} or {"subscriberIds": [...]} (at most 1,000)."""
+    """``/subscribers`` takes {"subscriberId": id}; ``/bulk-create`` {"subscriberIds": [...]}."""
     state, gid = _group(request)
     body = await json_body(request)
-    ids = body.get("subscriberIds")
-    if ids is None and "subscriberId" in body:
-        ids = [body["subscriberId"]]
+    bulk = request.url.path.endswith("/bulk-create")
+    ids = body.get("subscriberIds") if bulk else [body.get("subscriberId")]
     if not isinstance(ids, list) or not all(
         isinstance(i, int) and not isinstance(i, bool) for i in ids
     ):
-        raise ApiError(400, "give subscriberId (an id) or subscriberIds (a list of ids)")
-    if len(ids) > MAX_BULK:
-        raise ApiError(400, f"{len(ids)} subscriberIds; at most {MAX_BULK} per request")
+        field = "subscriberIds (a list of ids)" if bulk else "subscriberId (an id)"
+        raise ApiError(400, f"give {field}")
+    if len(ids) > BULK_MAX_RECORDS:
+        raise ApiError(400, f"{len(ids)} subscriberIds; at most {BULK_MAX_RECORDS} per request")
     unknown = [i for i in ids if i not in state.subscribers]
     if unknown:
         raise ApiError(400, f"unknown subscriberIds {unknown}")
@@ -283,8 +279,8 @@ async def remove_group_members(request: Request) -> Response:
         ids = (await json_body(request)).get("subscriberIds")
         if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
             raise ApiError(400, "give subscriberIds (a list of ids)")
-        if len(ids) > MAX_BULK:
-            raise ApiError(400, f"{len(ids)} subscriberIds; at most {MAX_BULK} per request")
+        if len(ids) > BULK_MAX_RECORDS:
+            raise ApiError(400, f"{len(ids)} subscriberIds; at most {BULK_MAX_RECORDS} per request")
     removed = 0
     for sid in ids:
         sub = state.subscribers.get(sid)

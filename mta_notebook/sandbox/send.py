@@ -2,22 +2,48 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..contract.assumptions import DOMESTIC_COUNTRY_CODE
+from ..contract.dates import parse_time
+from ..contract.limits import MMS_CREDITS, MMS_MAX_CHARS, SMS_CREDITS, SMS_MAX_CHARS
+from ..contract.phones import normalize_phone, normalize_phones
+from ..contract.segments import credits
+from ..contract.statuses import STATUS_BY_NAME
 from .responses import ApiError, json_body, ok, page_params, paged, sandbox_of
 from .routing import plan_recipient
-from .state import Longcode, MessageRow, SandboxState, Subscriber, iso_ms, normalize_phone, utcnow
+from .state import Longcode, MessageRow, SandboxState, Subscriber, iso_ms, utcnow
 
-__all__ = ["dedicated_numbers", "deliveries", "not_found", "send_message", "verify_api_key"]
+__all__ = [
+    "dedicated_numbers",
+    "deliveries",
+    "not_found",
+    "recipient_number",
+    "send_message",
+    "verify_api_key",
+]
 
-MAX_BODY = 1550
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}")
 _STATUSES = ("sent", "delivered", "undelivered", "undeliverable", "unknown", "rejected")
+# What the emulated MTA takes as a number although it does not validate: "+" and 10-15 digits
+# (E.164 allows 15), or a US-shaped 10 digits, or 1 and 10 digits, with the usual punctuation.
+# MTA accepts such a recipient and reports 10 INVALID_NUMBER; anything else is a 400.
+_NUMBER_SHAPE = re.compile(r"^(?:\+[0-9]{10,15}|1?[0-9]{10})$")
+_PUNCTUATION = re.compile(r"[ ().\-]")
+# From this many recipients on, contract.phones' vectorised path is the faster of the two.
+_VECTOR_MIN = 100
+_QUEUED = STATUS_BY_NAME["queued"].code
+_INVALID_NUMBER = STATUS_BY_NAME["invalid_number"].code
+_STOPPED_NUMBER = STATUS_BY_NAME["stopped_number"].code
+_LANDLINE = STATUS_BY_NAME["landline"].code
 
 
 async def verify_api_key(request: Request) -> Response:
@@ -37,26 +63,57 @@ async def dedicated_numbers(request: Request) -> Response:
 
 
 def parse_scheduled(value: object) -> datetime:
-    """``20250306T193000-0000`` (ISO basic, as MTA documents) or extended ISO 8601."""
-    if not isinstance(value, str) or not value.strip():
-        raise ApiError(400, "scheduledDate must be an ISO-8601 string like 20250306T193000-0000")
-    text = value.strip().replace("Z", "+00:00")
-    for fmt in ("%Y%m%dT%H%M%S%z", "%Y%m%dT%H%M%S"):
-        try:
-            parsed = datetime.strptime(text, fmt)
-            break
-        except ValueError:
-            continue
-    else:
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError as exc:
-            raise ApiError(
-                400, f"scheduledDate {value!r} is not ISO 8601 (e.g. 20250306T193000-0000)"
-            ) from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed
+    """``scheduledDate``: ISO 8601 (basic ``20250306T193000-0000`` as documented, or extended);
+    the docs give it in UTC, so a time without an offset is UTC."""
+    when = parse_time(value, naive_timezone="UTC") if isinstance(value, str) else None
+    if when is None:
+        raise ApiError(400, f"scheduledDate {value!r} is not ISO 8601 (e.g. 20250306T193000-0000)")
+    return when
+
+
+def recipient_number(value: object, e164: str | None = None) -> tuple[str, bool] | None:
+    """The number a ``subscribers`` entry addresses, and whether it is a valid one.
+
+    ``e164`` is ``contract.phones.normalize_phone(value)`` when the caller has it already.
+    A number that does not validate but has a number's shape is kept (as ``+`` and its digits)
+    to fail with 10 INVALID_NUMBER; ``None`` for anything else.
+
+    >>> recipient_number("(312) 555-0123"), recipient_number("+1 123 555 0123")
+    (('+13125550123', True), ('+11235550123', False))
+    >>> recipient_number("not-a-phone") is None, recipient_number("555-0123") is None
+    (True, True)
+    """
+    if e164 is None:
+        e164 = normalize_phone(value)
+    if e164 is not None:
+        return e164, True
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = _PUNCTUATION.sub("", str(value).strip())
+    if not _NUMBER_SHAPE.match(text):
+        return None
+    digits = text.lstrip("+")
+    if not text.startswith("+") and len(digits) == 10:
+        digits = f"{DOMESTIC_COUNTRY_CODE}{digits}"
+    return "+" + digits, False
+
+
+_Phonebook = dict[object, str | None]
+
+
+def _phonebook(*groups: Iterable[object]) -> _Phonebook:
+    """``contract.phones.normalize_phone`` of each distinct number-like value in ``groups``
+    (its vectorised twin when there are many)."""
+    distinct = list(dict.fromkeys(v for g in groups for v in g if isinstance(v, (str, int, float))))
+    if len(distinct) < _VECTOR_MIN:
+        return {v: normalize_phone(v) for v in distinct}
+    found = normalize_phones(distinct)
+    return {v: p if isinstance(p, str) else None for v, p in zip(distinct, found, strict=True)}
+
+
+def _number(value: object, book: _Phonebook) -> tuple[str, bool] | None:
+    e164 = book.get(value) if isinstance(value, (str, int, float)) else None
+    return recipient_number(value, e164)
 
 
 def _render(text: str, variables: dict[str, Any]) -> str:
@@ -86,7 +143,32 @@ def _int_list(body: dict[str, Any], key: str) -> list[int]:
     return list(value)
 
 
-def _recipients(state: SandboxState, body: dict[str, Any]) -> tuple[list[Subscriber], int]:
+@dataclass
+class _Recipient:
+    phone: str
+    valid: bool
+    subscriber: Subscriber | None  # None: not on the account yet (or not a valid number)
+
+
+@dataclass
+class _Recipients:
+    """Who a /send reaches, decided before anything changes; ``create()`` then adds the new."""
+
+    to: list[_Recipient]
+    international: int
+    new_emails: list[str]
+
+    def create(self, state: SandboxState) -> None:
+        """Unknown valid numbers and emails become subscribers, as MTA does."""
+        for rec in self.to:
+            if rec.subscriber is None and rec.valid:
+                rec.subscriber = state.add_subscriber(rec.phone, None)
+        for email in self.new_emails:
+            if state.find_subscriber(email) is None:
+                state.add_subscriber(None, email)
+
+
+def _recipients(state: SandboxState, body: dict[str, Any], book: _Phonebook) -> _Recipients:
     """The deduplicated recipients with a phone, and how many were international (failed)."""
     has = {k: bool(body.get(k)) for k in ("subscribers", "subscriberIds", "groups")}
     every = body.get("allSubscribers")
@@ -110,47 +192,52 @@ def _recipients(state: SandboxState, body: dict[str, Any]) -> tuple[list[Subscri
     missing = [g for g in groups if g not in state.groups]
     if missing:
         raise ApiError(400, f"Unknown groups {missing}: list them with GET /groups")
-    chosen: dict[int, Subscriber] = {}
-    if every:
-        for sub in state.subscribers.values():
-            chosen[sub.id] = sub
     raw = body.get("subscribers") or []
     if not isinstance(raw, list):
         raise ApiError(400, "subscribers must be a list of phone numbers (E.164) or emails")
-    parsed: list[tuple[object, bool, str | None]] = []
-    for i, item in enumerate(raw):
-        is_email = isinstance(item, str) and "@" in item
-        phone = None if is_email else normalize_phone(item)
-        if not is_email and phone is None:
+    emails = [item for item in raw if isinstance(item, str) and "@" in item]
+    numbers = [
+        (i, item) for i, item in enumerate(raw) if not (isinstance(item, str) and "@" in item)
+    ]
+    chosen: dict[str, _Recipient] = {}
+
+    def add(phone: str | None, valid: bool, sub: Subscriber | None) -> None:
+        if phone is not None and phone not in chosen:
+            chosen[phone] = _Recipient(phone, valid, sub)
+
+    if every:
+        for sub in state.subscribers.values():
+            add(sub.e164, True, sub)
+    for i, item in numbers:
+        found = _number(item, book)
+        if found is None:
             raise ApiError(
                 400, f"subscribers[{i}] = {item!r} is not a phone number or email; use E.164"
             )
-        parsed.append((item, is_email, phone))
-    for item, is_email, phone in parsed:
-        found = state.find_subscriber(str(item)) if is_email else None
-        if phone is not None:
-            sid = state.by_phone.get(phone)
-            found = state.subscribers[sid] if sid is not None else None
-        if found is None:  # unknown numbers and emails are created, as MTA does
-            found = state.add_subscriber(phone, str(item) if is_email else None)
-        chosen[found.id] = found
+        phone, valid = found
+        sid = state.by_phone.get(phone)
+        add(phone, valid, state.subscribers[sid] if sid is not None else None)
+    new_emails: list[str] = []
+    for email in emails:
+        known = state.find_subscriber(email)
+        if known is None:
+            new_emails.append(email)
+        else:
+            add(known.e164, True, known)
     for sid in ids:
-        chosen[sid] = state.subscribers[sid]
+        add(state.subscribers[sid].e164, True, state.subscribers[sid])
     for gid in groups:
         for member in state.group_members(gid):
-            chosen[member.id] = member
-    out: list[Subscriber] = []
-    seen: set[str] = set()
+            add(member.e164, True, member)
+    domestic = f"+{DOMESTIC_COUNTRY_CODE}"
+    to: list[_Recipient] = []
     international = 0
-    for sub in chosen.values():
-        if sub.e164 is None or sub.e164 in seen:
-            continue
-        seen.add(sub.e164)
-        if not sub.e164.startswith("+1") and not state.config.international:
+    for rec in chosen.values():
+        if not rec.phone.startswith(domestic) and not state.config.international:
             international += 1
-            continue
-        out.append(sub)
-    return out, international
+        else:
+            to.append(rec)
+    return _Recipients(to, international, new_emails)
 
 
 def _identity(state: SandboxState, body: dict[str, Any]) -> tuple[Longcode | None, Longcode]:
@@ -207,16 +294,36 @@ def _content(state: SandboxState, body: dict[str, Any]) -> tuple[str, bool]:
         if str(template) not in state.config.templates:
             raise ApiError(400, f"Unknown templateId {template}")
         text = text or state.config.templates[str(template)]
-    if len(text) > MAX_BODY:
-        raise ApiError(
-            400,
-            f"Character Limit Exceeded: the message has {len(text)} characters; "
-            f"the limit is {MAX_BODY}",
-        )
     return text, bool(image) or is_mms
 
 
-def _properties(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _check_length(state: SandboxState, text: str, texts: dict[str, str], is_mms: bool) -> None:
+    """400 "Character Limit Exceeded" when the message or one recipient's text is too long.
+
+    An MMS takes MMS_MAX_CHARS. An SMS takes SMS_MAX_CHARS with ``sms_over_160="reject"``
+    (the developer docs); with ``"segments"`` it goes out in billed segments, up to the same
+    MMS_MAX_CHARS, the longest body MTA documents.
+    """
+    segmented = state.config.sms_over_160 == "segments"
+    limit = MMS_MAX_CHARS if is_mms or segmented else SMS_MAX_CHARS
+    kind = "an MMS" if is_mms else "a message" if segmented else "an SMS"
+    hint = "" if is_mms or segmented else " (send it as MMS with isMMS or an image)"
+    if len(text) > limit:
+        raise ApiError(
+            400,
+            f"Character Limit Exceeded: the message has {len(text)} characters; "
+            f"{kind} takes at most {limit}{hint}",
+        )
+    for phone, rendered in texts.items():
+        if len(rendered) > limit:
+            raise ApiError(
+                400,
+                f"Character Limit Exceeded: the text for {phone} has {len(rendered)} "
+                f"characters once filled in; {kind} takes at most {limit}{hint}",
+            )
+
+
+def _properties(body: dict[str, Any], book: _Phonebook) -> dict[str, dict[str, Any]]:
     props = body.get("properties")
     if props is None:
         return {}
@@ -224,11 +331,32 @@ def _properties(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
         raise ApiError(400, "properties must map phone numbers to objects of variables")
     out: dict[str, dict[str, Any]] = {}
     for key, values in props.items():
-        phone = normalize_phone(key)
-        if phone is None or not isinstance(values, dict):
+        found = _number(key, book)
+        if found is None or not isinstance(values, dict):
             raise ApiError(400, f"properties[{key!r}]: key must be a phone, value an object")
-        out[phone] = values
+        out[found[0]] = values
     return out
+
+
+@functools.lru_cache(maxsize=4096)  # a campaign fills in few distinct texts
+def _credits(text: str, *, is_mms: bool, route: str) -> int:
+    """MMS and SMS as documented (SMS per segment); iMessage one credit (not documented)."""
+    if is_mms:
+        return MMS_CREDITS
+    if route == "imessage":
+        return SMS_CREDITS
+    return credits(text, mms=False)
+
+
+def _forced_code(state: SandboxState, rec: _Recipient, landlines: set[str]) -> int | None:
+    """The final status the number itself decides, before any draw."""
+    if not rec.valid:
+        return _INVALID_NUMBER
+    if rec.phone in landlines:
+        return _LANDLINE
+    if rec.subscriber is not None and rec.subscriber.opted_out:
+        return _STOPPED_NUMBER
+    return None
 
 
 async def send_message(request: Request) -> Response:
@@ -243,20 +371,35 @@ async def send_message(request: Request) -> Response:
     tags = body.get("tags") or {}
     if not isinstance(tags, dict):
         raise ApiError(400, "tags must be an object of string values")
-    props = _properties(body)
+    raw = body.get("subscribers")
+    props = body.get("properties")
+    book = _phonebook(
+        raw if isinstance(raw, list) else [], props if isinstance(props, dict) else []
+    )
+    properties = _properties(body, book)
     delay = 0.0
     scheduled = None
     if body.get("scheduledDate") is not None:
         scheduled = parse_scheduled(body["scheduledDate"])
         delay = max(0.0, (scheduled - utcnow()).total_seconds()) / state.time_scale
-    recipients, international = _recipients(state, body)
+    recipients = _recipients(state, body, book)
+    texts = {
+        rec.phone: _render(
+            text, {**_sub_vars(rec.subscriber, rec.phone), **properties.get(rec.phone, {})}
+        )
+        for rec in recipients.to
+    }
+    _check_length(state, text, texts, is_mms)
+    recipients.create(state)
 
     message_id = state.next_id("message")
     created = scheduled if scheduled is not None and delay > 0 else utcnow()
-    for sub in recipients:
-        phone = sub.e164
-        assert phone is not None
-        plan = plan_recipient(state, phone, identity, message_id)
+    landlines = set(state.config.landlines)
+    for rec in recipients.to:
+        phone = rec.phone
+        plan = plan_recipient(
+            state, phone, identity, message_id, forced_code=_forced_code(state, rec, landlines)
+        )
         from_code = identity if plan.route == "imessage" and identity is not None else sms_from
         row = MessageRow(
             message_id=message_id,
@@ -264,31 +407,34 @@ async def send_message(request: Request) -> Response:
             phone=phone,
             sender_name=identity.sender_name if identity is not None else None,
             route=plan.route,
-            text=_render(text, {**_sub_vars(sub, phone), **props.get(phone, {})}),
+            text=texts[phone],
             tags={str(k): str(v) for k, v in tags.items()},
             from_number=from_code.number,
             created_at=created,
             is_mms=is_mms,
-            final_status=plan.final_status,
+            final_code=plan.final_code,
             reply=plan.reply,
+            credits=_credits(texts[phone], is_mms=is_mms, route=plan.route),
         )
         state.rows.append(row)
         times = {
+            "sending": plan.sending_after_s,
             "sent": plan.sent_after_s,
             "final": plan.final_after_s,
             "reply": plan.reply_after_s,
         }
         app.dispatcher.schedule_row(row, delay, times)
-        if delay == 0:
-            row.sent, row.status, row.status_at = True, "sent", created
+        if delay == 0:  # queued now: visible before the dispatcher runs
+            row.sent, row.status_code, row.status_at = True, _QUEUED, created
     verb = "scheduled" if delay > 0 else "sent"
+    total = len(recipients.to)
     return ok(
         {
             "messageId": message_id,
-            "totalSent": len(recipients),
-            "totalFailedInternationalRecipients": international,
+            "totalSent": total,
+            "totalFailedInternationalRecipients": recipients.international,
         },
-        f"Message {verb} to {len(recipients)} recipient(s)",
+        f"Message {verb} to {total} recipient(s)",
     )
 
 

@@ -15,11 +15,14 @@ from typing import Any
 import httpx
 
 from .._server import serve_in_thread
-from ..errors import MTAError
 from .app import SandboxApp, create_app
 from .state import SandboxConfig, SandboxState
 
-__all__ = ["Sandbox", "running", "serve_cli"]
+__all__ = ["Sandbox", "SandboxError", "running", "serve_cli"]
+
+
+class SandboxError(RuntimeError):
+    """An admin call to the sandbox failed (the answer's status and text are in the message)."""
 
 
 class Sandbox:
@@ -79,7 +82,7 @@ class Sandbox:
     def _admin(self, method: str, path: str, body: Any = None, timeout: float = 60) -> Any:
         resp = self._http.request(method, f"/_sandbox/{path}", json=body, timeout=timeout)
         if resp.status_code != 200:
-            raise MTAError(
+            raise SandboxError(
                 f"sandbox admin {method} /_sandbox/{path} failed with {resp.status_code}: "
                 f"{resp.text[:300]}"
             )
@@ -87,7 +90,8 @@ class Sandbox:
 
     def ground_truth(self) -> list[dict[str, Any]]:
         """One row per recipient per send: message_id, external_id, phone, sender_name, route,
-        status, text, times_received."""
+        status (documented key, e.g. ``delivery_failed``; ``scheduled`` before it is queued),
+        status_code (1-13, ``None`` before it is queued), text, times_received."""
         rows: list[dict[str, Any]] = self._admin("GET", "ground-truth")["rows"]
         return rows
 
@@ -100,9 +104,19 @@ class Sandbox:
         webhook_duplicate, webhook_reorder (probabilities; latency in ms), paths."""
         self._admin("POST", "faults", faults)
 
-    def opt_in(self, phone: str, sender_name: str) -> None:
-        """Simulate an inbound opt-in of ``phone`` to ``sender_name`` (posts number-opt-in)."""
-        self._admin("POST", "opt-in", {"phone": phone, "sender_name": sender_name})
+    def opt_in(self, phone: str, sender_name: str, opt_in_type: str = "inbound-message") -> None:
+        """Simulate an opt-in of ``phone`` to ``sender_name`` by ``opt_in_type``
+        (``inbound-message`` or ``deeplink``); posts number-opt-in."""
+        body = {"phone": phone, "sender_name": sender_name, "opt_in_type": opt_in_type}
+        self._admin("POST", "opt-in", body)
+
+    def add_landlines(self, *phones: str) -> None:
+        """Mark numbers as landlines: sends to them end in 12 LANDLINE."""
+        self._admin("POST", "landlines", {"phones": list(phones)})
+
+    def set_payload_version(self, webhook_id: int, version: str | None) -> None:
+        """The payload version (V1/V2/V3) of one registered webhook; None: the config's."""
+        self._admin("POST", "payload-version", {"webhookId": webhook_id, "version": version})
 
     def set_capability(self, phone: str, imessage: bool) -> None:
         """Say whether ``phone`` can receive iMessage."""

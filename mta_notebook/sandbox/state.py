@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import phonenumbers
 
+from ..contract.assumptions import DELIVERIES_NAME_FOR_CODE, SMS_OVER_160, SmsOver160
+from ..contract.events import DEFAULT_PAYLOAD_VERSION, PAYLOAD_VERSIONS
+from ..contract.phones import normalize_phone
+from ..contract.statuses import STATUS_BY_CODE
+
 __all__ = [
+    "DATE_FORMATS",
     "FAULT_KEYS",
+    "OUTCOME_KEYS",
     "Longcode",
     "MessageRow",
     "SandboxConfig",
@@ -25,7 +31,6 @@ __all__ = [
     "Subscriber",
     "Webhook",
     "iso_ms",
-    "normalize_phone",
     "utcnow",
 ]
 
@@ -35,22 +40,27 @@ DEFAULT_IDENTITIES: list[dict[str, Any]] = [
     {"name": "Legacy Brand", "longcodeId": 103, "number": "+13125550103", "enabled": False},
 ]
 DEFAULT_PLAIN_LONGCODES: list[dict[str, Any]] = [{"longcodeId": 100, "number": "+13125550100"}]
+#: The final statuses a recipient can be drawn to, by documented key (codes 4-13).
+OUTCOME_KEYS: tuple[str, ...] = tuple(s.key for s in STATUS_BY_CODE.values() if s.is_final)
 DEFAULT_OUTCOMES: dict[str, dict[str, float]] = {
     "imessage": {
         "delivered": 0.95,
         "undelivered": 0.02,
-        "undeliverable": 0.01,
-        "rejected": 0.01,
-        "unknown": 0.01,
+        "delivery_failed": 0.01,
+        "delivery_rejected": 0.01,
+        "delivery_unconfirmed": 0.01,
     },
     "sms": {
         "delivered": 0.88,
-        "undelivered": 0.05,
-        "undeliverable": 0.03,
-        "rejected": 0.02,
-        "unknown": 0.02,
+        "undelivered": 0.04,
+        "delivery_failed": 0.03,
+        "delivery_rejected": 0.02,
+        "send_rejected": 0.01,
+        "delivery_unconfirmed": 0.02,
     },
 }
+#: ``webhook_date_format``: how V2/V3 bodies write their date (see ``payloads.py``).
+DATE_FORMATS: tuple[str, ...] = ("utc", "offset", "naive", "epoch")
 FAULT_KEYS: tuple[str, ...] = (
     "error_before",
     "error_after",
@@ -61,7 +71,6 @@ FAULT_KEYS: tuple[str, ...] = (
     "webhook_reorder",
     "paths",
 )
-STATUS_EVENT_OUTCOMES = ("delivered", "undelivered", "undeliverable", "rejected", "unknown")
 
 
 def utcnow() -> datetime:
@@ -75,28 +84,6 @@ def iso_ms(dt: datetime) -> str:
         dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
         + f"{dt.microsecond // 1000:03d}Z"
     )
-
-
-_NANP = re.compile(r"^(?:\+?1)?[2-9]\d{2}[2-9]\d{6}$")
-
-
-def normalize_phone(value: object) -> str | None:
-    """E.164 form of a phone given as a string or a number (US by default), or None."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return None
-    text = str(value).strip()
-    if not text or "@" in text:
-        return None
-    if _NANP.match(text):  # fast path for the common, already clean forms
-        digits = text.lstrip("+")
-        return "+" + (digits if len(digits) == 11 else "1" + digits)
-    try:
-        parsed = phonenumbers.parse(text, "US")
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
 @dataclass
@@ -114,6 +101,10 @@ class SandboxConfig:
     outcomes: dict[str, dict[str, float]] = field(
         default_factory=lambda: {k: dict(v) for k, v in DEFAULT_OUTCOMES.items()}
     )
+    landlines: list[str] = field(default_factory=list)
+    payload_version: str = DEFAULT_PAYLOAD_VERSION
+    webhook_date_format: str = "utc"
+    sms_over_160: SmsOver160 = SMS_OVER_160
     reply_rate: float = 0.1
     stop_share: float = 0.2
     sent_after_s: float = 1.0
@@ -168,18 +159,13 @@ class SandboxConfig:
                     f"unknown sandbox config key {key!r}; known keys: {', '.join(sorted(known))}"
                 )
             if key == "outcomes":
-                if not isinstance(value, dict):
-                    raise ValueError("config 'outcomes' must map route -> {status: probability}")
-                for route, probs in value.items():
-                    if route not in ("imessage", "sms") or not isinstance(probs, dict):
-                        raise ValueError(f"config outcomes: bad route {route!r} (imessage or sms)")
-                    bad = set(probs) - set(STATUS_EVENT_OUTCOMES)
-                    if bad:
-                        raise ValueError(
-                            f"config outcomes[{route}]: unknown statuses {sorted(bad)}"
-                        )
-                    self.outcomes[route] = {k: float(v) for k, v in probs.items()}
+                self._set_outcomes(value)
                 continue
+            if key == "landlines":
+                self.landlines = _phones(value, "landlines")
+                continue
+            if key in _CHOICES and value not in _CHOICES[key]:
+                raise ValueError(f"config {key!r} must be one of {', '.join(_CHOICES[key])}")
             default = getattr(self, key)
             if isinstance(default, bool):
                 if not isinstance(value, bool):
@@ -196,7 +182,39 @@ class SandboxConfig:
                 raise ValueError(f"config {key!r} must be a {type(default).__name__}")
             setattr(self, key, value)
 
+    def _set_outcomes(self, value: object) -> None:
+        if not isinstance(value, dict):
+            raise ValueError("config 'outcomes' must map route -> {status: probability}")
+        for route, probs in value.items():
+            if route not in ("imessage", "sms") or not isinstance(probs, dict):
+                raise ValueError(f"config outcomes: bad route {route!r} (imessage or sms)")
+            bad = set(probs) - set(OUTCOME_KEYS)
+            if bad:
+                raise ValueError(
+                    f"config outcomes[{route}]: {sorted(bad)} are not final statuses; "
+                    f"use the documented keys {', '.join(OUTCOME_KEYS)}"
+                )
+            self.outcomes[route] = {k: float(v) for k, v in probs.items()}
 
+
+def _phones(value: object, what: str) -> list[str]:
+    """Each entry of ``value`` in E.164, deduplicated; ValueError naming a bad entry."""
+    if not isinstance(value, list):
+        raise ValueError(f"{what} must be a list of phone numbers (E.164)")
+    out: dict[str, None] = {}
+    for i, item in enumerate(value):
+        phone = normalize_phone(item)
+        if phone is None:
+            raise ValueError(f"{what}[{i}] = {item!r} is not a valid phone number")
+        out[phone] = None
+    return list(out)
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "payload_version": tuple(PAYLOAD_VERSIONS),
+    "webhook_date_format": DATE_FORMATS,
+    "sms_over_160": get_args(SmsOver160),
+}
 _PROBABILITY_KEYS = {
     "imessage_capable",
     "opt_in_rate",
@@ -292,6 +310,10 @@ class Webhook:
     skip_errors: bool = False
     skip_error_codes: list[str] = field(default_factory=list)
     created_at: datetime = field(default_factory=utcnow)
+    #: V1/V2/V3 for this registration; ``None``: the config's ``payload_version``. How an
+    #: account asks MTA for an earlier version is not documented, so this is set through
+    #: ``/_sandbox/payload-version``, never through ``/v3/webhooks``.
+    payload_version: str | None = None
 
     def public(self) -> dict[str, Any]:
         """The webhook as the API shows it; the secret is never echoed."""
@@ -314,7 +336,11 @@ class Webhook:
 
 @dataclass
 class MessageRow:
-    """One recipient of one /send call: the ground truth the sandbox judges by."""
+    """One recipient of one /send call: the ground truth the sandbox judges by.
+
+    ``status_code`` is the latest webhook status (``None`` while a scheduled send waits);
+    ``status`` is the name ``/deliveries`` lists it under.
+    """
 
     message_id: int
     external_id: str | None
@@ -326,11 +352,25 @@ class MessageRow:
     from_number: str
     created_at: datetime
     is_mms: bool
-    final_status: str
+    final_code: int
     reply: str | None
-    status: str = "scheduled"
+    credits: int
+    status_code: int | None = None
     status_at: datetime | None = None
     sent: bool = False
+
+    @property
+    def status(self) -> str:
+        if self.status_code is None:
+            return "scheduled"
+        return DELIVERIES_NAME_FOR_CODE[self.status_code]
+
+    @property
+    def status_key(self) -> str:
+        """The documented name of ``status_code`` in lower snake case (``delivery_failed``)."""
+        if self.status_code is None:
+            return "scheduled"
+        return STATUS_BY_CODE[self.status_code].key
 
     def ground_truth(self, times_received: int) -> dict[str, Any]:
         return {
@@ -339,7 +379,8 @@ class MessageRow:
             "phone": self.phone,
             "sender_name": self.sender_name,
             "route": self.route,
-            "status": self.status,
+            "status": self.status_key,
+            "status_code": self.status_code,
             "text": self.text,
             "times_received": times_received,
         }
