@@ -683,9 +683,13 @@ class Pipeline:
         if body is None:
             return None
         text = json.dumps(body)
-        if self._api_key and self._api_key in text:
-            return json.loads(self.redact(text))
-        return body
+        redacted = self.redact(text)  # JSON escapes some characters: redact() knows how
+        if redacted == text:
+            return body
+        try:
+            return json.loads(redacted)
+        except json.JSONDecodeError:
+            return redacted
 
 
 def _clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -543,6 +543,17 @@ def test_the_key_is_redacted_in_h11s_escaped_spelling() -> None:
     assert "SECRET" not in text
 
 
+def test_a_key_echoed_in_an_error_body_is_redacted_in_every_spelling() -> None:
+    bad = 'sk-unit-SECRET"9f3a'  # JSON writes the quote escaped
+    pipeline = Pipeline(
+        api_key=bad, base_url="http://mta.test/v3", policy=RetryPolicy(), pacer=None
+    )
+    answer = _error(401, f"Invalid API key {bad}", echoed={"key": bad})
+    error = pipeline.status_error(pipeline.call("GET", "/auth/verify-api-key"), answer)
+    assert "SECRET" not in f"{error} {error!r} {error.body}"
+    assert error.body["echoed"] == {"key": "***"}
+
+
 def test_refused_connection_is_not_send_outcome_unknown() -> None:
     handler, seen = _script(httpx.ConnectError("[Errno 111] Connection refused"))
     client, _ = _client(handler, max_retries=2, retry_policy=None)
