@@ -320,7 +320,7 @@ class Pacer:
     """One :class:`RateLimiter` per endpoint family, primed with ``limits``.
 
     The default is MTA's documented table, ``contract.limits.RATE_LIMITS`` itself (the families
-    of ``contract.limits.rate_family``), the same object the sandbox enforces.
+    of ``contract.limits.rate_family``): the one object every part that paces or enforces uses.
 
     >>> Pacer().limits is RATE_LIMITS, Pacer()["groups_bulk"].limit
     (True, 5)
