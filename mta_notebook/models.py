@@ -267,7 +267,8 @@ class Page(BaseModel, Generic[ItemT]):
 
 # -- legacy ----------------------------------------------------------------------------------
 # The invented tables of before issue 11, kept only while modules of other areas still import
-# them on this branch (sandbox.dispatch, webhook_log, analytics, tests/analytics_fixtures).
+# them on this branch (sandbox.dispatch, webhook_log, webhooks, analytics,
+# tests/analytics_fixtures).
 # Their branches move to ``contract``; delete this block when those are merged. Not exported.
 EVENT_TYPES: Final[dict[str, EventName]] = {
     "MTAWebhook.MESSAGE_SEND": "message-send",
