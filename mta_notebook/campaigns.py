@@ -1241,9 +1241,9 @@ def _went_out_by(journal: Journal, campaign_id: str, row: Mapping[str, Any]) -> 
     """The latest time a chunk's messages can have gone out: when its outcome became unknown
     (its request, held by the pacer or by retries, left at some point before that), or its
     ``scheduledDate`` if later."""
-    at = journal.unknown_since(campaign_id, int(row["chunk"]))
-    if at is None:
-        at = datetime.fromisoformat(str(row["updated_at"]))
+    at = journal.unknown_since(campaign_id, int(row["chunk"])) or datetime.fromisoformat(
+        str(row["updated_at"])
+    )
     if row.get("scheduled_date"):
         at = max(at, parse_scheduled_date(str(row["scheduled_date"])))
     return at
@@ -1256,8 +1256,8 @@ def _reconcile(
     *,
     events: pd.DataFrame | None,
     clock_margin_s: float,
-) -> int:
-    """Settle unknown chunks from evidence; returns how many were shown not sent.
+) -> None:
+    """Settle unknown chunks from evidence.
 
     Evidence: an event of the webhook log with the chunk's externalId (sent); a row of
     ``GET /v3/deliveries`` with it, paged over the chunks' dates +-
@@ -1282,7 +1282,7 @@ def _reconcile(
             )
             del ext_of[ch]
     if not ext_of:
-        return 0
+        return
     now = utcnow()
     margin = timedelta(seconds=clock_margin_s)
     went_out = {ch: _went_out_by(journal, campaign_id, unknown[ch]) for ch in ext_of}
@@ -1301,8 +1301,7 @@ def _reconcile(
             journal.move(
                 campaign_id, ch, "unknown", error=f"cannot check GET /deliveries: {exc}"[:500]
             )
-        return 0
-    replanned = 0
+        return
     for ch, ext in ext_of.items():
         at = went_out[ch]
         found = listing.by_external_id.get(ext)
@@ -1351,8 +1350,6 @@ def _reconcile(
                 f"{clock_margin_s:g}s after this chunk can last have gone out "
                 f"({at.isoformat()}): not sent",
             )
-            replanned += 1
-    return replanned
 
 
 def _resume_call(campaign_id: str, journal: Journal, unknown: str) -> str:
@@ -1390,8 +1387,8 @@ def _run(
     decided: list[int] = []
     note = ""
 
-    def settle() -> int:
-        return _reconcile(journal, campaign_id, client, events=log, clock_margin_s=clock_margin_s)
+    def settle() -> None:
+        _reconcile(journal, campaign_id, client, events=log, clock_margin_s=clock_margin_s)
 
     try:
         journal.set_times(campaign_id, started=True)
