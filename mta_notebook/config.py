@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     a control or other non-printable character inside is refused. Any invalid setting raises
     ``ConfigError``, whose message never repeats the value.
 
-    >>> s = Settings(api_key=" k-123\n", base_url="http://127.0.0.1:9/v3")
+    >>> s = Settings(api_key=" k-123 ", base_url="http://127.0.0.1:9/v3")
     >>> s.base_url, s.require_api_key(), "k-123" in repr(s)
     ('http://127.0.0.1:9/v3', 'k-123', False)
     """
@@ -130,13 +130,12 @@ def _spellings(secret: str) -> set[str]:
 def redact(text: str, *secrets: str | None) -> str:
     r"""Replace every occurrence of each non-empty secret in ``text`` with ``***``.
 
-        Escaped and URL-encoded spellings of the secret are replaced too.
+    Escaped and URL-encoded spellings of the secret are replaced too.
 
-        >>> redact("Bearer abc123 failed", "abc123")
-        'Bearer *** failed'
-        >>> redact("Illegal header value b'Bearer a\nb'", "a
-    b")
-        "Illegal header value b'Bearer ***'"
+    >>> redact("Bearer abc123 failed", "abc123")
+    'Bearer *** failed'
+    >>> redact("Illegal header value b'Bearer a\\nb'", "a\nb")
+    "Illegal header value b'Bearer ***'"
     """
     forms = set().union(*(_spellings(s) for s in secrets if s))
     for form in sorted(forms, key=len, reverse=True):
