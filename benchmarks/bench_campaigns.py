@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from mta_notebook import Client
-from mta_notebook.campaigns import SEND_RATE, _fill, check_message, plan_campaign
+from mta_notebook.campaigns import _fill, check_message, plan_campaign
+from mta_notebook.contract.limits import RATE_LIMITS
 
 MESSAGE = "Hi {{first_name}}, spring sale: 20% off everything until Sunday. Reply STOP to opt out"
 
@@ -149,7 +150,7 @@ def _sandbox_process(time_scale: float) -> Iterator[tuple[str, str]]:
 def bench_send(n: int, time_scale: float, chunk_size: int = 500) -> None:
     df = _people(n, seed=1)
     tmp = Path(tempfile.mkdtemp(prefix="bench_send_"))
-    limit, window = SEND_RATE
+    limit, window = RATE_LIMITS["send"].requests, RATE_LIMITS["send"].window_s
     window /= time_scale
     with _sandbox_process(time_scale) as (base_url, key):
         transport = _Counting()

@@ -17,16 +17,18 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import httpx
 
 from .config import DEFAULT_MAX_RETRIES, redact
+from .contract.limits import RATE_LIMITS, Family, RateLimit, rate_family
 from .errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
     APITimeoutError,
+    ConfigError,
     PermissionDeniedError,
     RateLimitError,
     SendOutcomeUnknown,
@@ -34,18 +36,15 @@ from .errors import (
 )
 
 __all__ = [
-    "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUT",
     "INITIAL_RETRY_DELAY",
     "MAX_RETRY_AFTER",
     "MAX_RETRY_DELAY",
-    "Family",
     "Pacer",
     "Pipeline",
     "RateLimiter",
     "RetryPolicy",
     "Step",
-    "endpoint_family",
     "parse_rate_limit_reset",
     "parse_retry_after",
 ]
@@ -64,36 +63,6 @@ RETRY_JITTER: Final = 0.25
 PACING_MARGIN: Final = 0.002
 #: While a window's end is only guessed and answers are pending, re-check this often.
 PACING_POLL: Final = 0.01
-
-Family = Literal["send", "subscribers", "bulk", "default"]
-
-#: MTA's documented account limits (requests, window seconds) per endpoint family.
-DEFAULT_LIMITS: Final[Mapping[Family, tuple[int, float]]] = {
-    "send": (25, 15.0),
-    "subscribers": (15, 15.0),
-    "bulk": (15, 15.0),
-    "default": (30, 60.0),
-}
-
-
-def endpoint_family(method: str, path: str) -> Family:
-    """The rate-limit family of a request.
-
-    >>> endpoint_family("POST", "/send"), endpoint_family("GET", "/subscribers/42")
-    ('send', 'subscribers')
-    >>> endpoint_family("POST", "/subscribers/bulk"), endpoint_family("GET", "/deliveries")
-    ('bulk', 'default')
-    """
-    parts = [p for p in path.split("?", 1)[0].split("/") if p]
-    if parts[:1] == ["v3"]:
-        parts = parts[1:]
-    if parts == ["send"] and method.upper() == "POST":
-        return "send"
-    if parts[:1] == ["subscribers"]:
-        return "bulk" if parts[1:2] == ["bulk"] else "subscribers"
-    if len(parts) >= 3 and parts[0] == "groups" and parts[-1].startswith("bulk-"):
-        return "bulk"
-    return "default"
 
 
 def _finite_number(value: str) -> float | None:
@@ -348,17 +317,25 @@ class RateLimiter:
 
 
 class Pacer:
-    """One :class:`RateLimiter` per endpoint family, primed with ``limits``."""
+    """One :class:`RateLimiter` per endpoint family, primed with ``limits``.
+
+    The default is MTA's documented table, ``contract.limits.RATE_LIMITS`` itself (the families
+    of ``contract.limits.rate_family``): the one object every part that paces or enforces uses.
+
+    >>> Pacer().limits is RATE_LIMITS, Pacer()["groups_bulk"].limit
+    (True, 5)
+    """
 
     def __init__(
         self,
-        limits: Mapping[Family, tuple[int, float]] = DEFAULT_LIMITS,
+        limits: Mapping[Family, RateLimit] = RATE_LIMITS,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.limits = limits
         self.limiters: dict[Family, RateLimiter] = {
-            family: RateLimiter(limit, window, clock=clock)
-            for family, (limit, window) in limits.items()
+            family: RateLimiter(rate.requests, rate.window_s, clock=clock)
+            for family, rate in limits.items()
         }
 
     def __repr__(self) -> str:
@@ -398,7 +375,17 @@ class Call:
     pace_epoch: int | None = None
 
 
-_CERTAINLY_NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+#: Transport errors raised before any byte of the request left the machine.
+_CERTAINLY_NOT_SENT: Final = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.LocalProtocolError,
+    httpx.UnsupportedProtocol,
+)
+#: Of those, the ones a retry cannot fix: the request itself cannot be written (an illegal
+#: header value, a URL without http:// or https://).
+_NEVER_RETRY: Final = (httpx.LocalProtocolError, httpx.UnsupportedProtocol)
 
 
 class Pipeline:
@@ -447,7 +434,7 @@ class Pipeline:
         they are retried only when they certainly did not reach MTA.
         """
         method = method.upper()
-        family = endpoint_family(method, path)
+        family = rate_family(method, path)
         is_send = family == "send"
         return Call(
             method=method,
@@ -469,15 +456,25 @@ class Pipeline:
         }
 
     def build_request(self, client: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
-        """The httpx request of an attempt (rebuilt for each retry)."""
+        """The httpx request of an attempt (rebuilt for each retry).
+
+        Raises ConfigError when the URL cannot be built: nothing was sent.
+        """
         extra = {"X-Retry-Count": str(call.retries_taken)} if call.retries_taken else None
-        return client.build_request(
-            call.method,
-            self.base_url + call.path,
-            params=_clean_params(call.params),
-            json=call.json_body,
-            headers=extra,
-        )
+        try:
+            return client.build_request(
+                call.method,
+                self.base_url + call.path,
+                params=_clean_params(call.params),
+                json=call.json_body,
+                headers=extra,
+            )
+        except httpx.InvalidURL as exc:
+            detail = self.redact(str(exc))
+            raise ConfigError(
+                f"{call.method} {self.base_url}{call.path} is not a valid URL ({detail}); nothing "
+                "was sent. Check base_url (like https://api.mobile-text-alerts.com/v3)"
+            ) from None
 
     def redact(self, text: str) -> str:
         """``text`` with the API key replaced by ``***``."""
@@ -560,6 +557,17 @@ class Pipeline:
         where = self.where(call)
         detail = self.redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
         error: APIError
+        if isinstance(exc, _NEVER_RETRY):
+            return Step(
+                error=APIConnectionError(
+                    f"{where} could not be sent ({detail}); nothing left this machine. Check "
+                    "base_url (http:// or https://) and that no header value (the API key) "
+                    "holds a control character",
+                    method=call.method,
+                    url=self.base_url + call.path,
+                ),
+                cause=None,  # its message quotes the header value, which may be the key
+            )
         if isinstance(exc, httpx.TimeoutException):
             error = APITimeoutError(
                 f"{where} timed out ({detail}). Raise timeout= on the client if MTA is slow",
@@ -675,9 +683,13 @@ class Pipeline:
         if body is None:
             return None
         text = json.dumps(body)
-        if self._api_key and self._api_key in text:
-            return json.loads(self.redact(text))
-        return body
+        redacted = self.redact(text)  # JSON escapes some characters: redact() knows how
+        if redacted == text:
+            return body
+        try:
+            return json.loads(redacted)
+        except json.JSONDecodeError:
+            return redacted
 
 
 def _clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:

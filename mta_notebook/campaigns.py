@@ -3,7 +3,9 @@
 A campaign is planned once (``plan_campaign``) and written to the SQLite journal; sending moves
 each chunk ``planned -> in_flight -> sent | failed | unknown`` with a commit before every request.
 A chunk whose outcome is unknown (a crash, a dropped connection, a 5xx after processing) is never
-re-sent blindly: it is reconciled from ``GET /v3/deliveries`` by its ``externalId`` first.
+re-sent blindly, and never on a timer: it is settled from evidence (the receiver's webhook log,
+``GET /v3/deliveries`` paged over the chunk's dates and matched on its ``externalId``), or it
+stays ``unknown`` until the user says ``resume_campaign(..., unknown="resend" | "skip")``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ import signal
 import socket
 import sys
 import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as dtime
@@ -30,11 +31,21 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from .contract.assumptions import (
+    DELIVERIES_DATE_MARGIN_DAYS,
+    RECONCILE_CLOCK_MARGIN_S,
+    SMS_OVER_160,
+    SmsOver160,
+)
+from .contract.dates import format_scheduled_date, parse_scheduled_date, parse_time
+from .contract.limits import MMS_CREDITS, MMS_MAX_CHARS, RATE_LIMITS, SMS_CREDITS, SMS_MAX_CHARS
 from .errors import (
+    APIConnectionError,
     APIError,
     APIStatusError,
     AuthenticationError,
     CampaignError,
+    ConfigError,
     JournalError,
     PermissionDeniedError,
     RateLimitError,
@@ -45,11 +56,10 @@ from .journal import Journal, utcnow
 __all__ = [
     "GSM7_BASIC",
     "GSM7_EXTENDED",
-    "MAX_MESSAGE_CHARS",
-    "MMS_CREDITS",
     "CampaignPlan",
     "CampaignResult",
     "MessageCheck",
+    "UnknownPolicy",
     "check_message",
     "plan_campaign",
     "resume_campaign",
@@ -63,14 +73,12 @@ GSM7_BASIC: Final = frozenset(
 )
 #: Characters of the GSM-7 extension table: each costs two septets (escape + char).
 GSM7_EXTENDED: Final = frozenset("^{}\\[~]|€\f")
-#: MTA's hard limit on a message body (MMS), in characters.
-MAX_MESSAGE_CHARS: Final = 1550
-#: MTA bills an MMS (a message with an image, or isMMS) 3 credits per recipient.
-MMS_CREDITS: Final = 3
-#: POST /send: 25 requests per 15 s per account (MTA rate limits).
-SEND_RATE: Final = (25, 15.0)
+_SMS_OVER_160_VALUES: Final = ("segments", "reject")
 
 Encoding = Literal["GSM-7", "UCS-2"]
+#: What ``resume_campaign`` does with a chunk no evidence settles: keep it ``unknown`` (listed,
+#: with the call that resolves it), send it again, or record it as skipped.
+UnknownPolicy = Literal["keep", "resend", "skip"]
 
 
 @dataclass(frozen=True)
@@ -111,7 +119,26 @@ def _segments(encoding: Encoding, units: int) -> int:
     return 1 if units <= 70 else math.ceil(units / 67)
 
 
-def check_message(text: str, *, mms: bool = False) -> MessageCheck:
+def _sms_over_160(value: str) -> SmsOver160:
+    if value == "segments":
+        return "segments"
+    if value == "reject":
+        return "reject"
+    raise CampaignError(
+        f"sms_over_160 must be one of {_SMS_OVER_160_VALUES}, got {value!r}: 'reject' (MTA's "
+        "developer docs: an SMS is 160 characters) or 'segments' (the account splits longer "
+        "SMS into billed segments)."
+    )
+
+
+def _max_chars(mms: bool, sms_over_160: SmsOver160) -> int:
+    """The longest text MTA takes: 1,550 for MMS (and split SMS), else one SMS of 160."""
+    return MMS_MAX_CHARS if mms or sms_over_160 == "segments" else SMS_MAX_CHARS
+
+
+def check_message(
+    text: str, *, mms: bool = False, sms_over_160: SmsOver160 = SMS_OVER_160
+) -> MessageCheck:
     """Encoding, segments and credits of one message as MTA would bill it.
 
     Parameters
@@ -119,7 +146,12 @@ def check_message(text: str, *, mms: bool = False) -> MessageCheck:
     text
         The message as the recipient gets it (placeholders filled).
     mms
-        True when it goes as MMS (an image or ``isMMS``): 3 credits, whatever the length.
+        True when it goes as MMS (an image or ``isMMS``): 3 credits, up to 1,550 characters.
+    sms_over_160
+        What the account does with an SMS over 160 characters
+        (``contract.assumptions.SMS_OVER_160``): ``"reject"``, as MTA's developer docs say
+        (400 "Character Limit Exceeded"; such a text is ``too_long``, any other is 1 credit),
+        or ``"segments"`` (split into segments, each billed).
 
     Examples
     --------
@@ -128,9 +160,13 @@ def check_message(text: str, *, mms: bool = False) -> MessageCheck:
     >>> c = check_message("Hi Ann, 20% off today ✨")
     >>> c.encoding, c.ucs2_chars
     ('UCS-2', ('✨',))
-    >>> check_message("x" * 161).segments, check_message("x" * 161).credits
-    (2, 2)
+    >>> check_message("x" * 161).too_long
+    True
+    >>> long = check_message("x" * 161, sms_over_160="segments")
+    >>> long.too_long, long.segments, long.credits
+    (False, 2, 2)
     """
+    mode = _sms_over_160(sms_over_160)
     bad = tuple(dict.fromkeys(ch for ch in text if _gsm_units(ch) == 0))
     if bad:
         encoding: Encoding = "UCS-2"
@@ -144,10 +180,20 @@ def check_message(text: str, *, mms: bool = False) -> MessageCheck:
         encoding=encoding,
         length=units,
         segments=segments,
-        credits=MMS_CREDITS if mms else segments,
+        credits=int(_credits(mms, mode, np.array([segments]))[0]),
         ucs2_chars=bad,
-        too_long=len(text) > MAX_MESSAGE_CHARS,
+        too_long=len(text) > _max_chars(mms, mode),
     )
+
+
+def _credits(mms: bool, sms_over_160: SmsOver160, segments: np.ndarray[Any, Any]) -> Any:
+    """Credits per message: an MMS 3, an SMS 1, or 1 per segment when the account splits long
+    SMS (``contract.limits``)."""
+    if mms:
+        return np.full_like(segments, MMS_CREDITS)
+    if sms_over_160 == "segments":
+        return segments * SMS_CREDITS
+    return np.full_like(segments, SMS_CREDITS)
 
 
 # -- templates -------------------------------------------------------------------------------
@@ -343,15 +389,6 @@ def next_in_window(
     return datetime.combine(day, window[0], tzinfo=zone).astimezone(timezone.utc)
 
 
-def mta_datetime(ts: datetime) -> str:
-    """MTA's basic ISO-8601 format in UTC, like ``20250306T193000-0000``."""
-    return ts.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S-0000")
-
-
-def _parse_mta_datetime(text: str) -> datetime:
-    return datetime.strptime(text, "%Y%m%dT%H%M%S%z")
-
-
 # -- the plan --------------------------------------------------------------------------------
 
 
@@ -362,7 +399,8 @@ class CampaignPlan:
     Build it with :func:`plan_campaign`. ``recipients`` has one row per input row with its
     ``chunk``, filled-text ``encoding``, ``segments``, ``credits`` and ``skip_reason`` (rows that
     will not be sent: ``missing-phone``, ``invalid-phone``, ``duplicate``, ``missing-value``,
-    ``too-long``); ``skipped`` is those rows.
+    ``too-long``); ``skipped`` is those rows. ``sms_over_160`` is what the plan assumed the
+    account does with a longer SMS.
     """
 
     campaign_id: str
@@ -379,6 +417,7 @@ class CampaignPlan:
     scheduled_at: datetime | None = None
     warnings: list[str] = field(default_factory=list)
     reused: bool = False
+    sms_over_160: SmsOver160 = SMS_OVER_160
 
     @property
     def skipped(self) -> pd.DataFrame:
@@ -397,8 +436,8 @@ class CampaignPlan:
         """Recipients, chunks, credits, encoding, expected duration, progress and warnings."""
         send = self.to_send
         n_chunks = int(send["chunk"].nunique()) if len(send) else 0
-        limit, window = SEND_RATE
-        seconds = max(0, n_chunks - limit) * window / limit
+        rate = RATE_LIMITS["send"]
+        seconds = max(0, n_chunks - rate.requests) * rate.window_s / rate.requests
         chunk_states = self.journal.chunks(self.campaign_id)["state"].value_counts().to_dict()
         return {
             "campaign_id": self.campaign_id,
@@ -410,6 +449,7 @@ class CampaignPlan:
             "chunk_size": self.chunk_size,
             "credits": int(send["credits"].sum()),
             "mms": self.image is not None,
+            "sms_over_160": self.sms_over_160,
             "ucs2_recipients": int((send["encoding"] == "UCS-2").sum()),
             "max_segments": int(send["segments"].max()) if len(send) else 0,
             "expected_duration_s": round(seconds, 1),
@@ -424,7 +464,7 @@ class CampaignPlan:
         rows = []
         for rec in self.to_send.head(n).to_dict("records"):
             text = _fill(self.message, {p: rec.get(p) for p in self.placeholders})
-            chk = check_message(text, mms=self.image is not None)
+            chk = check_message(text, mms=self.image is not None, sms_over_160=self.sms_over_160)
             rows.append(
                 {
                     "phone": rec["phone"],
@@ -504,7 +544,8 @@ class CampaignPlan:
         *,
         confirm: bool = False,
         progress: bool = True,
-        grace_period: float = 60.0,
+        events: Any = None,
+        clock_margin_s: float = RECONCILE_CLOCK_MARGIN_S,
         max_in_flight: int = 2,
     ) -> CampaignResult:
         """Send the campaign's planned chunks (each one ``/send``), journaling every move.
@@ -517,9 +558,8 @@ class CampaignPlan:
             Must be True: sending costs credits and reaches real phones.
         progress
             Show a ``tqdm`` progress bar.
-        grace_period
-            Seconds after which a chunk of unknown outcome that ``GET /v3/deliveries`` does not
-            show is planned again.
+        events, clock_margin_s
+            Evidence for chunks whose outcome is unknown; see :func:`resume_campaign`.
         max_in_flight
             Chunks whose requests may overlap (each journaled ``in_flight`` first); 2 hides
             each answer's latency, 1 sends strictly one after another. The client's pacer keeps
@@ -539,11 +579,12 @@ class CampaignPlan:
             self.campaign_id,
             client,
             progress=progress,
-            grace_period=grace_period,
+            events=events,
+            clock_margin_s=clock_margin_s,
             max_in_flight=max_in_flight,
         )
 
-    def confirm(self, client: Any, *, grace_period: float = 60.0) -> Any:
+    def confirm(self, client: Any) -> Any:
         """A notebook panel (recipients, identity, credits, preview) with a Send button."""
         import ipywidgets as widgets
 
@@ -560,7 +601,7 @@ class CampaignPlan:
         def _on_click(_: Any) -> None:
             button.disabled = True
             with out:
-                result = self.send(client, confirm=True, grace_period=grace_period)
+                result = self.send(client, confirm=True)
                 from IPython.display import display
 
                 display(result)  # type: ignore[no-untyped-call]
@@ -586,6 +627,7 @@ def plan_campaign(
     scheduled_at: datetime | str | None = None,
     journal: Journal | str | os.PathLike[str] | None = None,
     defaults: Mapping[str, str] | None = None,
+    sms_over_160: SmsOver160 = SMS_OVER_160,
 ) -> CampaignPlan:
     """Plan a campaign: check every filled message, split into chunks, write the journal.
 
@@ -616,6 +658,12 @@ def plan_campaign(
         A :class:`Journal` or its path; default ``./mta_journal.sqlite``.
     defaults
         Values for placeholders a recipient has no value for (else that recipient is skipped).
+    sms_over_160
+        What the account does with an SMS over 160 characters; MTA's docs disagree
+        (``contract.assumptions.SMS_OVER_160``). ``"reject"`` (default, the developer docs:
+        400 "Character Limit Exceeded") skips such recipients as ``too-long``; ``"segments"``
+        (the help center: split into billed segments) sends them and counts a credit per
+        segment. Either way the plan warns. MMS (``image=``) takes 1,550 characters.
 
     Returns
     -------
@@ -627,6 +675,7 @@ def plan_campaign(
         No identity, an empty message, a placeholder with no column, a template longer than
         1,550 characters, or a campaign id already used for different inputs.
     """
+    sms_mode = _sms_over_160(sms_over_160)
     if sender_name is None and longcode_id is None:
         raise CampaignError(
             "A Sender Identity is required: pass sender_name='Acme' and/or longcode_id=101. "
@@ -642,10 +691,10 @@ def plan_campaign(
     lits, names = _split_template(message)
     placeholders = tuple(dict.fromkeys(names))
     static_len = sum(len(x) for x in lits)
-    if static_len > MAX_MESSAGE_CHARS:
+    if static_len > MMS_MAX_CHARS:
         raise CampaignError(
             f"The message is {static_len} characters before filling placeholders; MTA's limit "
-            f"is {MAX_MESSAGE_CHARS}. Shorten it."
+            f"is {MMS_MAX_CHARS}. Shorten it."
         )
     window = _parse_window(send_window)
     sched_dt: datetime | None = None
@@ -723,12 +772,13 @@ def plan_campaign(
         np.where(units <= 70, 1, np.ceil(units / 67)),
     ).astype(np.int64)
     segs = np.maximum(segs, 1)
-    credits = np.full(n, MMS_CREDITS, dtype=np.int64) if mms else segs
-    too_long = (chars > MAX_MESSAGE_CHARS) & pd.isna(reason)
+    credits = _credits(mms, sms_mode, segs)
+    max_chars = _max_chars(mms, sms_mode)
+    too_long = (chars > max_chars) & pd.isna(reason)
     reason[too_long] = "too-long"
+    what = "an SMS" if max_chars == SMS_MAX_CHARS else "MTA's limit"
     detail[too_long] = [
-        f"{k} characters after filling; MTA's limit is {MAX_MESSAGE_CHARS}"
-        for k in chars[too_long].tolist()
+        f"{k} characters after filling; {what} is {max_chars}" for k in chars[too_long].tolist()
     ]
 
     ok = pd.isna(reason)
@@ -839,12 +889,15 @@ def plan_campaign(
             f"{n_ucs2} messages are UCS-2 (70 characters per segment) because of "
             f"{chars_list!r}; replace those characters to use GSM-7 (160)."
         )
-    multi = int((send_ok["segments"] > 1).sum()) if not mms else 0
+    multi = int((send_ok["segments"] > 1).sum()) if not mms and sms_mode == "segments" else 0
     if multi:
         warnings.append(
             f"{multi} messages are longer than one SMS segment (up to "
-            f"{int(send_ok['segments'].max())} segments, billed per segment); MTA may also "
-            "answer 400 'Character Limit Exceeded' for long SMS."
+            f"{int(send_ok['segments'].max())} segments, each billed). This assumes your account "
+            "splits long SMS into billed segments (sms_over_160='segments', as MTA's help center "
+            f"says); MTA's developer docs say an SMS is {SMS_MAX_CHARS} characters and answer 400 "
+            "'Character Limit Exceeded' past it. Check with MTA, or plan with "
+            "sms_over_160='reject'."
         )
     intl = int((~send_ok["phone"].astype(str).str.startswith("+1")).sum())
     if intl:
@@ -856,7 +909,18 @@ def plan_campaign(
         )
     for code in ("missing-value", "invalid-phone", "missing-phone", "duplicate", "too-long"):
         k = int((reason == code).sum())
-        if k:
+        if not k:
+            continue
+        if code == "too-long" and max_chars == SMS_MAX_CHARS:
+            warnings.append(
+                f"{k} recipients skipped: too-long: their text is over {SMS_MAX_CHARS} characters "
+                f"after filling, and MTA's developer docs say an SMS is {SMS_MAX_CHARS} "
+                "characters (a longer one is refused: 400 'Character Limit Exceeded'). Shorten "
+                "the message, send it as MMS with image=..., or plan with "
+                "sms_over_160='segments' if your account splits long SMS into billed segments "
+                "(see plan.skipped)."
+            )
+        else:
             warnings.append(f"{k} recipients skipped: {code} (see plan.skipped).")
     if not len(send_ok):
         warnings.append("No recipient can be sent to.")
@@ -879,7 +943,11 @@ def plan_campaign(
         "chunks": len(chunk_rows),
         "credits": int(send_ok["credits"].sum()),
         "encoding": "UCS-2" if n_ucs2 else "GSM-7",
-        "extra": {"source_sha256": _source_hash(source), "placeholders": list(placeholders)},
+        "extra": {
+            "source_sha256": _source_hash(source),
+            "placeholders": list(placeholders),
+            "sms_over_160": sms_mode,
+        },
     }
     plan = CampaignPlan(
         campaign_id=cid,
@@ -895,6 +963,7 @@ def plan_campaign(
         send_window=(str(send_window[0]), str(send_window[1])) if window and send_window else None,
         scheduled_at=sched_dt,
         warnings=warnings,
+        sms_over_160=sms_mode,
     )
     if jr.has_campaign(cid):
         old = jr.manifest(cid)
@@ -911,6 +980,15 @@ def plan_campaign(
                 f"Campaign {cid!r} is already in the journal {jr.path} with a different message, "
                 "identity or recipient list. Pass a new campaign_id=, or resume_campaign("
                 f"{cid!r}, client) to finish the journaled one."
+            )
+        # Not part of the campaign id (re-planning must find the journaled campaign, never make
+        # a second one for the same people), so a different choice is refused here instead.
+        old_mode = (old.get("extra") or {}).get("sms_over_160")
+        if old_mode is not None and old_mode != sms_mode:
+            raise CampaignError(
+                f"Campaign {cid!r} was planned in {jr.path} with sms_over_160={old_mode!r}, not "
+                f"{sms_mode!r}; its chunks are fixed. Plan again with sms_over_160={old_mode!r}, "
+                "or plan the recipients it skipped (plan.skipped) as a new campaign."
             )
         plan.reused = True
         plan.warnings.append(
@@ -973,8 +1051,8 @@ def _user() -> str:
 class CampaignResult:
     """The outcome of a send run: the send ledger (``.sends``) and counts by state.
 
-    ``unknown_chunks`` lists chunks whose outcome neither MTA's answer nor ``GET /v3/deliveries``
-    could settle: check them in the MTA dashboard before resuming.
+    ``unknown_chunks`` lists chunks whose outcome no evidence could settle (MTA's answer, the
+    webhook log, ``GET /v3/deliveries``); ``note`` names the call that resolves them.
     """
 
     campaign_id: str
@@ -997,8 +1075,8 @@ class CampaignResult:
 
     @property
     def complete(self) -> bool:
-        """True when every chunk is sent or failed (nothing planned or unknown left)."""
-        return bool(self.chunks["state"].isin(["sent", "failed"]).all())
+        """True when every chunk is sent, failed or skipped (nothing planned or unknown left)."""
+        return bool(self.chunks["state"].isin(["sent", "failed", "skipped"]).all())
 
     def __repr__(self) -> str:
         return f"CampaignResult({self.campaign_id!r}, {self.counts})"
@@ -1010,7 +1088,7 @@ class CampaignResult:
         )
         unk = self.unknown_chunks
         unk_html = (
-            "<p><b>Unknown chunks</b> (check before resuming):</p>"
+            "<p><b>Unknown chunks</b> (not re-sent; see the note):</p>"
             + unk[["chunk", "external_id", "recipients", "error"]].to_html(index=False)
             if len(unk)
             else ""
@@ -1086,8 +1164,89 @@ def _request(journal: Journal, manifest: Mapping[str, Any], chunk: int) -> dict[
         when = next_in_window(now, row["timezone"] or "UTC", window, not_before)
     else:
         when = not_before if not_before is not None and not_before > now else None
-    req["scheduled_date"] = mta_datetime(when) if when is not None else None
+    req["scheduled_date"] = format_scheduled_date(when) if when is not None else None
     return req
+
+
+# -- reconciliation --------------------------------------------------------------------------
+
+#: Events that exist only once MTA took a ``/send``: one with a chunk's externalId shows the
+#: chunk went out (number-opt-in carries no externalId).
+_OUTBOUND_EVENTS: Final = frozenset({"message-send", "delivery-status", "message-reply"})
+
+
+def _events_frame(events: Any) -> pd.DataFrame | None:
+    """The Events table of ``events=``: an ``EventLog`` (its ``.df``) or a DataFrame with the
+    Events columns (``external_id``; ``event`` and ``message_id`` are used when present)."""
+    if events is None:
+        return None
+    df = getattr(events, "df", events)
+    if not isinstance(df, pd.DataFrame) or "external_id" not in df.columns:
+        raise CampaignError(
+            "events= must be the receiver's webhook log: an EventLog (read_webhook_log(...)) or "
+            "a DataFrame with the Events columns (external_id, event, message_id); got "
+            f"{type(events).__name__}."
+        )
+    return df
+
+
+def _logged(df: pd.DataFrame | None, wanted: set[str]) -> dict[str, int | None]:
+    """externalId -> a messageId (or None) for each of ``wanted`` that the webhook log shows."""
+    if df is None:
+        return {}
+    ext = df["external_id"].astype("string")
+    keep = ext.isin(wanted).fillna(False).to_numpy(bool)
+    if "event" in df.columns:
+        keep = keep & df["event"].isin(_OUTBOUND_EVENTS).to_numpy(bool)
+    ids = df["message_id"] if "message_id" in df.columns else pd.Series(pd.NA, index=df.index)
+    out: dict[str, int | None] = {}
+    for key, mid in zip(ext[keep].tolist(), ids[keep].tolist(), strict=True):
+        if out.get(key) is None:
+            out[key] = None if pd.isna(mid) else int(mid)
+    return out
+
+
+@dataclass
+class _Listing:
+    """What ``GET /v3/deliveries`` showed for a date window."""
+
+    by_external_id: dict[str, list[Any]]
+    #: The latest row date up to now (plus the clock margin): how far the listing has caught up.
+    latest: datetime | None
+    #: Whether any row carries an externalId: without them, "not listed" proves nothing.
+    shows_external_ids: bool
+
+
+def _read_listing(
+    client: Any, start: datetime, end: datetime, wanted: set[str], horizon: datetime
+) -> _Listing:
+    by_ext: dict[str, list[Any]] = {}
+    latest: datetime | None = None
+    shows = False
+    # Oldest first: rows listed while we page land on later pages instead of shifting these.
+    for row in client.iter_deliveries(start=start, end=end, sort_direction="ASC"):
+        ext = getattr(row, "external_id", None)
+        if ext:
+            shows = True
+            if ext in wanted:
+                by_ext.setdefault(str(ext), []).append(row)
+        when = parse_time(getattr(row, "date", None))
+        # A row dated in the future (a scheduled message) says nothing about catching up.
+        if when is not None and when <= horizon and (latest is None or when > latest):
+            latest = when
+    return _Listing(by_ext, latest, shows)
+
+
+def _went_out_by(journal: Journal, campaign_id: str, row: Mapping[str, Any]) -> datetime:
+    """The latest time a chunk's messages can have gone out: when its outcome became unknown
+    (its request, held by the pacer or by retries, left at some point before that), or its
+    ``scheduledDate`` if later."""
+    at = journal.unknown_since(campaign_id, int(row["chunk"])) or datetime.fromisoformat(
+        str(row["updated_at"])
+    )
+    if row.get("scheduled_date"):
+        at = max(at, parse_scheduled_date(str(row["scheduled_date"])))
+    return at
 
 
 def _reconcile(
@@ -1095,66 +1254,109 @@ def _reconcile(
     campaign_id: str,
     client: Any,
     *,
-    grace_period: float,
-    wait: bool,
-    sleep: Callable[[float], None] = time.sleep,
+    events: pd.DataFrame | None,
+    clock_margin_s: float,
 ) -> None:
-    """Settle unknown chunks from ``GET /v3/deliveries``: found -> sent, absent -> planned."""
-    for ch in journal.chunk_ids(campaign_id, "in_flight"):
-        journal.move(
-            campaign_id,
-            ch,
-            "unknown",
-            error="in flight when the previous run stopped",
+    """Settle unknown chunks from evidence.
+
+    Evidence: an event of the webhook log with the chunk's externalId (sent); a row of
+    ``GET /v3/deliveries`` with it, paged over the chunks' dates +-
+    ``DELIVERIES_DATE_MARGIN_DAYS`` (sent); no such row although the listing already shows a
+    message dated more than ``clock_margin_s`` after the chunk can last have gone out (not
+    sent: planned again). Anything else leaves the chunk unknown, with the reason in its
+    ``error``.
+    """
+    unknown = {
+        ch: journal.chunk(campaign_id, ch) for ch in journal.chunk_ids(campaign_id, "unknown")
+    }
+    ext_of = {ch: str(row["external_id"]) for ch, row in unknown.items()}
+    logged = _logged(events, set(ext_of.values()))
+    for ch, ext in list(ext_of.items()):
+        if ext in logged:
+            journal.move(
+                campaign_id,
+                ch,
+                "sent",
+                message_id=logged[ext],
+                detail=f"reconciled: the webhook log has events with externalId {ext}",
+            )
+            del ext_of[ch]
+    if not ext_of:
+        return
+    now = utcnow()
+    margin = timedelta(seconds=clock_margin_s)
+    went_out = {ch: _went_out_by(journal, campaign_id, unknown[ch]) for ch in ext_of}
+    earliest = min(datetime.fromisoformat(str(unknown[ch]["in_flight_at"])) for ch in ext_of)
+    days = timedelta(days=DELIVERIES_DATE_MARGIN_DAYS)
+    try:
+        listing = _read_listing(
+            client,
+            earliest - days,
+            max(went_out.values()) + days,
+            set(ext_of.values()),
+            now + margin,
         )
-    for _ in range(3):
-        young: list[float] = []
-        for ch in journal.chunk_ids(campaign_id, "unknown"):
-            row = journal.chunk(campaign_id, ch)
-            ext = str(row["external_id"])
-            try:
-                found = [
-                    d
-                    for d in client.iter_deliveries(external_id=ext)
-                    if getattr(d, "external_id", None) == ext
-                ]
-            except APIError as exc:
-                journal.move(
-                    campaign_id, ch, "unknown", error=f"cannot check deliveries: {exc}"[:500]
-                )
-                continue
-            if found:
-                journal.move(
-                    campaign_id,
-                    ch,
-                    "sent",
-                    message_id=int(found[0].message_id),
-                    detail=f"reconciled: {len(found)} deliveries with externalId {ext}",
-                )
-                continue
-            in_flight_at = datetime.fromisoformat(str(row["in_flight_at"]))
-            age = (utcnow() - in_flight_at).total_seconds()
-            sched = row.get("scheduled_date")
-            if sched and _parse_mta_datetime(str(sched)) > utcnow():
-                journal.move(
-                    campaign_id,
-                    ch,
-                    "unknown",
-                    error=f"scheduled for {sched}; deliveries cannot show it yet - check the "
-                    "MTA dashboard (scheduled messages) before resuming",
-                )
-            elif age >= grace_period:
-                journal.move(
-                    campaign_id,
-                    ch,
-                    "planned",
-                    detail=f"reconciled: no delivery with externalId {ext} after {age:.1f}s",
-                )
-            else:
-                young.append(grace_period - age)
-        if not young or not wait:
-            return
-        sleep(max(young) + 0.05)
+    except APIError as exc:
+        for ch in ext_of:
+            journal.move(
+                campaign_id, ch, "unknown", error=f"cannot check GET /deliveries: {exc}"[:500]
+            )
+        return
+    for ch, ext in ext_of.items():
+        at = went_out[ch]
+        found = listing.by_external_id.get(ext)
+        if found:
+            journal.move(
+                campaign_id,
+                ch,
+                "sent",
+                message_id=_message_id(found[0]),
+                detail=f"reconciled: GET /deliveries lists {len(found)} messages with "
+                f"externalId {ext}",
+            )
+        elif at > now:
+            journal.move(
+                campaign_id,
+                ch,
+                "unknown",
+                error=f"scheduled for {unknown[ch]['scheduled_date']}: GET /deliveries cannot "
+                "show it before then. Check the MTA dashboard (scheduled messages), or resume "
+                "after that time",
+            )
+        elif listing.latest is None or listing.latest <= at + margin:
+            journal.move(
+                campaign_id,
+                ch,
+                "unknown",
+                error=f"externalId {ext} is not in GET /deliveries yet, and the listing shows "
+                f"nothing dated more than {clock_margin_s:g}s after this chunk can last have "
+                f"gone out ({at.isoformat()}): it may still appear",
+            )
+        elif not listing.shows_external_ids:
+            journal.move(
+                campaign_id,
+                ch,
+                "unknown",
+                error="no row of GET /deliveries around its send time carries an externalId, "
+                "so the listing cannot show whether this chunk went out",
+            )
+        else:
+            journal.move(
+                campaign_id,
+                ch,
+                "planned",
+                detail=f"reconciled: externalId {ext} is not in GET /deliveries, which already "
+                f"lists a message dated {listing.latest.isoformat()}, more than "
+                f"{clock_margin_s:g}s after this chunk can last have gone out "
+                f"({at.isoformat()}): not sent",
+            )
+
+
+def _resume_call(campaign_id: str, journal: Journal, unknown: str) -> str:
+    return (
+        f"mta.resume_campaign({campaign_id!r}, client, journal={str(journal.path)!r}, "
+        f'unknown="{unknown}")'
+    )
 
 
 def _run(
@@ -1163,35 +1365,49 @@ def _run(
     client: Any,
     *,
     progress: bool = True,
-    grace_period: float = 60.0,
+    events: Any = None,
+    unknown: UnknownPolicy = "keep",
+    clock_margin_s: float = RECONCILE_CLOCK_MARGIN_S,
     max_rounds: int = 3,
     max_unknown_in_a_row: int = 5,
     max_in_flight: int = 2,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> CampaignResult:
     from tqdm.auto import tqdm
 
     if max_in_flight < 1:
         raise CampaignError(f"max_in_flight must be at least 1, got {max_in_flight}.")
+    if unknown not in ("keep", "resend", "skip"):
+        raise CampaignError(f"unknown must be 'keep', 'resend' or 'skip', got {unknown!r}.")
+    if not clock_margin_s >= 0:
+        raise CampaignError(f"clock_margin_s must be >= 0 seconds, got {clock_margin_s!r}.")
+    log = _events_frame(events)
     manifest = journal.manifest(campaign_id)
     journal.acquire(campaign_id)
     interrupted = False
+    decided: list[int] = []
     note = ""
+
+    def settle() -> None:
+        _reconcile(journal, campaign_id, client, events=log, clock_margin_s=clock_margin_s)
+
     try:
         journal.set_times(campaign_id, started=True)
-        _reconcile(journal, campaign_id, client, grace_period=grace_period, wait=True, sleep=sleep)
+        for ch in journal.chunk_ids(campaign_id, "in_flight"):
+            journal.move(
+                campaign_id, ch, "unknown", error="in flight when the previous run stopped"
+            )
+        # unknown= decides only the chunks that were unknown when the user asked.
+        asked = set(journal.chunk_ids(campaign_id, "unknown"))
         chunks = journal.chunks(campaign_id)
         todo = int(chunks.loc[chunks["state"] == "planned", "recipients"].sum())
         with (
             _StopFlag() as flag,
             tqdm(total=todo, unit="msg", desc=campaign_id, disable=not progress, leave=True) as bar,
         ):
-            for _round in range(max_rounds):
-                planned = journal.chunk_ids(campaign_id, "planned")
-                if not planned:
-                    break
+
+            def send(planned: Sequence[int]) -> bool:
                 try:
-                    interrupted = _send_round(
+                    return _send_round(
                         journal,
                         manifest,
                         planned,
@@ -1200,21 +1416,49 @@ def _run(
                         bar=bar,
                         max_in_flight=max_in_flight,
                         max_unknown_in_a_row=max_unknown_in_a_row,
-                        sleep=sleep,
                     )
                 except KeyboardInterrupt:  # no SIGINT handler (not the main thread)
-                    interrupted = True
-                if interrupted:  # settle what deliveries already show, without waiting
-                    _reconcile(journal, campaign_id, client, grace_period=grace_period, wait=False)
+                    return True
+
+            for _round in range(max_rounds):
+                # Planned chunks go first: their recipients are not the unknown chunks', and
+                # once they are out the listing holds messages dated after the unknown ones,
+                # which is what lets "not listed" mean "not sent".
+                planned = journal.chunk_ids(campaign_id, "planned")
+                if planned and (interrupted := send(planned)):
                     break
-                _reconcile(
-                    journal, campaign_id, client, grace_period=grace_period, wait=True, sleep=sleep
-                )
+                if journal.chunk_ids(campaign_id, "unknown"):
+                    settle()
+                if not journal.chunk_ids(campaign_id, "planned"):
+                    break
+            if interrupted:
+                settle()  # record what the evidence already shows; nothing more is sent
+            elif unknown != "keep":
+                decided = [c for c in journal.chunk_ids(campaign_id, "unknown") if c in asked]
+                for ch in decided:
+                    if unknown == "skip":
+                        journal.move(
+                            campaign_id,
+                            ch,
+                            "skipped",
+                            error="outcome unknown; skipped as asked (unknown='skip'), not "
+                            "re-sent: its recipients may or may not have received it",
+                        )
+                    else:
+                        journal.move(
+                            campaign_id,
+                            ch,
+                            "planned",
+                            detail="outcome unknown; sent again as asked (unknown='resend')",
+                        )
+                if unknown == "resend" and decided:
+                    interrupted = send(decided)
+                    settle()
     finally:
         if interrupted:
             note = (
                 f"Stopped by the user after the chunks in flight. Resume with "
-                f"mta_notebook.resume_campaign({campaign_id!r}, client, "
+                f"mta.resume_campaign({campaign_id!r}, client, "
                 f"journal={str(journal.path)!r}) or run plan.send(client, confirm=True) again: "
                 "only chunks still planned are sent."
             )
@@ -1229,13 +1473,50 @@ def _run(
         interrupted=interrupted,
         note=note,
     )
-    if not interrupted and len(result.unknown_chunks):
-        result.note = (
-            f"{len(result.unknown_chunks)} chunks have an unknown outcome (see "
-            "result.unknown_chunks); they were not re-sent. Check them in the MTA dashboard, "
-            "then resume_campaign() again."
-        )
+    if not interrupted:
+        result.note = _note(result, journal, unknown, decided)
     return result
+
+
+def _note(
+    result: CampaignResult, journal: Journal, unknown: UnknownPolicy, decided: Sequence[int]
+) -> str:
+    """What the user must know after a run: decisions taken, and what is still open."""
+    cid = result.campaign_id
+    chunks = result.chunks
+    parts: list[str] = []
+    if decided:
+        n = int(chunks.loc[chunks["chunk"].isin(decided), "recipients"].sum())
+        if unknown == "skip":
+            parts.append(
+                f"{len(decided)} chunks of unknown outcome ({n} recipients) were recorded as "
+                "skipped, as asked: result.sends shows their recipients as 'skipped' (they may "
+                "or may not have received the message)."
+            )
+        else:
+            parts.append(
+                f"{len(decided)} chunks of unknown outcome ({n} recipients) were sent again, "
+                "as asked."
+            )
+    unk = result.unknown_chunks
+    if len(unk):
+        parts.append(
+            f"{len(unk)} chunks ({int(unk['recipients'].sum())} recipients) have an unknown "
+            "outcome and were not re-sent: neither MTA's answer, the webhook log (events=) nor "
+            "GET /v3/deliveries shows whether they went out (see result.unknown_chunks and "
+            "their error). Resume later with events= the receiver's log, or once /deliveries "
+            "lists messages sent after them; or check them in the MTA dashboard and decide: "
+            f"{_resume_call(cid, journal, 'resend')} sends them again, "
+            f"{_resume_call(cid, journal, 'skip')} records them as skipped."
+        )
+    planned = chunks[chunks["state"] == "planned"]
+    if len(planned):
+        parts.append(
+            f"{len(planned)} chunks ({int(planned['recipients'].sum())} recipients) are still "
+            "planned (see their error, e.g. rate limited); "
+            f"mta.resume_campaign({cid!r}, client, journal={str(journal.path)!r}) sends them."
+        )
+    return " ".join(parts)
 
 
 def _send_round(
@@ -1248,7 +1529,6 @@ def _send_round(
     bar: Any,
     max_in_flight: int,
     max_unknown_in_a_row: int,
-    sleep: Callable[[float], None],
 ) -> bool:
     """Send ``planned`` chunks, at most ``max_in_flight`` at once; True when stopped by the user.
 
@@ -1272,7 +1552,7 @@ def _send_round(
                 ch = next(todo, None)
                 if ch is None:
                     break
-                fut = pool.submit(_send_chunk, journal, manifest, ch, client, sleep=sleep)
+                fut = pool.submit(_send_chunk, journal, manifest, ch, client)
                 pending[fut] = ch
             if not pending:
                 break
@@ -1281,7 +1561,7 @@ def _send_round(
                 pending.pop(fut)
                 try:
                     state, count = fut.result()
-                except BaseException as exc:  # an auth error: stop, let the others land
+                except BaseException as exc:  # nothing can be sent (auth, network): stop
                     error = error or exc
                     stop = True
                     continue
@@ -1298,53 +1578,46 @@ def _send_round(
 
 
 def _send_chunk(
-    journal: Journal,
-    manifest: Mapping[str, Any],
-    ch: int,
-    client: Any,
-    *,
-    sleep: Callable[[float], None],
-    max_rate_limited: int = 5,
+    journal: Journal, manifest: Mapping[str, Any], ch: int, client: Any
 ) -> tuple[str, int]:
     """Send one chunk; returns the state it ends in and its recipient count."""
     cid = str(manifest["campaign_id"])
-    count = 0
-    for _attempt in range(max_rate_limited):
-        req = _request(journal, manifest, ch)
-        if req.get("scheduled_date"):
-            journal.set_scheduled_date(cid, ch, req["scheduled_date"])
-        else:
-            req.pop("scheduled_date")
-        count = len(req["subscribers"])
-        journal.move(cid, ch, "in_flight")
-        try:
-            res = client.send(**req)
-        except RateLimitError as exc:
-            # A 429 means MTA did not process the request: safe to send again later.
-            journal.move(cid, ch, "planned", error=f"rate limited: {exc}"[:500])
-            sleep(exc.retry_after if exc.retry_after else 1.0)
-            continue
-        except (AuthenticationError, PermissionDeniedError) as exc:
-            journal.move(cid, ch, "planned", error=str(exc)[:500])
-            raise
-        except SendOutcomeUnknown as exc:
-            journal.move(cid, ch, "unknown", error=str(exc)[:500])
-            return "unknown", count
-        except APIStatusError as exc:
-            if exc.status_code < 500:
-                journal.move(cid, ch, "failed", error=str(exc)[:500])
-                return "failed", count
-            journal.move(cid, ch, "unknown", error=str(exc)[:500])
-            return "unknown", count
-        except KeyboardInterrupt:
-            journal.move(cid, ch, "unknown", error="interrupted while the request was in flight")
-            return "interrupted", count
-        except Exception as exc:  # any other failure after the request may have left: unknown
-            journal.move(cid, ch, "unknown", error=f"{type(exc).__name__}: {exc}"[:500])
-            return "unknown", count
-        journal.move(cid, ch, "sent", message_id=_message_id(res))
-        return "sent", count
-    return "planned", count
+    req = _request(journal, manifest, ch)
+    if req.get("scheduled_date"):
+        journal.set_scheduled_date(cid, ch, req["scheduled_date"])
+    else:
+        req.pop("scheduled_date")
+    count = len(req["subscribers"])
+    journal.move(cid, ch, "in_flight")
+    try:
+        res = client.send(**req)
+    except RateLimitError as exc:
+        # A 429 means MTA did not process the request (the client already waited and retried):
+        # planned again, for the next round.
+        journal.move(cid, ch, "planned", error=f"rate limited: {exc}"[:500])
+        return "planned", count
+    except SendOutcomeUnknown as exc:
+        journal.move(cid, ch, "unknown", error=str(exc)[:500])
+        return "unknown", count
+    except (AuthenticationError, PermissionDeniedError, APIConnectionError, ConfigError) as exc:
+        # A definite refusal, or the request never left (a refused connection, an illegal
+        # header value, a bad URL): nothing was sent, and the next chunk would fare the same.
+        journal.move(cid, ch, "planned", error=str(exc)[:500])
+        raise
+    except APIStatusError as exc:
+        if exc.status_code < 500:
+            journal.move(cid, ch, "failed", error=str(exc)[:500])
+            return "failed", count
+        journal.move(cid, ch, "unknown", error=str(exc)[:500])
+        return "unknown", count
+    except KeyboardInterrupt:
+        journal.move(cid, ch, "unknown", error="interrupted while the request was in flight")
+        return "interrupted", count
+    except Exception as exc:  # any other failure after the request may have left: unknown
+        journal.move(cid, ch, "unknown", error=f"{type(exc).__name__}: {exc}"[:500])
+        return "unknown", count
+    journal.move(cid, ch, "sent", message_id=_message_id(res))
+    return "sent", count
 
 
 def _message_id(res: Any) -> int | None:
@@ -1359,16 +1632,43 @@ def resume_campaign(
     client: Any,
     *,
     journal: Journal | str | os.PathLike[str] | None = None,
+    events: Any = None,
+    unknown: UnknownPolicy = "keep",
+    clock_margin_s: float = RECONCILE_CLOCK_MARGIN_S,
     progress: bool = True,
-    grace_period: float = 60.0,
     max_in_flight: int = 2,
 ) -> CampaignResult:
-    """Finish a journaled campaign: reconcile unknown chunks, then send only planned ones.
+    """Finish a journaled campaign: send the planned chunks, settle the unknown ones.
 
-    A chunk in flight at a crash, or answered ambiguously, is looked up in
-    ``GET /v3/deliveries`` by its ``externalId``: found means sent; absent after
-    ``grace_period`` seconds means planned again; otherwise it stays ``unknown`` and is listed
-    in ``result.unknown_chunks``. Nothing is re-sent without that evidence.
+    A chunk in flight at a crash, or answered ambiguously, has an unknown outcome. It is never
+    re-sent on a timer, only on evidence, looked for after the planned chunks are sent:
+
+    - the receiver's webhook log (``events=``) has an event with its ``externalId``: sent;
+    - ``GET /v3/deliveries``, paged over its send date +- ``DELIVERIES_DATE_MARGIN_DAYS``
+      (the listing has no externalId filter), has a row with its ``externalId``: sent;
+    - no such row, but the listing already shows a message dated more than ``clock_margin_s``
+      after the chunk went out: not sent, so it is sent now.
+
+    Otherwise it stays ``unknown``, listed in ``result.unknown_chunks`` with the calls that
+    resolve it in ``result.note``.
+
+    Parameters
+    ----------
+    campaign_id, client
+        The campaign and a :class:`mta_notebook.Client`.
+    journal
+        The journal (or its path) the campaign was planned in.
+    events
+        The receiver's webhook log: an ``EventLog`` or a DataFrame with the Events columns.
+    unknown
+        What to do with chunks that were unknown when called and that no evidence settles:
+        ``"keep"`` them unknown (default), ``"resend"`` them, or ``"skip"`` them (journaled
+        ``skipped``; their recipients show as ``skipped`` in ``result.sends``).
+    clock_margin_s
+        How far past a chunk's send time ``/deliveries`` must list messages before "not
+        listed" means "not sent" (``contract.assumptions.RECONCILE_CLOCK_MARGIN_S``).
+    progress, max_in_flight
+        As for :meth:`CampaignPlan.send`.
     """
     jr = journal if isinstance(journal, Journal) else Journal(journal)
     if not jr.has_campaign(campaign_id):
@@ -1381,6 +1681,8 @@ def resume_campaign(
         campaign_id,
         client,
         progress=progress,
-        grace_period=grace_period,
+        events=events,
+        unknown=unknown,
+        clock_margin_s=clock_margin_s,
         max_in_flight=max_in_flight,
     )

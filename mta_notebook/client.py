@@ -9,6 +9,7 @@ its concurrent calls together.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
@@ -20,8 +21,11 @@ from urllib.parse import quote
 import httpx
 import pydantic
 
-from ._http import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Call, Family, Pacer, Pipeline, RetryPolicy
+from ._http import DEFAULT_TIMEOUT, Call, Pacer, Pipeline, RetryPolicy
 from .config import Settings
+from .contract.dates import format_deliveries_date
+from .contract.limits import BULK_MAX_RECORDS, RATE_LIMITS, Family
+from .contract.statuses import DELIVERIES_FILTER_STATUSES
 from .errors import ValidationError
 from .models import (
     Account,
@@ -37,9 +41,9 @@ from .models import (
 
 __all__ = ["AsyncClient", "Client"]
 
-#: MTA accepts at most this many records per bulk request.
-BULK_MAX_RECORDS: Final = 1000
 DEFAULT_PAGE_SIZE: Final = 1000
+_DELIVERIES_STATUSES: Final = frozenset(s.name for s in DELIVERIES_FILTER_STATUSES)
+_YMD: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
 
@@ -53,13 +57,17 @@ def _data(body: Any) -> Any:
     return body
 
 
-def _as_date(value: date | datetime | str | None, name: str) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
+def _deliveries_date(value: date | datetime | str | None, name: str) -> str | None:
+    """A ``filters[startDate]``/``[endDate]`` value: ``YYYY-MM-DD`` (a datetime: its UTC date)."""
+    if value is None:
+        return None
+    if isinstance(value, (date, datetime)):
+        return format_deliveries_date(value)
+    if isinstance(value, str) and _YMD.match(value.strip()):
+        try:
+            return format_deliveries_date(date.fromisoformat(value.strip()))
+        except ValueError:
+            pass
     raise ValidationError(f"{name} must be a date, datetime or 'YYYY-MM-DD', got {value!r}")
 
 
@@ -221,13 +229,27 @@ class _BaseClient:
         start: date | datetime | str | None,
         end: date | datetime | str | None,
         status: str | None,
-        external_id: str | None,
+        type: str | None,
+        query: str | None,
+        sort_direction: str,
     ) -> dict[str, Any]:
+        """The documented query of ``GET /deliveries`` (``/check-delivery-status``), checked."""
+        if status is not None and status.strip().lower() not in _DELIVERIES_STATUSES:
+            raise ValidationError(
+                f"status must be one of {', '.join(sorted(_DELIVERIES_STATUSES))} (the "
+                f"/deliveries filter names), got {status!r}"
+            )
+        direction = sort_direction.strip().upper()
+        if direction not in ("ASC", "DESC"):
+            raise ValidationError(f"sort_direction must be 'ASC' or 'DESC', got {sort_direction!r}")
         return {
-            "filters[startDate]": _as_date(start, "start"),
-            "filters[endDate]": _as_date(end, "end"),
-            "filters[status]": status,
-            "externalId": external_id,
+            "sortBy": "date",
+            "sortDirection": direction,
+            "query": query,
+            "filters[startDate]": _deliveries_date(start, "start"),
+            "filters[endDate]": _deliveries_date(end, "end"),
+            "filters[type]": type.strip().lower() if type is not None else None,
+            "filters[status]": status.strip().lower() if status is not None else None,
         }
 
     @staticmethod
@@ -337,7 +359,7 @@ class Client(_BaseClient):
             clock=clock,
         )
         self._sleep = sleep or time.sleep
-        self._pace_locks = {family: threading.Lock() for family in DEFAULT_LIMITS}
+        self._pace_locks = {family: threading.Lock() for family in RATE_LIMITS}
         self._http = httpx.Client(
             headers=self._pipeline.headers(), timeout=self.timeout, transport=transport
         )
@@ -434,7 +456,10 @@ class Client(_BaseClient):
 
         Retried only when it certainly did not take effect (429, or no connection). When it may
         have (timeout, dropped connection, 5xx) it raises ``SendOutcomeUnknown`` with
-        ``external_id``: reconcile from ``iter_deliveries(external_id=...)`` before resending.
+        ``external_id``: look for that ``externalId`` in ``iter_deliveries(start=..., end=...)``
+        (or in the ``message-send`` webhooks) before resending; ``resume_campaign`` does this.
+        An error raised before the request left (a refused connection, an illegal header value)
+        is an ``APIConnectionError``: nothing was sent.
         """
         call = self._send_call(
             request, {k: v for k, v in locals().items() if k not in ("self", "request")}
@@ -505,11 +530,20 @@ class Client(_BaseClient):
         start: date | datetime | str | None = None,
         end: date | datetime | str | None = None,
         status: str | None = None,
-        external_id: str | None = None,
+        type: str | None = None,
+        query: str | None = None,
+        sort_direction: str = "DESC",
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Iterator[Delivery]:
-        """Latest status per message and recipient (``GET /deliveries``), page by page."""
-        params = {"pageSize": page_size, **self._deliveries_params(start, end, status, external_id)}
+        """Latest status per message and recipient (``GET /deliveries``), page by page.
+
+        Only MTA's documented filters: ``start``/``end`` (``filters[startDate]``/``[endDate]``,
+        dates; a datetime gives its UTC date), ``status`` (``sent``, ``delivered``,
+        ``undelivered``, ``undeliverable``, ``unknown``, ``rejected``), ``type`` (``sms``,
+        ``mms``, ``tts``), ``query`` (a subscriber's name, number or email); sorted by date.
+        There is no filter by ``externalId`` or ``messageId``: match rows client-side.
+        """
+        params = self._deliveries_params(start, end, status, type, query, sort_direction)
         return self._pages(Delivery, "/deliveries", params, page_size)
 
     # -- webhooks ----------------------------------------------------------------------------
@@ -755,11 +789,14 @@ class AsyncClient(_BaseClient):
         start: date | datetime | str | None = None,
         end: date | datetime | str | None = None,
         status: str | None = None,
-        external_id: str | None = None,
+        type: str | None = None,
+        query: str | None = None,
+        sort_direction: str = "DESC",
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> AsyncIterator[Delivery]:
-        """Latest status per message and recipient, page by page (``async for``)."""
-        params = {"pageSize": page_size, **self._deliveries_params(start, end, status, external_id)}
+        """Latest status per message and recipient, page by page (``async for``); see
+        :meth:`Client.iter_deliveries`."""
+        params = self._deliveries_params(start, end, status, type, query, sort_direction)
         return self._pages(Delivery, "/deliveries", params, page_size)
 
     async def list_webhooks(self) -> list[Webhook]:

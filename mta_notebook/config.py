@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Final
+from urllib.parse import quote, quote_plus
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import ConfigError
@@ -28,20 +30,57 @@ class Settings(BaseSettings):
     Each field comes from the keyword argument when given, else from the environment
     (``MTA_API_KEY``, ``MTA_BASE_URL``, ``MTA_WEBHOOK_SECRET``, ``MTA_TIMEOUT``,
     ``MTA_MAX_RETRIES``), else from the default. Secrets are ``SecretStr``: they never show in a
-    repr or a log line.
+    repr or a log line. The API key loses surrounding whitespace (a pasted newline); a key with
+    a control or other non-printable character inside is refused. Any invalid setting raises
+    ``ConfigError``, whose message never repeats the value.
 
-    >>> s = Settings(api_key="k-123", base_url="http://127.0.0.1:9/v3")
-    >>> s.base_url, "k-123" in repr(s)
-    ('http://127.0.0.1:9/v3', False)
+    >>> s = Settings(api_key=" k-123 ", base_url="http://127.0.0.1:9/v3")
+    >>> s.base_url, s.require_api_key(), "k-123" in repr(s)
+    ('http://127.0.0.1:9/v3', 'k-123', False)
     """
 
-    model_config = SettingsConfigDict(env_prefix="MTA_", extra="forbid", frozen=True)
+    # hide_input_in_errors: pydantic's own message would otherwise quote the rejected value.
+    model_config = SettingsConfigDict(
+        env_prefix="MTA_", extra="forbid", frozen=True, hide_input_in_errors=True
+    )
 
     api_key: SecretStr | None = None
     base_url: str = DEFAULT_BASE_URL
     webhook_secret: SecretStr | None = None
     timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0)
     max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0)
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'settings'}: "
+                + e["msg"].removeprefix("Value error, ")
+                for e in exc.errors()
+            )
+        else:
+            return
+        # Raised outside the except block: the pydantic error (which holds the input) is not
+        # kept as the context of this one.
+        raise ConfigError(f"Invalid settings: {problems}")
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _clean_api_key(cls, value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if not isinstance(value, str):
+            return value
+        key = value.strip()
+        for i, ch in enumerate(key):
+            if not (ch.isascii() and ch.isprintable()):
+                raise ValueError(
+                    f"the API key has a non-printable or non-ASCII character (U+{ord(ch):04X}) "
+                    f"at position {i + 1}; copy the key again from the MTA dashboard "
+                    "(Settings > Developer) into api_key= or MTA_API_KEY"
+                )
+        return key or None
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -73,13 +112,32 @@ class Settings(BaseSettings):
         return self.base_url.rstrip("/")
 
 
+def _spellings(secret: str) -> set[str]:
+    """The ways a secret can appear in a message: as is, escaped (repr, ascii, JSON, a bytes
+    repr such as h11's ``Illegal header value b'...'``) and URL-encoded."""
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        ascii(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        repr(secret.encode("utf-8", "backslashreplace"))[2:-1],
+        quote(secret, safe=""),
+        quote_plus(secret),
+    }
+    return {f for f in forms if f}
+
+
 def redact(text: str, *secrets: str | None) -> str:
-    """Replace every occurrence of each non-empty secret in ``text`` with ``***``.
+    r"""Replace every occurrence of each non-empty secret in ``text`` with ``***``.
+
+    Escaped and URL-encoded spellings of the secret are replaced too.
 
     >>> redact("Bearer abc123 failed", "abc123")
     'Bearer *** failed'
+    >>> redact("Illegal header value b'Bearer a\\nb'", "a\nb")
+    "Illegal header value b'Bearer ***'"
     """
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
+    forms = set().union(*(_spellings(s) for s in secrets if s))
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
     return text

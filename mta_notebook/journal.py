@@ -2,8 +2,9 @@
 
 A chunk moves ``planned -> in_flight -> sent | failed | unknown``; ``unknown`` (and a stale
 ``in_flight`` left by a crash) goes back to ``planned`` or on to ``sent`` only through
-reconciliation. Every move is its own committed transaction, so a crash at any instant leaves the
-journal true: a chunk is ``in_flight`` from before its request leaves until its answer is recorded.
+reconciliation, or to ``skipped`` when the user says so. Every move is its own committed
+transaction, so a crash at any instant leaves the journal true: a chunk is ``in_flight`` from
+before its request leaves until its answer is recorded.
 
 The journal never holds a secret: no API key, no webhook secret.
 """
@@ -35,8 +36,15 @@ __all__ = [
 
 DEFAULT_JOURNAL_PATH: Final = "mta_journal.sqlite"
 
-ChunkState = Literal["planned", "in_flight", "sent", "failed", "unknown"]
-CHUNK_STATES: Final[tuple[str, ...]] = ("planned", "in_flight", "sent", "failed", "unknown")
+ChunkState = Literal["planned", "in_flight", "sent", "failed", "unknown", "skipped"]
+CHUNK_STATES: Final[tuple[str, ...]] = (
+    "planned",
+    "in_flight",
+    "sent",
+    "failed",
+    "unknown",
+    "skipped",
+)
 
 # Which moves are allowed: the guard that keeps two runs (or a bug) from sending a chunk twice.
 _ALLOWED: Final[dict[str, frozenset[str]]] = {
@@ -45,6 +53,8 @@ _ALLOWED: Final[dict[str, frozenset[str]]] = {
     "failed": frozenset({"in_flight"}),
     "unknown": frozenset({"in_flight", "unknown"}),
     "planned": frozenset({"in_flight", "unknown", "failed"}),
+    # Only an unknown chunk, only on the user's word (resume_campaign(unknown="skip")).
+    "skipped": frozenset({"unknown"}),
 }
 
 SENDS_COLUMNS: Final[tuple[str, ...]] = (
@@ -515,7 +525,7 @@ class Journal:
                 if message_id is not None:
                     sets.append("message_id = ?")
                     params.append(int(message_id))
-            elif to_state in ("failed", "unknown", "planned") and error is not None:
+            elif to_state in ("failed", "unknown", "planned", "skipped") and error is not None:
                 sets.append("error = ?")
                 params.append(error)
             conn.execute(
@@ -527,6 +537,18 @@ class Journal:
                 (campaign_id, chunk, from_state, to_state, now, detail or error),
             )
         return from_state
+
+    def unknown_since(self, campaign_id: str, chunk: int) -> datetime | None:
+        """When the chunk's outcome became unknown: its first move to ``unknown`` since it last
+        went ``in_flight`` (None if it is not unknown). Its request, if it left at all, left
+        before then."""
+        rows = self._query(
+            "SELECT MIN(at) FROM chunk_moves WHERE campaign_id = ? AND chunk = ? "
+            "AND to_state = 'unknown' AND rowid > COALESCE((SELECT MAX(rowid) FROM chunk_moves "
+            "WHERE campaign_id = ? AND chunk = ? AND to_state = 'in_flight'), 0)",
+            (campaign_id, chunk, campaign_id, chunk),
+        )
+        return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
 
     def set_scheduled_date(self, campaign_id: str, chunk: int, scheduled_date: str | None) -> None:
         """Record the ``scheduledDate`` a chunk is (about to be) sent with."""
@@ -552,7 +574,8 @@ class Journal:
         """The send ledger: one row per recipient per campaign (the Sends contract).
 
         ``state`` is ``sent``, ``failed``, ``unknown`` (in flight at a crash, or no answer),
-        ``skipped`` (never sent: see ``error``) or ``planned`` (not sent yet; resume to send).
+        ``skipped`` (not sent by this toolkit, see ``error``: a plan-time reason, or an unknown
+        chunk the user chose not to resend) or ``planned`` (not sent yet; resume to send).
         """
         where = "WHERE c.campaign_id = ?" if campaign_id is not None else ""
         params: tuple[Any, ...] = (campaign_id,) if campaign_id is not None else ()

@@ -1,9 +1,9 @@
-"""Pydantic models of the MTA API and the status table every part shares."""
+"""Pydantic models of the MTA API. MTA's tables (statuses, events, limits) live in ``contract``."""
 
 from __future__ import annotations
 
 import html
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Final, Generic, Literal, TypeVar
 
 from pydantic import (
@@ -15,11 +15,10 @@ from pydantic import (
     model_validator,
 )
 
+from .contract.dates import format_scheduled_date, parse_time
+from .contract.events import EventName
+
 __all__ = [
-    "DELIVERY_STATUS_CODES",
-    "EVENT_TYPES",
-    "FINAL_STATUSES",
-    "STATUS_NAMES",
     "Account",
     "BulkResult",
     "DedicatedNumber",
@@ -33,32 +32,7 @@ __all__ = [
     "Webhook",
 ]
 
-EventName = Literal["message-send", "delivery-status", "message-reply", "number-opt-in"]
 RouteName = Literal["imessage", "sms", "unknown"]
-
-EVENT_TYPES: Final[dict[str, EventName]] = {
-    "MTAWebhook.MESSAGE_SEND": "message-send",
-    "MTAWebhook.DELIVERY_STATUS": "delivery-status",
-    "MTAWebhook.MESSAGE_REPLY": "message-reply",
-    "MTAWebhook.NUMBER_OPT_IN": "number-opt-in",
-}
-
-# MTA's "MTA Delivery Status Codes" table is not public (see reference/mta-api.md §10.2). This is
-# the one place the toolkit (and the sandbox, which speaks the same contract) maps codes to the
-# documented names; pass status_map= to the readers to change it once real payloads are seen.
-DELIVERY_STATUS_CODES: Final[dict[int, str]] = {
-    1: "sent",
-    2: "delivered",
-    3: "undelivered",
-    4: "undeliverable",
-    5: "unknown",
-    6: "rejected",
-}
-STATUS_NAMES: Final[tuple[str, ...]] = tuple(DELIVERY_STATUS_CODES.values())
-# A final status is never replaced by a later non-final one; "unknown" may still change.
-FINAL_STATUSES: Final[frozenset[str]] = frozenset(
-    {"delivered", "undelivered", "undeliverable", "rejected"}
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,7 +114,7 @@ class SendRequest(BaseModel):
         if isinstance(value, datetime):
             if value.tzinfo is None:
                 raise ValueError("scheduled_date needs a timezone (e.g. datetime.now(UTC))")
-            return value.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S-0000")
+            return format_scheduled_date(value)
         return value
 
     @model_validator(mode="after")
@@ -201,14 +175,47 @@ class BulkResult(_Response):
     requests: int = 0
 
 
+#: Where a ``/deliveries`` row may keep the recipient's number: the row schema could not be
+#: read; third-party integrations read ``to``/``toNumber`` (mta-api.md §8).
+_DELIVERY_NUMBER_FIELDS: Final = ("number", "toNumber", "to", "destinationNumber")
+
+
 class Delivery(_Response):
-    """One row of ``GET /v3/deliveries``: the latest status of a message for one recipient."""
+    """One row of ``GET /v3/deliveries``: a message to one recipient and its latest status.
+
+    ``status`` is kept as sent (a ``/deliveries`` name or a code; read it through
+    ``contract.statuses.resolve_status``); ``date`` as text (``sent_at`` parses it).
+
+    >>> d = Delivery.model_validate({"messageId": 7, "toNumber": 3125550123, "externalId": 42,
+    ...                              "status": "Undeliverable", "date": "2026-11-27T05:02:57Z"})
+    >>> d.number, d.external_id, d.sent_at.isoformat()
+    ('3125550123', '42', '2026-11-27T05:02:57+00:00')
+    """
 
     message_id: int | None = None
     external_id: str | None = None
     number: str | None = None
     status: str | int | None = None
     date: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _row_shapes(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        number = next((out[k] for k in _DELIVERY_NUMBER_FIELDS if out.get(k) is not None), None)
+        if number is not None:
+            out["number"] = str(number)
+        for key in ("externalId", "external_id"):
+            if isinstance(out.get(key), int) and not isinstance(out[key], bool):
+                out[key] = str(out[key])
+        return out
+
+    @property
+    def sent_at(self) -> datetime | None:
+        """``date`` as an aware UTC datetime (``contract.dates.parse_time``), or ``None``."""
+        return parse_time(self.date)
 
 
 class Webhook(_Response):
@@ -256,3 +263,28 @@ class Page(BaseModel, Generic[ItemT]):
         if len(self.rows) == 0 or len(self.rows) < size:
             return True
         return self.total is not None and (self.page + 1) * size >= self.total
+
+
+# -- legacy ----------------------------------------------------------------------------------
+# The invented tables of before issue 11, kept only while modules of other areas still import
+# them on this branch (sandbox.dispatch, webhook_log, webhooks, analytics,
+# tests/analytics_fixtures).
+# Their branches move to ``contract``; delete this block when those are merged. Not exported.
+EVENT_TYPES: Final[dict[str, EventName]] = {
+    "MTAWebhook.MESSAGE_SEND": "message-send",
+    "MTAWebhook.DELIVERY_STATUS": "delivery-status",
+    "MTAWebhook.MESSAGE_REPLY": "message-reply",
+    "MTAWebhook.NUMBER_OPT_IN": "number-opt-in",
+}
+DELIVERY_STATUS_CODES: Final[dict[int, str]] = {
+    1: "sent",
+    2: "delivered",
+    3: "undelivered",
+    4: "undeliverable",
+    5: "unknown",
+    6: "rejected",
+}
+STATUS_NAMES: Final[tuple[str, ...]] = tuple(DELIVERY_STATUS_CODES.values())
+FINAL_STATUSES: Final[frozenset[str]] = frozenset(
+    {"delivered", "undelivered", "undeliverable", "rejected"}
+)

@@ -1,8 +1,8 @@
 """Child process for tests/test_campaign_crash.py: plan (reusing the journaled campaign) and send.
 
-Usage: python tests/_crash_child.py CSV JOURNAL BASE_URL CAMPAIGN_ID GRACE  (API key in MTA_API_KEY)
-It imports everything, prints READY, and waits for a line on stdin before it starts, so the test
-can warm the next child up while it judges the current run.
+Usage: python tests/_crash_child.py CSV JOURNAL BASE_URL CAMPAIGN_ID CLOCK_MARGIN_S
+(API key in MTA_API_KEY). It imports everything, prints READY, and waits for a line on stdin
+before it starts, so the test can warm the next child up while it judges the current run.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ MESSAGE = "Hi {{first_name}}, your code is {{code}}"
 
 
 def main() -> None:
-    csv, journal, base_url, campaign_id, grace = sys.argv[1:6]
+    csv, journal, base_url, campaign_id, margin = sys.argv[1:6]
     print("READY", flush=True)
     sys.stdin.readline()
     df = pd.read_csv(csv, dtype=str)
@@ -27,7 +27,7 @@ def main() -> None:
     )
     with Client(base_url=base_url) as client:
         print("START", flush=True)
-        plan.send(client, confirm=True, progress=False, grace_period=float(grace))
+        plan.send(client, confirm=True, progress=False, clock_margin_s=float(margin))
     print("DONE", flush=True)
 
 

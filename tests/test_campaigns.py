@@ -19,18 +19,21 @@ from mta_notebook.campaigns import (
     CampaignPlan,
     _request,
     check_message,
-    mta_datetime,
     next_in_window,
     plan_campaign,
     resume_campaign,
 )
+from mta_notebook.contract.assumptions import DELIVERIES_DATE_MARGIN_DAYS
+from mta_notebook.contract.dates import format_scheduled_date
+from mta_notebook.contract.limits import MMS_CREDITS, MMS_MAX_CHARS, SMS_MAX_CHARS
 from mta_notebook.errors import (
+    APIConnectionError,
     BadRequestError,
     CampaignError,
     SendOutcomeUnknown,
     ServerError,
 )
-from mta_notebook.journal import SENDS_COLUMNS, Journal
+from mta_notebook.journal import SENDS_COLUMNS, Journal, utcnow
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,17 +59,31 @@ ROOT = Path(__file__).resolve().parents[1]
     ],
 )
 def test_segments(text: str, encoding: str, segments: int) -> None:
-    chk = check_message(text)
+    chk = check_message(text, sms_over_160="segments")
     assert (chk.encoding, chk.segments, chk.credits) == (encoding, segments, segments)
+    assert not chk.too_long
 
 
 def test_check_names_the_ucs2_characters_and_mms_credits() -> None:
     chk = check_message("Don’t miss it — 20% off ✨")
     assert chk.encoding == "UCS-2"
     assert chk.ucs2_chars == ("’", "—", "✨")
-    assert check_message("x" * 500, mms=True).credits == 3
-    assert check_message("x" * 1551).too_long
-    assert not check_message("x" * 1550).too_long
+    assert check_message("x" * 500, mms=True).credits == MMS_CREDITS
+    assert check_message("x" * (MMS_MAX_CHARS + 1), mms=True).too_long
+    assert not check_message("x" * MMS_MAX_CHARS, mms=True).too_long
+    assert check_message("x" * (MMS_MAX_CHARS + 1), sms_over_160="segments").too_long
+    assert not check_message("x" * MMS_MAX_CHARS, sms_over_160="segments").too_long
+
+
+def test_sms_over_160_reject_is_the_documented_default() -> None:
+    # MTA's developer docs: an SMS is 160 characters and 1 credit; longer ones get a 400
+    assert not check_message("x" * SMS_MAX_CHARS).too_long
+    assert check_message("x" * (SMS_MAX_CHARS + 1)).too_long
+    # 71 UCS-2 characters are two carrier segments, but one SMS of under 160 characters
+    chk = check_message("ж" * 71)
+    assert (chk.segments, chk.credits, chk.too_long) == (2, 1, False)
+    with pytest.raises(CampaignError, match="sms_over_160"):
+        check_message("hi", sms_over_160="split")  # type: ignore[arg-type]
 
 
 # -- planning --------------------------------------------------------------------------------
@@ -172,6 +189,79 @@ def test_length_limit(tmp_path: Path) -> None:
     assert "1560 characters" in plan.skipped["detail"].iloc[0]
 
 
+def _long_texts() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "phone": ["+13125550001", "+13125550002", "+13125550003"],
+            "note": ["short", "y" * 150, "z" * 300],
+        }
+    )
+
+
+def test_long_sms_are_skipped_under_reject_with_the_reason_and_the_fix(tmp_path: Path) -> None:
+    plan = plan_campaign(_long_texts(), "Hi {{note}}", sender_name="Acme", journal=tmp_path / "j")
+    assert plan.sms_over_160 == "reject"
+    # "Hi " + 150 = 153 characters fits one SMS; "Hi " + 300 does not
+    assert plan.skipped["phone"].tolist() == ["+13125550003"]
+    assert plan.skipped["skip_reason"].tolist() == ["too-long"]
+    assert "303 characters" in plan.skipped["detail"].iloc[0]
+    assert plan.summary["credits"] == 2
+    (warning,) = [w for w in plan.warnings if "too-long" in w]
+    assert warning.startswith("1 recipients skipped")
+    for words in (
+        "developer docs",
+        "400",
+        "Character Limit Exceeded",
+        "Shorten",
+        "image=",
+        "sms_over_160='segments'",
+    ):
+        assert words in warning
+    sends = plan.journal.sends(plan.campaign_id)
+    assert sends.set_index("phone").loc["+13125550003", "state"] == "skipped"
+    assert plan.journal.manifest(plan.campaign_id)["extra"]["sms_over_160"] == "reject"
+
+
+def test_long_sms_are_billed_per_segment_under_segments(tmp_path: Path) -> None:
+    plan = plan_campaign(
+        _long_texts(),
+        "Hi {{note}}",
+        sender_name="Acme",
+        journal=tmp_path / "j",
+        sms_over_160="segments",
+    )
+    assert plan.skipped.empty
+    assert plan.recipients["segments"].tolist() == [1, 1, 2]  # 303 GSM-7 characters: 2 x 153
+    assert plan.summary["credits"] == 4
+    (warning,) = [w for w in plan.warnings if "segment" in w]
+    assert "help center" in warning
+    assert "sms_over_160='segments'" in warning
+    assert "400" in warning
+    assert plan.preview(3)["credits"].tolist() == [1, 1, 2]
+    # the journaled campaign keeps its choice: planning it again the other way is refused
+    with pytest.raises(CampaignError, match="sms_over_160='segments'"):
+        plan_campaign(
+            _long_texts(),
+            "Hi {{note}}",
+            sender_name="Acme",
+            campaign_id=plan.campaign_id,
+            journal=tmp_path / "j",
+        )
+
+
+def test_long_text_goes_as_mms(tmp_path: Path) -> None:
+    plan = plan_campaign(
+        _long_texts(),
+        "Hi {{note}}",
+        sender_name="Acme",
+        image="https://example.com/a.png",
+        journal=tmp_path / "j",
+    )
+    assert plan.skipped.empty
+    assert plan.summary["credits"] == 3 * MMS_CREDITS
+    assert not any("too-long" in w or "segment" in w for w in plan.warnings)
+
+
 def test_mms_credits(tmp_path: Path) -> None:
     plan = plan_campaign(
         _people(4),
@@ -230,7 +320,7 @@ def test_next_in_window() -> None:
     assert chicago == datetime(2025, 3, 6, 15, 0, tzinfo=timezone.utc)
     tokyo = next_in_window(noon_utc, "Asia/Tokyo", w)  # 21:00 local -> tomorrow 09:00
     assert tokyo == datetime(2025, 3, 7, 0, 0, tzinfo=timezone.utc)
-    assert mta_datetime(tokyo) == "20250307T000000-0000"
+    assert format_scheduled_date(tokyo) == "20250307T000000-0000"
 
 
 def test_send_window_groups_by_time_zone(tmp_path: Path) -> None:
@@ -265,7 +355,7 @@ def test_send_window_groups_by_time_zone(tmp_path: Path) -> None:
         if expected is None:
             assert req["scheduled_date"] is None
         else:
-            assert req["scheduled_date"] == mta_datetime(expected)
+            assert req["scheduled_date"] == format_scheduled_date(expected)
             assert req["scheduled_date"].endswith("-0000")
 
 
@@ -289,16 +379,19 @@ class _Delivery:
     message_id: int
     external_id: str
     number: str
+    date: str
 
 
 class ScriptedClient:
-    """Answers /send from a script; records deliveries as MTA would."""
+    """Answers /send from a script; lists deliveries as MTA would (no externalId filter)."""
 
     def __init__(self, script: list[str] | None = None, deliveries_fail: bool = False) -> None:
         self.script = list(script or [])
         self.calls: list[dict[str, Any]] = []
         self.delivered: list[_Delivery] = []
         self.deliveries_fail = deliveries_fail
+        self.listing_queries: list[dict[str, Any]] = []
+        self.hidden = False  # the listing lags: nothing is listed yet
         self.on_send: Any = None
 
     def send(self, **req: Any) -> _Res:
@@ -307,9 +400,12 @@ class ScriptedClient:
         mid = len(self.calls)
         if self.on_send is not None:
             self.on_send(len(self.calls))
+        if action == "not_sent":
+            raise APIConnectionError("POST /send could not be sent (LocalProtocolError)")
         if action in ("ok", "unknown_after"):
+            at = utcnow().isoformat()
             for p in req["subscribers"]:
-                self.delivered.append(_Delivery(mid, req["external_id"], p))
+                self.delivered.append(_Delivery(mid, req["external_id"], p, at))
         if action == "unknown_after":
             raise SendOutcomeUnknown("dropped", external_id=req["external_id"])
         if action == "unknown_before":
@@ -320,10 +416,24 @@ class ScriptedClient:
             raise ServerError("boom", status_code=500)
         return _Res(mid)
 
-    def iter_deliveries(self, *, external_id: str | None = None, **_: Any) -> Any:
+    def iter_deliveries(
+        self,
+        *,
+        start: Any = None,
+        end: Any = None,
+        status: str | None = None,
+        type: str | None = None,
+        query: str | None = None,
+        sort_direction: str = "DESC",
+        page_size: int = 1000,
+    ) -> Any:
+        self.listing_queries.append({"start": start, "end": end, "sort": sort_direction})
         if self.deliveries_fail:
             raise ServerError("deliveries down", status_code=503)
-        return iter([d for d in self.delivered if d.external_id == external_id])
+        if self.hidden:
+            return iter([])
+        lo, hi = start.date().isoformat(), end.date().isoformat()
+        return iter([d for d in self.delivered if lo <= d.date[:10] <= hi])
 
 
 def _plan(tmp_path: Path, n: int = 6, chunk_size: int = 2) -> CampaignPlan:
@@ -342,10 +452,14 @@ def _receipts(client: ScriptedClient) -> Counter[str]:
     return Counter(d.number for d in client.delivered)
 
 
+#: The scripted client and the journal share this machine's clock: no skew to allow for.
+SAME_CLOCK = 0.0
+
+
 def test_send_requests_carry_identity_ids_tags_properties(tmp_path: Path) -> None:
     plan = _plan(tmp_path)
     client = ScriptedClient()
-    result = plan.send(client, confirm=True, progress=False)
+    result = plan.send(client, confirm=True, progress=False, max_in_flight=1)
     assert [c["external_id"] for c in client.calls] == ["c-00001", "c-00002", "c-00003"]
     first = client.calls[0]
     assert first["sender_name"] == "Acme"
@@ -361,6 +475,8 @@ def test_send_requests_carry_identity_ids_tags_properties(tmp_path: Path) -> Non
     assert tuple(result.sends.columns) == SENDS_COLUMNS
     assert result.sends["message_id"].tolist() == [1, 1, 2, 2, 3, 3]
     assert result.complete
+    assert result.note == ""
+    assert client.listing_queries == []  # nothing unknown: nothing to look up
     assert "sent" in result._repr_html_()
     # sending again sends nothing
     again = plan.send(client, confirm=True, progress=False)
@@ -372,55 +488,213 @@ def test_unknown_outcomes_are_reconciled_not_resent_blindly(tmp_path: Path) -> N
     plan = _plan(tmp_path)
     # chunk 1 took effect but the answer was lost; chunk 2 never took effect
     client = ScriptedClient(["unknown_after", "unknown_before", "ok"])
-    result = plan.send(client, confirm=True, progress=False, grace_period=0.0)
+    result = plan.send(
+        client, confirm=True, progress=False, max_in_flight=1, clock_margin_s=SAME_CLOCK
+    )
     assert _receipts(client) == dict.fromkeys(_people(6)["phone"], 1)
     assert [c["external_id"] for c in client.calls] == ["c-00001", "c-00002", "c-00003", "c-00002"]
     assert result.counts == {"sent": 6}
     moves = plan.journal.moves("c")
-    assert "reconciled" in " ".join(moves["detail"].dropna())
+    details = " ".join(moves["detail"].dropna())
+    assert "lists 2 messages with externalId c-00001" in details
+    assert "externalId c-00002 is not in GET /deliveries" in details
+    # one listing per reconciliation, paged oldest first over the chunks' dates +- a day
+    query = client.listing_queries[0]
+    assert query["sort"] == "ASC"
+    now = utcnow()
+    day, hour = pd.Timedelta(days=DELIVERIES_DATE_MARGIN_DAYS), pd.Timedelta(hours=1)
+    assert day - hour < now - query["start"] < day + hour
+    assert day - hour < query["end"] - now < day + hour
+
+
+def test_not_listed_means_not_sent_only_once_the_listing_caught_up(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    client = ScriptedClient(["unknown_before"])
+    # the later chunks are listed, but not yet more than the default margin after chunk 1
+    result = plan.send(client, confirm=True, progress=False, max_in_flight=1)
+    assert result.counts == {"sent": 4, "unknown": 2}
+    assert len(client.calls) == 3  # nothing is re-sent on a timer
+    (error,) = result.unknown_chunks["error"].tolist()
+    assert "not in GET /deliveries yet" in error
+    assert "120s" in error
+    # a lagging listing shows nothing at all: still no evidence
+    client.hidden = True
+    result = resume_campaign("c", client, journal=plan.journal, progress=False, clock_margin_s=0)
+    assert result.counts == {"sent": 4, "unknown": 2}
+    assert len(client.calls) == 3
+    # caught up: the listing shows messages sent after chunk 1, and not chunk 1
+    client.hidden = False
+    result = resume_campaign("c", client, journal=plan.journal, progress=False, clock_margin_s=0)
+    assert result.counts == {"sent": 6}
+    assert result.complete
+    assert _receipts(client) == dict.fromkeys(_people(6)["phone"], 1)
 
 
 def test_unknown_stays_unknown_when_deliveries_cannot_tell(tmp_path: Path) -> None:
     plan = _plan(tmp_path)
     client = ScriptedClient(["5xx"], deliveries_fail=True)
-    result = plan.send(client, confirm=True, progress=False, grace_period=0.0)
+    result = plan.send(
+        client, confirm=True, progress=False, max_in_flight=1, clock_margin_s=SAME_CLOCK
+    )
     assert result.counts == {"sent": 4, "unknown": 2}
     assert result.unknown_chunks["chunk"].tolist() == [1]
-    assert "unknown outcome" in result.note
+    assert "cannot check GET /deliveries" in result.unknown_chunks["error"].iloc[0]
+    path = str(plan.journal.path)
+    for policy in ("resend", "skip"):
+        call = f"mta.resume_campaign('c', client, journal={path!r}, unknown=\"{policy}\")"
+        assert call in result.note
+    assert "2 recipients" in result.note
+    assert "unknown outcome" in result._repr_html_()
     assert len(client.calls) == 3  # never re-sent without evidence
-    # later, deliveries work again and show nothing: the chunk is planned and sent once
+    # later, deliveries work again and show nothing after later sends: sent once more, once
     client.deliveries_fail = False
-    result = resume_campaign("c", client, journal=plan.journal, progress=False, grace_period=0.0)
+    result = resume_campaign(
+        "c", client, journal=plan.journal, progress=False, clock_margin_s=SAME_CLOCK
+    )
     assert result.counts == {"sent": 6}
     assert _receipts(client) == dict.fromkeys(_people(6)["phone"], 1)
 
 
-def test_young_unknown_waits_for_the_grace_period(tmp_path: Path) -> None:
+def test_webhook_log_events_settle_a_chunk_as_sent(tmp_path: Path) -> None:
     plan = _plan(tmp_path)
-    client = ScriptedClient(["unknown_before"])
-    result = plan.send(client, confirm=True, progress=False, grace_period=0.3)
+    client = ScriptedClient(["unknown_after"], deliveries_fail=True)
+    result = plan.send(client, confirm=True, progress=False, max_in_flight=1)
+    assert result.counts == {"sent": 4, "unknown": 2}
+    # the receiver logged MTA's message-send events for chunk 1 (Events columns)
+    events = pd.DataFrame(
+        {
+            "event": ["number-opt-in", "message-send", "message-send"],
+            "external_id": pd.array([None, "c-00001", "c-00001"], dtype="string"),
+            "message_id": pd.array([None, 1, 1], dtype="Int64"),
+            "phone": ["+13125550009", "+13125550000", "+13125550001"],
+        }
+    )
+
+    @dataclass
+    class Log:  # an EventLog: its .df is the Events table
+        df: pd.DataFrame
+
+    result = resume_campaign("c", client, journal=plan.journal, progress=False, events=Log(events))
     assert result.counts == {"sent": 6}
-    assert len(client.calls) == 4
+    assert result.sends["message_id"].tolist() == [1, 1, 2, 2, 3, 3]
+    assert "webhook log has events with externalId c-00001" in " ".join(
+        plan.journal.moves("c")["detail"].dropna()
+    )
+    assert len(client.calls) == 3
+    assert len(client.listing_queries) == 1  # the first run's; the resume needed no listing
+    with pytest.raises(CampaignError, match="Events columns"):
+        resume_campaign("c", client, journal=plan.journal, progress=False, events=[1, 2])
+
+
+def test_an_event_of_another_chunk_or_an_opt_in_is_no_evidence(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    client = ScriptedClient(["unknown_before"], deliveries_fail=True)
+    plan.send(client, confirm=True, progress=False, max_in_flight=1)
+    events = pd.DataFrame(
+        {
+            "event": ["message-send", "number-opt-in"],
+            "external_id": ["c-00002", "c-00001"],
+            "message_id": pd.array([2, None], dtype="Int64"),
+        }
+    )
+    result = resume_campaign("c", client, journal=plan.journal, progress=False, events=events)
+    assert result.unknown_chunks["chunk"].tolist() == [1]
+
+
+def test_unknown_skip_records_the_recipients_as_skipped(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    client = ScriptedClient(["unknown_after"], deliveries_fail=True)
+    plan.send(client, confirm=True, progress=False, max_in_flight=1)
+    result = resume_campaign("c", client, journal=plan.journal, progress=False, unknown="skip")
+    assert result.counts == {"sent": 4, "skipped": 2}
+    assert result.complete
+    assert result.unknown_chunks.empty
+    skipped = result.sends[result.sends["state"] == "skipped"]
+    assert skipped["phone"].tolist() == ["+13125550000", "+13125550001"]
+    assert skipped["error"].str.contains("unknown='skip'").all()
+    assert "recorded as skipped" in result.note
+    assert plan.journal.chunk("c", 1)["state"] == "skipped"
+    assert len(client.calls) == 3
+    # a skipped chunk stays skipped: nothing sends it later
+    again = resume_campaign("c", client, journal=plan.journal, progress=False, unknown="resend")
+    assert again.counts == {"sent": 4, "skipped": 2}
+    assert len(client.calls) == 3
+
+
+def test_unknown_resend_sends_again_but_only_without_evidence(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, n=8)
+    # chunk 1 did arrive (the webhook log says so), chunk 2 did not; the listing is down
+    client = ScriptedClient(["unknown_after", "unknown_before"], deliveries_fail=True)
+    plan.send(client, confirm=True, progress=False, max_in_flight=1)
+    events = pd.DataFrame({"event": ["message-send"], "external_id": ["c-00001"]})
+    result = resume_campaign(
+        "c", client, journal=plan.journal, progress=False, events=events, unknown="resend"
+    )
+    assert result.counts == {"sent": 8}
+    assert [c["external_id"] for c in client.calls] == [
+        "c-00001",
+        "c-00002",
+        "c-00003",
+        "c-00004",
+        "c-00002",
+    ]
+    assert _receipts(client) == dict.fromkeys(_people(8)["phone"], 1)
+    assert "sent again, as asked" in result.note
+    with pytest.raises(CampaignError, match="'keep', 'resend' or 'skip'"):
+        resume_campaign("c", client, journal=plan.journal, unknown="retry")  # type: ignore[arg-type]
+
+
+def test_unknown_policy_spares_chunks_that_turn_unknown_in_the_same_run(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    client = ScriptedClient(["unknown_before", "not_sent"], deliveries_fail=True)
+    with pytest.raises(APIConnectionError):
+        plan.send(client, confirm=True, progress=False, max_in_flight=1)
+    # chunk 1 is unknown; chunk 2 is still planned and turns unknown in the resuming run
+    client.script = ["unknown_before"]
+    result = resume_campaign(
+        "c", client, journal=plan.journal, progress=False, unknown="skip", max_in_flight=1
+    )
+    assert plan.journal.chunks("c")["state"].tolist() == ["skipped", "unknown", "sent"]
+    assert result.unknown_chunks["chunk"].tolist() == [2]
 
 
 def test_overlapping_chunks_send_each_once_and_stop_cleanly(tmp_path: Path) -> None:
     plan = _plan(tmp_path, n=40, chunk_size=2)
     client = ScriptedClient(["ok", "unknown_after", "ok", "unknown_before"] * 3)
     client.on_send = lambda k: os.kill(os.getpid(), signal.SIGINT) if k == 12 else None
-    result = plan.send(client, confirm=True, progress=False, max_in_flight=3, grace_period=0.0)
+    result = plan.send(
+        client, confirm=True, progress=False, max_in_flight=3, clock_margin_s=SAME_CLOCK
+    )
     assert result.interrupted
-    assert set(result.counts) <= {"sent", "planned"}  # unknowns were reconciled before stopping
     assert 12 <= len(client.calls) <= 16  # only the chunks already in flight finish
+    # what the listing shows was settled before stopping: the ones that arrived are sent
+    sent_ids = set(plan.journal.chunks("c").query("state == 'sent'")["external_id"])
+    assert {c["external_id"] for c in client.calls[1:12:4]} <= sent_ids
     client.on_send = None
-    result = resume_campaign("c", client, journal=plan.journal, progress=False, max_in_flight=3)
+    result = resume_campaign(
+        "c", client, journal=plan.journal, progress=False, max_in_flight=3, clock_margin_s=0
+    )
     assert result.counts == {"sent": 40}
     assert _receipts(client) == dict.fromkeys(_people(40)["phone"], 1)
+
+
+def test_a_request_that_never_left_goes_back_to_planned(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    client = ScriptedClient(["ok", "not_sent"])
+    with pytest.raises(APIConnectionError, match="could not be sent"):
+        plan.send(client, confirm=True, progress=False, max_in_flight=1)
+    chunks = plan.journal.chunks("c")
+    assert chunks["state"].tolist() == ["sent", "planned", "planned"]
+    assert "could not be sent" in chunks["error"].iloc[1]
+    result = resume_campaign("c", client, journal=plan.journal, progress=False)
+    assert result.counts == {"sent": 6}
+    assert _receipts(client) == dict.fromkeys(_people(6)["phone"], 1)
 
 
 def test_bad_request_fails_the_chunk_and_goes_on(tmp_path: Path) -> None:
     plan = _plan(tmp_path)
     client = ScriptedClient(["ok", "bad"])
-    result = plan.send(client, confirm=True, progress=False)
+    result = plan.send(client, confirm=True, progress=False, max_in_flight=1)
     assert result.counts == {"sent": 4, "failed": 2}
     assert result.sends.loc[result.sends["state"] == "failed", "error"].str.contains("400").all()
 

@@ -11,6 +11,7 @@ import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import httpx
@@ -19,6 +20,13 @@ import pytest
 from mta_notebook import AsyncClient, Client, SendRequest, sandbox
 from mta_notebook._http import RetryPolicy
 from mta_notebook._server import free_port
+from mta_notebook.contract.assumptions import DELIVERIES_NAME_FOR_CODE
+from mta_notebook.contract.statuses import (
+    STATUS_BY_CODE,
+    STATUS_BY_NAME,
+    resolve_status,
+    status_key,
+)
 from mta_notebook.errors import (
     APIConnectionError,
     APITimeoutError,
@@ -236,31 +244,127 @@ def test_iter_subscribers_pages(kind: str, sb: Any) -> None:
     assert [s.email for s in found] == ["s7@example.com"]
 
 
+class _RecordingTransport(httpx.HTTPTransport):
+    """The real transport, keeping each request's query keys (what went on the wire)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries: list[list[str]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.queries.append(list(request.url.params.keys()))
+        return super().handle_request(request)
+
+
+class _AsyncRecordingTransport(httpx.AsyncHTTPTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries: list[list[str]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.queries.append(list(request.url.params.keys()))
+        return await super().handle_async_request(request)
+
+
+def _deliveries_name(status: object) -> str:
+    """The /deliveries name of a ground-truth status (a code, a documented or a filter name)."""
+    text = str(status)
+    found = STATUS_BY_CODE[int(text)] if text.isdigit() else STATUS_BY_NAME[status_key(text)]
+    return DELIVERIES_NAME_FOR_CODE[found.code] if found.code is not None else found.name
+
+
+#: The documented query of GET /deliveries (/check-delivery-status), nothing else.
+DOCUMENTED_DELIVERIES_QUERY = {
+    "page",
+    "pageSize",
+    "sortBy",
+    "sortDirection",
+    "query",
+    "filters[startDate]",
+    "filters[endDate]",
+    "filters[type]",
+    "filters[status]",
+}
+
+
 def test_iter_deliveries_pages_and_filters(kind: str, sb: Any) -> None:
-    async def scenario(api: Api) -> tuple[list[Delivery], list[Delivery], list[Delivery]]:
+    transport = _RecordingTransport() if kind == "sync" else _AsyncRecordingTransport()
+    today = datetime.now(timezone.utc)
+
+    async def scenario(api: Api) -> dict[str, list[Delivery]]:
+        await api.upsert_subscriber(e164_number=PHONES[4], first_name="Grace", last_name="Hopper")
         for chunk in range(3):
             await api.send(
                 subscribers=PHONES[chunk * 3 : chunk * 3 + 3],
                 message="hi",
                 external_id=f"c-{chunk:05d}",
             )
+        await api.send(subscribers=[PHONES[9]], message="pic", image="https://example.com/a.png")
         sb.settle()
-        every = await api.collect("iter_deliveries", page_size=2)
-        one = await api.collect("iter_deliveries", external_id="c-00001", page_size=2)
-        today = await api.collect(
-            "iter_deliveries", start="2000-01-01", end="2999-12-31", status="delivered"
-        )
-        return every, one, today
+        return {
+            "every": await api.collect("iter_deliveries", page_size=2),
+            "oldest": await api.collect("iter_deliveries", sort_direction="asc", page_size=3),
+            "today": await api.collect(
+                "iter_deliveries", start=today.date(), end=today, status="Delivered"
+            ),
+            "yesterday": await api.collect(
+                "iter_deliveries", start="2000-01-01", end=today.date() - timedelta(days=1)
+            ),
+            "mms": await api.collect("iter_deliveries", type="MMS"),
+            "grace": await api.collect("iter_deliveries", query="hopper"),
+            "number": await api.collect("iter_deliveries", query=PHONES[7][2:]),
+        }
 
-    every, one, delivered = run(kind, sb, scenario)
-    assert len(every) == 9  # 5 pages of 2 (the last one short)
-    assert sorted(d.number for d in every) == sorted(PHONES[:9])
-    assert {d.external_id for d in one} == {"c-00001"}
-    assert len(one) == 3
+    got = run(kind, sb, scenario, transport=transport)
+    every = got["every"]
+    assert len(every) == 10  # 5 pages of 2
+    assert sorted(d.number for d in every) == sorted(PHONES)
     assert all(isinstance(d.message_id, int) for d in every)
-    assert all(d.status == "delivered" for d in delivered)
-    truth = [r for r in sb.ground_truth() if r["status"] == "delivered"]
-    assert len(delivered) == len(truth)
+    assert [d.sent_at for d in every] == sorted((d.sent_at for d in every), reverse=True)
+    assert [d.sent_at for d in got["oldest"]] == sorted(d.sent_at for d in every)
+    truth = {(r["message_id"], r["phone"]): r for r in sb.ground_truth()}
+    for d in every:  # the latest status, by the name the status filter uses
+        assert d.status == _deliveries_name(truth[(d.message_id, d.number)]["status"])
+    delivered = [r for r in truth.values() if resolve_status(r["status"]).outcome == "delivered"]
+    assert len(got["today"]) == len(delivered)
+    assert all(d.status == "delivered" for d in got["today"])
+    assert got["yesterday"] == []
+    assert [d.number for d in got["mms"]] == [PHONES[9]]
+    assert [d.number for d in got["grace"]] == [PHONES[4]]
+    assert [d.number for d in got["number"]] == [PHONES[7]]
+    deliveries = [q for q in transport.queries if "pageSize" in q]
+    assert deliveries
+    for query in deliveries:
+        assert set(query) <= DOCUMENTED_DELIVERIES_QUERY
+
+
+def test_iter_deliveries_takes_only_documented_parameters(kind: str, sb: Any) -> None:
+    async def scenario(api: Api) -> None:
+        for bad in ({"status": "failed"}, {"sort_direction": "up"}, {"start": "2026-13-01"}):
+            with pytest.raises(ValidationError):
+                await api.collect("iter_deliveries", **bad)
+        with pytest.raises(TypeError):
+            await api.collect("iter_deliveries", external_id="c-00001")
+
+    run(kind, sb, scenario)
+
+
+def test_sandbox_deliveries_ignore_undocumented_filters_and_lag(sb: Any) -> None:
+    with Client(api_key=sb.api_key, base_url=sb.base_url) as client:
+        client.send(subscribers=PHONES[:2], message="hi", external_id="a-00001")
+        client.send(subscribers=PHONES[2:3], message="hi", external_id="b-00001")
+    headers = {"Authorization": f"Bearer {sb.api_key}"}
+    url = sb.base_url + "/deliveries"
+    for undocumented in ({"externalId": "a-00001"}, {"messageId": "1"}, {"status": "delivered"}):
+        rows = httpx.get(url, params=undocumented, headers=headers).json()["data"]["rows"]
+        assert sorted(r["number"] for r in rows) == PHONES[:3]  # ignored, as a real server would
+    # the listing lags behind: a message is listed deliveries_lag_s (unscaled) after it left
+    sb.configure(deliveries_lag_s=3600 * TIME_SCALE)  # an hour, at any time_scale
+    with Client(api_key=sb.api_key, base_url=sb.base_url) as client:
+        client.send(subscribers=PHONES[3:4], message="late", external_id="c-00001")
+        assert list(client.iter_deliveries()) == []
+        sb.configure(deliveries_lag_s=0.0)
+        assert sorted(d.number for d in client.iter_deliveries()) == PHONES[:4]
 
 
 def test_webhooks_crud(kind: str, sb: Any) -> None:
@@ -427,6 +531,22 @@ def test_error_before_exhausts_retries_with_server_error(
     assert err.status_code == 500
     assert "error_before" in err.api_message
     assert caplog.text.count("because HTTP 500") == 2
+
+
+def test_an_illegal_header_value_fails_before_anything_is_sent(kind: str, sb: Any) -> None:
+    async def scenario(api: Api) -> APIConnectionError:
+        # a header value with a newline (as a pasted key would have) cannot be written: h11
+        # refuses it before a byte leaves, so it is not an unknown outcome
+        api.client._http.headers["X-Campaign"] = "spring\nsale"
+        with pytest.raises(APIConnectionError) as info:
+            await api.send(subscribers=PHONES[:1], message="hi", external_id="hdr")
+        return info.value
+
+    err = run(kind, sb, scenario)
+    assert not isinstance(err, SendOutcomeUnknown)
+    assert "LocalProtocolError" in str(err)
+    assert "nothing left this machine" in str(err)
+    assert sb.ground_truth() == []
 
 
 @pytest.mark.parametrize("fault", ["error_after", "drop_after"])

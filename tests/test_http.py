@@ -6,6 +6,7 @@ clients' real HTTP behaviour is tested against the sandbox in test_client.py.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -16,13 +17,14 @@ import pytest
 
 from mta_notebook._http import (
     Pacer,
+    Pipeline,
     RateLimiter,
     RetryPolicy,
-    endpoint_family,
     parse_rate_limit_reset,
     parse_retry_after,
 )
 from mta_notebook.client import Client
+from mta_notebook.contract.limits import BULK_MAX_RECORDS, RATE_LIMITS, rate_family
 from mta_notebook.errors import (
     APIConnectionError,
     APITimeoutError,
@@ -138,18 +140,24 @@ def test_server_delay_prefers_retry_after_then_reset() -> None:
     ("method", "path", "family"),
     [
         ("POST", "/send", "send"),
-        ("POST", "/v3/send", "send"),
         ("GET", "/send", "default"),
         ("GET", "/subscribers", "subscribers"),
         ("DELETE", "/subscribers/%2B13125550123", "subscribers"),
-        ("POST", "/subscribers/bulk", "bulk"),
-        ("POST", "/groups/7/subscribers/bulk-create", "bulk"),
+        ("POST", "/subscribers/bulk", "subscribers_bulk"),
+        ("POST", "/groups/7/subscribers/bulk-create", "groups_bulk"),
+        ("POST", "/groups/7/subscribers/bulk-delete", "groups_bulk"),
+        ("GET", "/custom-fields", "custom_fields"),
         ("GET", "/deliveries", "default"),
         ("GET", "/webhooks", "default"),
     ],
 )
-def test_endpoint_family(method: str, path: str, family: str) -> None:
-    assert endpoint_family(method, path) == family
+def test_calls_are_paced_in_the_contract_families(method: str, path: str, family: str) -> None:
+    pipeline = Pipeline(
+        api_key=KEY, base_url="http://mta.test/v3", policy=RetryPolicy(), pacer=None
+    )
+    call = pipeline.call(method, path)
+    assert call.family == family == rate_family(method, path)
+    assert Pacer()[call.family].limit == RATE_LIMITS[call.family].requests
 
 
 # -- the limiter with a fake clock ------------------------------------------------------------
@@ -179,10 +187,18 @@ def _rl_headers(limit: int, remaining: int, reset_ms: float) -> httpx.Headers:
 
 def test_limiter_primed_with_documented_limits() -> None:
     pacer = Pacer(clock=FakeClock())
+    assert pacer.limits is RATE_LIMITS
+    assert set(pacer.limiters) == set(RATE_LIMITS)
+    for family, rate in RATE_LIMITS.items():
+        assert (pacer[family].limit, pacer[family].window) == (rate.requests, rate.window_s)
+    # MTA's documented values (/api-basics/rate-limits), written out once as a cross-check
     assert (pacer["send"].limit, pacer["send"].window) == (25, 15.0)
-    assert (pacer["subscribers"].limit, pacer["subscribers"].window) == (15, 15.0)
-    assert (pacer["bulk"].limit, pacer["bulk"].window) == (15, 15.0)
+    assert (pacer["groups_bulk"].limit, pacer["groups_bulk"].window) == (5, 15.0)
+    assert (pacer["subscribers_bulk"].limit, pacer["subscribers_bulk"].window) == (15, 15.0)
     assert (pacer["default"].limit, pacer["default"].window) == (30, 60.0)
+    with Client(api_key=KEY, base_url="http://mta.test/v3") as client:
+        assert client.pacer is not None
+        assert client.pacer.limits is RATE_LIMITS
 
 
 def test_limiter_waits_for_primed_window_without_headers() -> None:
@@ -480,6 +496,93 @@ def test_send_outcome_unknown(answer: httpx.Response | Exception) -> None:
     assert len(seen) == 1
     assert sleeps == []
     assert info.value.__cause__ is not None
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        httpx.LocalProtocolError(f"Illegal header value {('Bearer ' + KEY).encode()!r}"),
+        httpx.UnsupportedProtocol("Request URL is missing an 'http://' or 'https://' protocol."),
+    ],
+)
+def test_error_before_the_request_left_is_not_send_outcome_unknown(exc: Exception) -> None:
+    handler, seen = _script(exc, _ok_send())
+    client, sleeps = _client(handler)
+    with pytest.raises(APIConnectionError, match="nothing left this machine") as info:
+        client.send(**SEND)  # type: ignore[arg-type]
+    assert not isinstance(info.value, SendOutcomeUnknown)
+    assert len(seen) == 1  # a retry cannot fix it: no retry
+    assert sleeps == []
+    assert info.value.__cause__ is None  # its message may quote the key
+    assert KEY not in f"{info.value} {info.value!r}"
+
+
+def test_the_key_is_redacted_in_h11s_escaped_spelling() -> None:
+    """Settings refuses such a key; should one reach the pipeline, h11's own message (which
+    quotes the header as a bytes repr, ``\\n`` escaped) must not carry it into the error."""
+    import h11
+
+    bad = "sk-unit-SECRET\n9f3a"
+    try:
+        h11.Request(
+            method="POST",
+            target="/v3/send",
+            headers=[("Host", "x"), ("Authorization", f"Bearer {bad}")],
+        )
+    except h11.LocalProtocolError as exc:
+        raised = httpx.LocalProtocolError(str(exc))
+    assert repr(bad.encode())[2:-1] in str(raised)  # h11 really quotes it
+    pipeline = Pipeline(
+        api_key=bad, base_url="http://mta.test/v3", policy=RetryPolicy(), pacer=None
+    )
+    step = pipeline.on_exception(pipeline.call("POST", "/send", external_id="c1-00001"), raised)
+    assert isinstance(step.error, APIConnectionError)
+    assert not isinstance(step.error, SendOutcomeUnknown)
+    text = f"{step.error} {step.error!r}"
+    assert "***" in text
+    assert "SECRET" not in text
+
+
+def test_a_key_echoed_in_an_error_body_is_redacted_in_every_spelling() -> None:
+    bad = 'sk-unit-SECRET"9f3a'  # JSON writes the quote escaped
+    pipeline = Pipeline(
+        api_key=bad, base_url="http://mta.test/v3", policy=RetryPolicy(), pacer=None
+    )
+    answer = _error(401, f"Invalid API key {bad}", echoed={"key": bad})
+    error = pipeline.status_error(pipeline.call("GET", "/auth/verify-api-key"), answer)
+    assert "SECRET" not in f"{error} {error!r} {error.body}"
+    assert error.body["echoed"] == {"key": "***"}
+
+
+def test_refused_connection_is_not_send_outcome_unknown() -> None:
+    handler, seen = _script(httpx.ConnectError("[Errno 111] Connection refused"))
+    client, _ = _client(handler, max_retries=2, retry_policy=None)
+    with pytest.raises(APIConnectionError, match="refused") as info:
+        client.send(**SEND)  # type: ignore[arg-type]
+    assert not isinstance(info.value, SendOutcomeUnknown)
+    assert len(seen) == 3  # certainly not sent: safe to try again
+
+
+def test_a_url_that_cannot_be_built_is_a_config_error() -> None:
+    handler, seen = _script(_ok_send())
+    client = Client(api_key=KEY, base_url="http://[::1/v3", transport=httpx.MockTransport(handler))
+    with pytest.raises(ConfigError, match="nothing was sent"):
+        client.send(**SEND)  # type: ignore[arg-type]
+    assert seen == []
+
+
+def test_bulk_requests_hold_the_documented_number_of_records() -> None:
+    sizes: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        records = json.loads(request.content)
+        sizes.append(len(records))
+        return httpx.Response(200, json={"data": {"totalRecordCount": len(records)}})
+
+    client, _ = _client(handler)
+    records = [{"e164Number": f"+1312555{i:04d}"} for i in range(BULK_MAX_RECORDS + 5)]
+    assert client.bulk_upsert_subscribers(records).total_record_count == len(records)
+    assert sizes == [BULK_MAX_RECORDS, 5]
 
 
 @pytest.mark.parametrize(

@@ -94,6 +94,11 @@ def test_state_machine_happy_path(journal: Journal) -> None:
         (["in_flight"], "in_flight"),  # a second run taking the same chunk
         (["in_flight", "sent"], "in_flight"),  # re-sending a sent chunk
         (["in_flight", "sent"], "planned"),
+        ([], "skipped"),  # only an unknown chunk can be skipped
+        (["in_flight"], "skipped"),
+        (["in_flight", "sent"], "skipped"),
+        (["in_flight", "unknown", "skipped"], "planned"),  # skipped is for good
+        (["in_flight", "unknown", "skipped"], "sent"),
     ],
 )
 def test_forbidden_moves_raise(journal: Journal, path: list[str], bad: str) -> None:
@@ -112,6 +117,36 @@ def test_unknown_can_be_reconciled_both_ways(journal: Journal) -> None:
     journal.move("c1", 2, "planned")
     assert journal.chunk_ids("c1", "planned") == [2]
     assert journal.chunk_ids("c1", "sent") == [1]
+
+
+def test_an_unknown_chunk_skipped_on_the_users_word_shows_its_recipients_skipped(
+    journal: Journal,
+) -> None:
+    journal.move("c1", 1, "in_flight")
+    journal.move("c1", 1, "unknown", error="dropped")
+    journal.move("c1", 1, "skipped", error="outcome unknown; skipped as asked")
+    sends = journal.sends("c1")
+    assert sends["state"].tolist() == ["skipped", "skipped", "planned", "skipped"]
+    assert sends["error"].tolist()[:2] == ["outcome unknown; skipped as asked"] * 2
+    assert journal.campaigns()["chunks_skipped"].tolist() == [1]
+
+
+def test_unknown_since_is_when_the_outcome_became_unknown(journal: Journal) -> None:
+    assert journal.unknown_since("c1", 1) is None
+    journal.move("c1", 1, "in_flight")
+    assert journal.unknown_since("c1", 1) is None
+    journal.move("c1", 1, "unknown", error="dropped")
+    first = journal.unknown_since("c1", 1)
+    assert first is not None
+    journal.move("c1", 1, "unknown", error="still cannot tell")  # a later look changes nothing
+    assert journal.unknown_since("c1", 1) == first
+    journal.move("c1", 1, "planned")
+    journal.move("c1", 1, "in_flight")  # sent again: a new request, a new moment
+    assert journal.unknown_since("c1", 1) is None
+    journal.move("c1", 1, "unknown", error="dropped again")
+    again = journal.unknown_since("c1", 1)
+    assert again is not None
+    assert again > first
 
 
 def test_sends_follows_the_contract(journal: Journal) -> None:

@@ -45,7 +45,10 @@ SMS_OVER_160: Final[SmsOver160] = "reject"
 DELIVERIES_DATE_MARGIN_DAYS: Final = 1
 
 #: "Not found in /deliveries" means "not sent" only once the listing shows a message dated at
-#: least this many seconds after the chunk went out (MTA's clock and ours may differ).
+#: least this many seconds after the chunk went out (MTA's clock and ours may differ). The row
+#: schema could not be read: a row's ``date`` is taken as when its message went out, and rows
+#: are expected to carry ``externalId`` (third-party code reads both); when no row does, "not
+#: found" proves nothing and the chunk stays unknown.
 #: Override: ``resume_campaign(clock_margin_s=...)``; sandbox config ``deliveries_lag_s``.
 RECONCILE_CLOCK_MARGIN_S: Final = 120.0
 
@@ -100,7 +103,8 @@ ASSUMPTIONS: Final[Mapping[str, Assumption]] = {
     ),
     "RECONCILE_CLOCK_MARGIN_S": Assumption(
         RECONCILE_CLOCK_MARGIN_S,
-        "how far /deliveries must have caught up before 'not found' means 'not sent'",
+        "how far /deliveries must have caught up before 'not found' means 'not sent' (a row's "
+        "date taken as its send time; rows carry externalId)",
         "resume_campaign(clock_margin_s=...); sandbox deliveries_lag_s",
     ),
     "DOMESTIC_COUNTRY_CODE": Assumption(

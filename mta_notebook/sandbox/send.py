@@ -6,7 +6,7 @@ import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from starlette.requests import Request
@@ -17,7 +17,7 @@ from ..contract.dates import parse_time
 from ..contract.limits import MMS_CREDITS, MMS_MAX_CHARS, SMS_CREDITS, SMS_MAX_CHARS
 from ..contract.phones import normalize_phone, normalize_phones
 from ..contract.segments import credits
-from ..contract.statuses import STATUS_BY_NAME
+from ..contract.statuses import DELIVERIES_FILTER_STATUSES, STATUS_BY_NAME
 from .responses import ApiError, json_body, ok, page_params, paged, sandbox_of
 from .routing import plan_recipient
 from .state import Longcode, MessageRow, SandboxState, Subscriber, iso_ms, utcnow
@@ -32,7 +32,6 @@ __all__ = [
 ]
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}")
-_STATUSES = ("sent", "delivered", "undelivered", "undeliverable", "unknown", "rejected")
 # What the emulated MTA takes as a number although it does not validate: "+" and 10-15 digits
 # (E.164 allows 15), or a US-shaped 10 digits, or 1 and 10 digits, with the usual punctuation.
 # MTA accepts such a recipient and reports 10 INVALID_NUMBER; anything else is a 400.
@@ -447,42 +446,68 @@ def _date_filter(value: str | None, name: str) -> date | None:
         raise ApiError(400, f"filters[{name}] must be YYYY-MM-DD, got {value!r}") from exc
 
 
+def _matches_query(state: SandboxState, row: MessageRow, query: str) -> bool:
+    """``query`` as MTA documents it: the subscriber's first or last name, number or email."""
+    sid = state.by_phone.get(row.phone)
+    sub = state.subscribers.get(sid) if sid is not None else None
+    fields = [row.phone, row.phone.lstrip("+")]
+    if sub is not None:
+        fields += [sub.first_name or "", sub.last_name or "", sub.email or ""]
+    return any(query in f.lower() for f in fields)
+
+
 async def deliveries(request: Request) -> Response:
+    """``GET /deliveries`` with only the documented query (``/check-delivery-status``).
+
+    ``page``, ``pageSize``, ``sortBy`` (date), ``sortDirection``, ``query``,
+    ``filters[startDate]``/``[endDate]`` (UTC dates of ``date``), ``filters[type]`` and
+    ``filters[status]``; anything else (``externalId``, ``messageId``...) is ignored, as a real
+    server would. A row is one recipient of a message: ``messageId``, ``externalId``,
+    ``number``, ``status`` (its latest status by its ``/deliveries`` name, as the status filter
+    spells it; third-party code sees names such as "Undeliverable") and ``date`` (when the
+    message was handed over). It is listed only ``deliveries_lag_s`` (unscaled) after that.
+    """
     state = sandbox_of(request).state
     q = request.query_params
     page, size = page_params(request)
-    start = _date_filter(q.get("filters[startDate]") or q.get("startDate"), "startDate")
-    end = _date_filter(q.get("filters[endDate]") or q.get("endDate"), "endDate")
-    status = q.get("filters[status]") or q.get("status")
-    if status and status.lower() not in _STATUSES:
-        raise ApiError(400, f"filters[status] must be one of {', '.join(_STATUSES)}")
-    kind = q.get("filters[type]")
-    external = q.get("externalId") or q.get("filters[externalId]")
-    message_id = q.get("messageId") or q.get("filters[messageId]")
-    rows: list[dict[str, Any]] = []
+    start = _date_filter(q.get("filters[startDate]"), "startDate")
+    end = _date_filter(q.get("filters[endDate]"), "endDate")
+    status = (q.get("filters[status]") or "").strip().lower()
+    names = [s.name for s in DELIVERIES_FILTER_STATUSES]
+    if status and status not in names:
+        raise ApiError(400, f"filters[status] must be one of {', '.join(names)}")
+    kind = (q.get("filters[type]") or "").strip().lower()
+    query = (q.get("query") or "").strip().lower()
+    direction = (q.get("sortDirection") or "ASC").strip().upper()
+    if direction not in ("ASC", "DESC"):
+        raise ApiError(400, f"sortDirection must be ASC or DESC, got {direction!r}")
+    now = utcnow()
+    lag = timedelta(seconds=state.config.deliveries_lag_s / state.time_scale)
+    picked: list[MessageRow] = []
     for row in state.rows:
-        if not row.sent:
+        # Handed over, but not listed yet. A message scheduled later and already handed over
+        # (settle() skipped the time) is listed: the skipped time covers the lag too.
+        if not row.sent or now - lag < row.created_at <= now:
             continue
         day = row.created_at.astimezone(timezone.utc).date()
         if (start and day < start) or (end and day > end):
             continue
-        if status and row.status != status.lower():
+        if status and row.status != status:
             continue
-        if kind and kind.lower() != ("mms" if row.is_mms else "sms"):
+        if kind and kind != ("mms" if row.is_mms else "sms"):
             continue
-        if external is not None and row.external_id != external:
+        if query and not _matches_query(state, row, query):
             continue
-        if message_id is not None and str(row.message_id) != message_id:
-            continue
-        rows.append(
-            {
-                "messageId": row.message_id,
-                "externalId": row.external_id,
-                "number": row.phone,
-                "status": row.status,
-                "date": iso_ms(row.status_at or row.created_at),
-            }
-        )
-    if q.get("sortDirection", "ASC").upper() == "DESC":
-        rows.reverse()
+        picked.append(row)
+    picked.sort(key=lambda r: (r.created_at, r.message_id), reverse=direction == "DESC")
+    rows = [
+        {
+            "messageId": row.message_id,
+            "externalId": row.external_id,
+            "number": row.phone,
+            "status": row.status,
+            "date": iso_ms(row.created_at),
+        }
+        for row in picked
+    ]
     return ok(paged(rows, page, size))

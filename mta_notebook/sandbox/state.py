@@ -110,6 +110,9 @@ class SandboxConfig:
     sent_after_s: float = 1.0
     final_after_s: float = 5.0
     reply_after_s: float = 30.0
+    #: A message is listed in ``GET /deliveries`` only this long (unscaled) after it was handed
+    #: over: MTA's listing is meant for settled data and may lag behind.
+    deliveries_lag_s: float = 0.0
     webhook_secret: str = "sandbox-webhook-secret"
     webhook_max_attempts: int = 5
     webhook_retry_base_s: float = 2.0
