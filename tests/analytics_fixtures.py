@@ -298,3 +298,77 @@ def scenario() -> Log:
     log.deliver("zz-00000", 9001, phone(90), "delivered", at=7300, sender="Acme Deals")
     log.deliver("zz-00000", 9001, phone(91), "undelivered", at=7300)
     return log
+
+
+# The documented table (mta-api.md §0a, "MTA Delivery Status Codes"), written out by hand here
+# rather than read from the contract: code -> (the Events table's status, outcome).
+DOCUMENTED = {
+    1: ("queued", "pending"),
+    2: ("sending", "pending"),
+    3: ("sent", "pending"),
+    4: ("delivered", "delivered"),
+    5: ("sending_failed", "failed"),
+    6: ("delivery_failed", "failed"),
+    7: ("delivery_unconfirmed", "unconfirmed"),
+    8: ("delivery_rejected", "failed"),
+    9: ("undelivered", "failed"),
+    10: ("invalid_number", "failed"),
+    11: ("stopped_number", "failed"),
+    12: ("landline", "failed"),
+    13: ("send_rejected", "failed"),
+    42: ("42", "unknown"),  # not in the table: kept raw, outcome unknown
+}
+
+
+def every_code_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows = [
+        {
+            "event": "delivery-status",
+            "occurred_at": T0 + pd.Timedelta(seconds=code),
+            "received_at": T0 + pd.Timedelta(seconds=code + 1),
+            "dated": True,
+            "message_id": 5,
+            "external_id": "codes-00000",
+            "phone": phone(code),
+            "sender_name": None,
+            "status_code": str(code),
+            "status": status,
+            "outcome": outcome,
+            "route": "sms",
+        }
+        for code, (status, outcome) in DOCUMENTED.items()
+    ]
+    events = pd.DataFrame(rows)
+    sends = events[["external_id", "message_id", "phone"]].assign(
+        sender_name="Acme", state="sent", sent_at=T0, campaign_id="codes"
+    )
+    return events, sends
+
+
+def evidence_log() -> Log:
+    """One message per kind of route evidence (``test_route_basis_for_each_kind_of_evidence``)."""
+    log = Log()
+    asked = [phone(i) for i in range(1, 10)]
+    log.send("rb-00000", 7, asked, sender="Acme")
+    log.send("rb-00001", 8, [phone(20), phone(21)])  # no identity asked for
+    a, b, c, d, e, f, g, _, m = asked  # h (phone 8): no event at all
+    log.message_send("rb-00000", 7, a, at=1, sender="Acme")
+    log.status("rb-00000", 7, a, "delivered", at=2, sender="Acme")
+    log.message_send("rb-00000", 7, b, at=1)
+    log.status("rb-00000", 7, b, "delivered", at=2, sender="Acme")
+    log.status("rb-00000", 7, c, "delivered", at=2)
+    log.reply(c, "Yes", at=30, sender="Acme", external_id="rb-00000", message_id=7)
+    log.status("rb-00000", 7, d, "delivered", at=2)
+    log.reply(d, "Yes", at=30, sender="Acme", message_id=7)  # message_id and phone only
+    log.status("rb-00000", 7, e, "delivered", at=2)
+    log.reply(e, "Yes", at=30, sender="Acme")  # names no message: no evidence
+    log.message_send("rb-00000", 7, f, at=1, sender="Acme")
+    log.status("rb-00000", 7, f, "delivered", at=2, sender="Acme", route="sms")  # explicit
+    log.status("rb-00000", 7, g, "delivered", at=2, route="imessage")  # explicit, no name
+    log.reply(m, "Yes", at=30, sender="Acme", external_id="rb-00000")  # a reply, nothing else
+    log.status("rb-00001", 8, phone(20), "delivered", at=2)
+    # phone(21): no event, no identity
+    log.status("zz-00000", 9, phone(30), "delivered", at=2)  # no ledger row, no name
+    log.message_send("zz-00000", 9, phone(31), at=1)
+    log.status("zz-00000", 9, phone(31), "delivered", at=2, sender="Acme Deals")
+    return log

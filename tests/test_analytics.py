@@ -10,7 +10,15 @@ from typing import Any
 import ibis
 import pandas as pd
 import pytest
-from analytics_fixtures import T0, Log, phone, scenario
+from analytics_fixtures import (
+    DOCUMENTED,
+    T0,
+    Log,
+    every_code_frames,
+    evidence_log,
+    phone,
+    scenario,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -157,54 +165,9 @@ def test_message_level_status_rules(frames: tuple[pd.DataFrame, pd.DataFrame]) -
     assert set(msgs["outcome"]) <= set(statuses.OUTCOMES)
 
 
-# The documented table (mta-api.md §0a, "MTA Delivery Status Codes"), written out by hand here
-# rather than read from the contract: code -> (the Events table's status, outcome).
-DOCUMENTED = {
-    1: ("queued", "pending"),
-    2: ("sending", "pending"),
-    3: ("sent", "pending"),
-    4: ("delivered", "delivered"),
-    5: ("sending_failed", "failed"),
-    6: ("delivery_failed", "failed"),
-    7: ("delivery_unconfirmed", "unconfirmed"),
-    8: ("delivery_rejected", "failed"),
-    9: ("undelivered", "failed"),
-    10: ("invalid_number", "failed"),
-    11: ("stopped_number", "failed"),
-    12: ("landline", "failed"),
-    13: ("send_rejected", "failed"),
-    42: ("42", "unknown"),  # not in the table: kept raw, outcome unknown
-}
-
-
-def _every_code_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
-    rows = [
-        {
-            "event": "delivery-status",
-            "occurred_at": T0 + pd.Timedelta(seconds=code),
-            "received_at": T0 + pd.Timedelta(seconds=code + 1),
-            "dated": True,
-            "message_id": 5,
-            "external_id": "codes-00000",
-            "phone": phone(code),
-            "sender_name": None,
-            "status_code": str(code),
-            "status": status,
-            "outcome": outcome,
-            "route": "sms",
-        }
-        for code, (status, outcome) in DOCUMENTED.items()
-    ]
-    events = pd.DataFrame(rows)
-    sends = events[["external_id", "message_id", "phone"]].assign(
-        sender_name="Acme", state="sent", sent_at=T0, campaign_id="codes"
-    )
-    return events, sends
-
-
 @pytest.mark.parametrize("drop", [[], ["outcome"], ["outcome", "dated"]])
 def test_every_documented_status_code(drop: list[str]) -> None:
-    events, sends = _every_code_frames()
+    events, sends = every_code_frames()
     events = events.drop(columns=drop)  # without them: derived from status, in SQL
     msgs = message_table(events, sends).set_index("phone")
     for code, (status, outcome) in DOCUMENTED.items():
@@ -287,37 +250,8 @@ def test_undated_events_rank_by_precedence_below_dated_ones() -> None:
         assert got == expected
 
 
-def _evidence_log() -> Log:
-    """One message per kind of route evidence (see the test below)."""
-    log = Log()
-    asked = [phone(i) for i in range(1, 10)]
-    log.send("rb-00000", 7, asked, sender="Acme")
-    log.send("rb-00001", 8, [phone(20), phone(21)])  # no identity asked for
-    a, b, c, d, e, f, g, _, m = asked  # h (phone 8): no event at all
-    log.message_send("rb-00000", 7, a, at=1, sender="Acme")
-    log.status("rb-00000", 7, a, "delivered", at=2, sender="Acme")
-    log.message_send("rb-00000", 7, b, at=1)
-    log.status("rb-00000", 7, b, "delivered", at=2, sender="Acme")
-    log.status("rb-00000", 7, c, "delivered", at=2)
-    log.reply(c, "Yes", at=30, sender="Acme", external_id="rb-00000", message_id=7)
-    log.status("rb-00000", 7, d, "delivered", at=2)
-    log.reply(d, "Yes", at=30, sender="Acme", message_id=7)  # message_id and phone only
-    log.status("rb-00000", 7, e, "delivered", at=2)
-    log.reply(e, "Yes", at=30, sender="Acme")  # names no message: no evidence
-    log.message_send("rb-00000", 7, f, at=1, sender="Acme")
-    log.status("rb-00000", 7, f, "delivered", at=2, sender="Acme", route="sms")  # explicit
-    log.status("rb-00000", 7, g, "delivered", at=2, route="imessage")  # explicit, no name
-    log.reply(m, "Yes", at=30, sender="Acme", external_id="rb-00000")  # a reply, nothing else
-    log.status("rb-00001", 8, phone(20), "delivered", at=2)
-    # phone(21): no event, no identity
-    log.status("zz-00000", 9, phone(30), "delivered", at=2)  # no ledger row, no name
-    log.message_send("zz-00000", 9, phone(31), at=1)
-    log.status("zz-00000", 9, phone(31), "delivered", at=2, sender="Acme Deals")
-    return log
-
-
 def test_route_basis_for_each_kind_of_evidence() -> None:
-    msgs = message_table(*_evidence_log().frames()).set_index("phone")
+    msgs = message_table(*evidence_log().frames()).set_index("phone")
     expected = {
         phone(1): ("imessage", "message-send"),  # senderName on message-send
         phone(2): ("imessage", "delivery-status"),
