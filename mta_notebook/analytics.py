@@ -110,6 +110,11 @@ _TIME_SHIFT: Final = 2**7
 _PREC_SHIFT: Final = 2**3
 _OUTCOME_MOD: Final = 2**3
 _OUTCOME_INDEX: Final[Mapping[str, int]] = {o: i for i, o in enumerate(statuses.OUTCOMES)}
+#: An outcome's part of the key: the final bit (a final outcome is never overwritten) and its
+#: index, in one lookup.
+_OUTCOME_KEYS: Final[Mapping[str, int]] = {
+    o: (_FINAL_BIT if o in statuses.FINAL_OUTCOMES else 0) + i for o, i in _OUTCOME_INDEX.items()
+}
 # Route evidence of one event, as an int: strength * 8 + preference * 2 + (1 if iMessage), with
 # strength 2 for an explicit route field, 1 for senderName, 0 for none (the whole value is 0).
 _EXPLICIT: Final = 16
@@ -440,25 +445,24 @@ def _reply_evidence(ev: ir.Table, key: str) -> ir.Table:
 
 
 def _message_expr(
-    ev: ir.Table, sd: ir.Table, *, codes: bool = False, times: bool = True
+    ev: ir.Table, sd: ir.Table, *, detail: bool = False, times: bool = True
 ) -> ir.Table:
     """One row per message (recipient of a send) with its identity, route, status and outcome.
 
-    ``codes`` adds the raw status code of the deciding event and ``times`` the send time; a
-    report that needs neither skips their work (null columns instead).
+    ``detail`` adds the status name and raw code of the deciding event (the outcome is always
+    there) and ``times`` the send time; a report that needs neither skips their work (null
+    columns instead).
     """
     import ibis
 
     d = ev.filter(ev.event.isin(list(_DELIVERY_EVENTS)))
     is_send = d.event == "message-send"
     outcome = ibis.ifelse(is_send, "pending", ibis.coalesce(d.outcome, _derived_outcome(d.status)))
-    final = outcome.isin(sorted(statuses.FINAL_OUTCOMES))
     dated = d.dated.fill_null(True) & d.occurred_at.notnull()
     key = (
-        ibis.ifelse(final, _FINAL_BIT, 0)
+        outcome.cases(*_OUTCOME_KEYS.items(), else_=_OUTCOME_KEYS["unknown"])
         + ibis.ifelse(dated, _DATED_BIT + _epoch_ms(d.occurred_at) * _TIME_SHIFT, 0)
         + ibis.ifelse(is_send, 0, _precedence(d.status)) * _PREC_SHIFT
-        + outcome.cases(*_OUTCOME_INDEX.items(), else_=_OUTCOME_INDEX["unknown"])
     )
     sender = d.sender_name.nullif("")
     d = d.select(
@@ -474,10 +478,10 @@ def _message_expr(
         sender=sender,
     )
     g = d.group_by(["g_ext", "g_mid", "g_phone"]).aggregate(
-        status=_latest(d.status, d.key),
+        status=_latest(d.status, d.key) if detail else ibis.null("string"),
         top=d.key.max(),
         # ibis's argmax keeps a null code at the latest event (as Spark's max_by does)
-        status_code=d.status_code.argmax(d.key) if codes else ibis.null("string"),
+        status_code=d.status_code.argmax(d.key) if detail else ibis.null("string"),
         ev_enc=d.enc.max(),
         ev_sender=d.sender.max(),
         first_ms=d.t_ms.min() if times else ibis.null("int64"),
@@ -777,7 +781,7 @@ def message_table(
     ('imessage', 'delivery-status', 'delivered', True)
     """
     con, ev, sd = _inputs(events, sends, engine)
-    msgs = _window(_message_expr(ev, sd, codes=True), start, end)
+    msgs = _window(_message_expr(ev, sd, detail=True), start, end)
     extra: list[str] = []
     if reply_window is not None:
         msgs = _with_reply_counts(msgs, ev, _window_ms(reply_window))
@@ -841,7 +845,7 @@ def delivery_report(
     keys = _check_by(by)
     con, ev, sd = _inputs(events, sends, engine)
     timed = start is not None or end is not None
-    msgs = _window(_message_expr(ev, sd, times=timed), start, end)
+    msgs = _window(_message_expr(ev, sd, detail="status" in keys, times=timed), start, end)
     agg = msgs.group_by(keys).aggregate(**_counts(msgs))
     agg = agg.mutate(**_rates(agg))
     part = [k for k in keys if k != "route"]
@@ -885,7 +889,7 @@ def delivery_timeseries(
     if step <= 0:
         raise ValidationError(f"freq={freq!r} must be a positive duration")
     con, ev, sd = _inputs(events, sends, engine)
-    msgs = _window(_message_expr(ev, sd), start, end)
+    msgs = _window(_message_expr(ev, sd, detail="status" in keys), start, end)
     msgs = msgs.mutate(bucket_ms=(msgs.sent_ms // step) * step)
     agg = msgs.group_by(["bucket_ms", *keys]).aggregate(**_counts(msgs))
     agg = agg.mutate(**_rates(agg))
@@ -925,7 +929,7 @@ carrier)', 'messages': 1}]
     import ibis
 
     con, ev, sd = _inputs(events, sends, engine)
-    msgs = _window(_message_expr(ev, sd, codes=True), start, end)
+    msgs = _window(_message_expr(ev, sd, detail=True), start, end)
     totals = msgs.group_by(["sender_name", "route"]).aggregate(total=msgs.count())
     totals = totals.select(t_sender=totals.sender_name, t_route=totals.route, total=totals.total)
     bad = msgs.filter(msgs.outcome != "delivered")

@@ -291,6 +291,9 @@ def test_by_and_window(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
         "message-send": 6,
         "none": 1,
     }
+    per_status = delivery_report(events, sends, by=["status"]).set_index("status")
+    assert per_status.loc["delivery_rejected", "failed"] == 1
+    assert per_status["messages"].sum() == 17
     per_outcome = delivery_report(events, sends, by="outcome").set_index("outcome")
     assert per_outcome["messages"].to_dict() == {
         "delivered": 9,
