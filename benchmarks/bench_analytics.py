@@ -3,8 +3,12 @@
 Three ways to the same table, in one process, reading the same Parquet files:
 
 * ``ibis``      - ``mta_notebook.delivery_report`` (ibis expression, DuckDB in-process);
-* ``reference`` - a hand-written DuckDB SQL query computing the same table;
+* ``reference`` - a hand-written DuckDB SQL query computing the same table by the same rules
+                  (outcome-decided finality, undated events by precedence, route evidence from
+                  message-send / delivery-status / naming replies, unconfirmed apart);
 * ``naive``     - plain pandas: read, sort, drop_duplicates, merge, groupby.
+
+The rules' tables (outcomes, precedence, final outcomes) come from ``mta_notebook.contract``.
 
 Prints both ratios (targets: ibis within 1.25x of the reference, at least 5x faster than
 naive) and the peak memory each needed (resident set growth over its start, sampled every 5 ms),
