@@ -95,12 +95,12 @@ NOT_SENT_LABELS: Final[Mapping[str, str]] = {
 }
 _Z: Final[float] = 1.959963984540054  # two-sided 95 % normal quantile
 _DELIVERY_EVENTS: Final[tuple[str, ...]] = ("message-send", "delivery-status")
-#: Route evidence of equal strength: the first event type here wins.
-_EVIDENCE_ORDER: Final[tuple[routes.RouteBasis, ...]] = (
-    "message-send",
-    "delivery-status",
-    "message-reply",
-)
+#: Route evidence of equal strength: the event type of higher preference wins.
+_PREFERENCE: Final[Mapping[routes.RouteBasis, int]] = {
+    "message-send": 3,
+    "delivery-status": 2,
+    "message-reply": 1,
+}
 # The deciding event of a message is the one with the largest int64 key: final (bit 55),
 # dated (bit 54), occurred_at ms if dated (bits 7-53), precedence (3-6), outcome (0-2).
 # Precedence is contract.statuses.precedence + 1, so that a message-send (0) ranks below any status.
@@ -413,11 +413,6 @@ def _evidence(
     )
 
 
-def _preference(event: ir.StringValue) -> ir.IntegerValue:
-    n = len(_EVIDENCE_ORDER)
-    return event.cases(*[(e, n - i) for i, e in enumerate(_EVIDENCE_ORDER)], else_=0)
-
-
 def _reply_evidence(ev: ir.Table, key: str) -> ir.Table:
     """Route evidence of the replies that name a message by ``key`` (external_id or message_id).
 
@@ -430,11 +425,10 @@ def _reply_evidence(ev: ir.Table, key: str) -> ir.Table:
     else:
         r = r.filter(r.external_id.isnull() & r.message_id.notnull())
     sender = r.sender_name.nullif("")
-    n = len(_EVIDENCE_ORDER)
     r = r.select(
         k=r[key],
         k_phone=r.phone,
-        enc=_evidence(r.route, sender, n - _EVIDENCE_ORDER.index("message-reply")),
+        enc=_evidence(r.route, sender, _PREFERENCE["message-reply"]),
         sender=sender,
     )
     p = "x" if key == "external_id" else "y"
@@ -474,7 +468,7 @@ def _message_expr(
         status_code=ibis.ifelse(is_send, ibis.null("string"), d.status_code),
         key=key,
         t_ms=ibis.coalesce(_epoch_ms(d.occurred_at), _epoch_ms(d.received_at), 0),
-        enc=_evidence(d.route, sender, _preference(d.event)),
+        enc=_evidence(d.route, sender, d.event.cases(*_PREFERENCE.items(), else_=0)),
         sender=sender,
     )
     g = d.group_by(["g_ext", "g_mid", "g_phone"]).aggregate(
@@ -578,10 +572,9 @@ def _decide(m: ir.Table) -> ir.Table:
         (has_event, "sms_fallback"),
         else_="unknown",
     )
-    n = len(_EVIDENCE_ORDER)
     preference = (enc // 2) % 4
     basis = ibis.cases(
-        (evidence, preference.cases(*[(n - i, e) for i, e in enumerate(_EVIDENCE_ORDER)])),
+        (evidence, preference.cases(*[(v, e) for e, v in _PREFERENCE.items()])),
         (m.matched, "ledger"),
         else_="none",
     )
