@@ -5,30 +5,37 @@ in-process by default, or Spark (through ibis's PySpark backend) for logs that l
 warehouse. Inputs may be pandas DataFrames, an ``EventLog`` (anything with a ``.df``), Parquet
 paths, or ibis tables; results always come back as pandas DataFrames.
 
-The rules (see ``design.md``, "Data contracts" and "Assumptions"):
+MTA's facts (status names, outcomes, precedence, route evidence, keywords) come from
+:mod:`mta_notebook.contract`; the rules below are how the reports use them (``design.md``,
+"Data contracts" and "Assumptions"):
 
 * A **message** is one recipient of one send. Delivery events (``message-send`` and
   ``delivery-status``) are grouped per (``external_id``, ``message_id``, ``phone``) and joined to
   the ledger on (``external_id``, ``phone``), else on (``message_id``, ``phone``).
-* Its **status** is the latest event by ``occurred_at`` (``received_at`` when missing), except that
-  a final status (delivered, undelivered, undeliverable, rejected) is never replaced by a later
-  non-final one. Duplicate deliveries of a webhook therefore count once. Ties at the same
-  millisecond go to the status of higher precedence (final > sent > unknown).
-* **Outcome**: ``delivered``; ``failed`` = undelivered, undeliverable or rejected; everything
-  else is ``pending``: sent, no event yet, and ``unknown``, since MTA may still update an unknown
-  status (``FINAL_STATUSES`` leaves it out for the same reason).
-* **Route**: ``imessage`` when any of the message's events carries a ``senderName`` (or an
-  explicit ``route`` of ``imessage``); otherwise ``sms_fallback`` when the ledger asked for an
-  identity; otherwise ``sms``. A ledger row that has no event yet and asked for an identity has
-  route ``unknown`` (nothing says yet whether it went by iMessage). Events without a ledger row
-  count too, attributed to their own ``senderName``; without one, the identity is missing and
-  the route ``unknown`` (plain SMS and SMS fallback cannot be told apart). They are flagged
-  ``unmatched``.
+* Its **status** and **outcome** come from one deciding event: a final outcome
+  (``contract.statuses.FINAL_OUTCOMES``) is never replaced by a later non-final one; among the
+  rest, dated events go by ``occurred_at``; undated ones (``dated`` False: the body had no time,
+  e.g. V1) rank below dated ones and among themselves by ``contract.statuses.precedence``, never
+  by arrival; ties go to the higher precedence. Duplicate deliveries of a webhook count once. A
+  ``message-send`` alone gives no status (null) and outcome ``pending``; so does a ledger row
+  without events. Frames without ``outcome`` (older Parquet, hand-made) get it from ``status``
+  through the contract's table; without ``dated``, a present ``occurred_at`` counts as dated.
+* **Route** (``contract.routes``): an explicit route field on an event first, then
+  ``senderName`` on any of the message's ``message-send``, ``delivery-status`` or
+  ``message-reply`` events (a reply belongs to the message whose ``external_id``, else
+  ``message_id``, and phone it carries) means ``imessage``; ``route_basis`` names the event type
+  that carried it (``message-send`` preferred, then ``delivery-status``, then ``message-reply``).
+  Without such evidence: ``sms_fallback`` when the ledger asked for an identity, ``sms`` when it
+  did not (basis ``ledger``). A ledger row without any event that asked for an identity has route
+  ``unknown`` (nothing says yet whether it went by iMessage). Events without a ledger row count
+  too, attributed to their own ``senderName``; without one the route is ``unknown`` (plain SMS
+  and SMS fallback cannot be told apart) and the basis ``none``. They are flagged ``unmatched``.
 * Ledger rows count as messages when their ``state`` is ``sent``; rows in state ``failed``,
   ``skipped`` or ``unknown`` count only if events show they were sent.
-* ``delivery_rate`` = delivered / settled with settled = delivered + failed (NaN when nothing
-  settled); ``ci_low``/``ci_high`` is the Wilson 95 % interval; ``share`` is the row's part of its
-  identity's messages.
+* Reports count ``delivered``, ``failed``, ``unconfirmed`` (final, neither) and ``pending``
+  (pending, unknown, or no event yet: MTA may still update them). ``delivery_rate`` =
+  delivered / (delivered + failed) (NaN when nothing settled); ``ci_low``/``ci_high`` is the
+  Wilson 95 % interval; ``share`` is the row's part of its identity's messages.
 """
 
 from __future__ import annotations
@@ -42,76 +49,91 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 import pandas as pd
 
+from .contract import keywords, routes, statuses
 from .errors import ValidationError
-from .models import FINAL_STATUSES
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
     from ibis.backends import BaseBackend
 
 __all__ = [
-    "FAILED_STATUSES",
+    "NOT_SENT_LABELS",
     "REPORT_COLUMNS",
-    "ROUTES",
-    "STOP_WORDS",
+    "REPORT_OUTCOMES",
     "delivery_report",
     "delivery_timeseries",
     "failure_reasons",
     "fallback_summary",
     "message_table",
     "reply_report",
+    "wilson_bounds",
     "wilson_interval",
 ]
 
-ROUTES: Final[tuple[str, ...]] = ("imessage", "sms_fallback", "sms", "unknown")
-FAILED_STATUSES: Final[tuple[str, ...]] = ("undelivered", "undeliverable", "rejected")
-STOP_WORDS: Final[tuple[str, ...]] = (
-    "STOP",
-    "STOPALL",
-    "UNSUBSCRIBE",
-    "CANCEL",
-    "END",
-    "QUIT",
-    "OPTOUT",
-    "OPT OUT",
-)
+#: Report column -> the message outcomes it counts. MTA may still update ``unknown``, so it
+#: waits with ``pending`` (a message with no event yet is ``pending`` too).
+REPORT_OUTCOMES: Final[Mapping[str, tuple[str, ...]]] = {
+    "delivered": ("delivered",),
+    "failed": ("failed",),
+    "unconfirmed": ("unconfirmed",),
+    "pending": ("pending", "unknown"),
+}
 REPORT_COLUMNS: Final[tuple[str, ...]] = (
     "messages",
-    "delivered",
-    "failed",
-    "pending",
+    *REPORT_OUTCOMES,
     "delivery_rate",
     "ci_low",
     "ci_high",
     "share",
     "unmatched",
 )
+#: Labels of ledger rows whose ``/send`` call did not go through (state -> label); these are the
+#: toolkit's own states, not MTA statuses, so they are not in the contract.
+NOT_SENT_LABELS: Final[Mapping[str, str]] = {
+    "failed": "not sent: the /send call failed",
+    "unknown": "not sent: the /send outcome is unknown",
+}
 _Z: Final[float] = 1.959963984540054  # two-sided 95 % normal quantile
 _DELIVERY_EVENTS: Final[tuple[str, ...]] = ("message-send", "delivery-status")
-# Ties at the same millisecond: final statuses beat "sent", which beats "unknown" (mta-api.md §7).
-_PRECEDENCE: Final[dict[str, int]] = {
-    "delivered": 7,
-    "undelivered": 6,
-    "undeliverable": 5,
-    "rejected": 4,
-    "sent": 2,
-    "unknown": 1,
+#: Route evidence of equal strength: the event type of higher preference wins.
+_PREFERENCE: Final[Mapping[routes.RouteBasis, int]] = {
+    "message-send": 3,
+    "delivery-status": 2,
+    "message-reply": 1,
 }
-_FINAL_BONUS: Final[int] = 2**52
+# The deciding event of a message is the one with the largest int64 key: final (bit 55),
+# dated (bit 54), occurred_at ms if dated (bits 7-53), precedence (3-6), outcome (0-2).
+# Precedence is contract.statuses.precedence + 1, so that a message-send (0) ranks below any status.
+_FINAL_BIT: Final = 2**55
+_DATED_BIT: Final = 2**54
+_TIME_SHIFT: Final = 2**7
+_PREC_SHIFT: Final = 2**3
+_OUTCOME_MOD: Final = 2**3
+_OUTCOME_INDEX: Final[Mapping[str, int]] = {o: i for i, o in enumerate(statuses.OUTCOMES)}
+#: An outcome's part of the key: the final bit (a final outcome is never overwritten) and its
+#: index, in one lookup.
+_OUTCOME_KEYS: Final[Mapping[str, int]] = {
+    o: (_FINAL_BIT if o in statuses.FINAL_OUTCOMES else 0) + i for o, i in _OUTCOME_INDEX.items()
+}
+# Route evidence of one event, as an int: strength * 8 + preference * 2 + (1 if iMessage), with
+# strength 2 for an explicit route field, 1 for senderName, 0 for none (the whole value is 0).
+_EXPLICIT: Final = 16
+_SENDER: Final = 8
 
 # Column -> ibis type of the two input contracts (only the columns the analytics read).
 _EVENT_SCHEMA: Final[dict[str, str]] = {
     "event": "string",
     "occurred_at": "timestamp('UTC')",
     "received_at": "timestamp('UTC')",
+    "dated": "boolean",
     "message_id": "int64",
     "external_id": "string",
     "phone": "string",
     "sender_name": "string",
     "status_code": "string",
     "status": "string",
+    "outcome": "string",
     "route": "string",
-    "is_final": "boolean",
     "text": "string",
 }
 _SEND_SCHEMA: Final[dict[str, str]] = {
@@ -131,6 +153,7 @@ _MESSAGE_COLUMNS: Final[tuple[str, ...]] = (
     "phone",
     "sender_name",
     "route",
+    "route_basis",
     "status",
     "status_code",
     "outcome",
@@ -357,42 +380,103 @@ def _latest(value: ir.StringValue, key: ir.IntegerValue) -> ir.StringScalar:
     return udf(value, key)
 
 
-def _message_expr(
-    ev: ir.Table, sd: ir.Table, *, codes: bool = False, times: bool = True
-) -> ir.Table:
-    """One row per message (recipient of a send) with its identity, route, status and outcome.
+def _derived_outcome(status: ir.StringValue) -> ir.StringValue:
+    """The contract's outcome of a documented status name (``unknown`` for anything else)."""
+    pairs = [(name, s.outcome) for name, s in statuses.STATUS_BY_NAME.items()]
+    return status.cases(*pairs, else_="unknown")
 
-    ``codes`` adds the raw status code of the deciding event and ``times`` the send time; a
-    report that needs neither skips their work (null columns instead).
+
+def _precedence(status: ir.StringValue) -> ir.IntegerValue:
+    """``contract.statuses.precedence`` of a status name, plus one (0 is a message-send's)."""
+    pairs = [(name, statuses.precedence(name) + 1) for name in statuses.STATUS_BY_NAME]
+    return status.cases(*pairs, else_=statuses.precedence(None) + 1)
+
+
+def _evidence(
+    route: ir.StringValue, sender: ir.StringValue, preference: ir.IntegerValue | int
+) -> ir.IntegerValue:
+    """One event's route evidence as an int (0: none); the larger wins within a message.
+
+    An explicit route field beats ``senderName``: the Events table's ``route`` is ``imessage``
+    when ``senderName`` is set unless an explicit field said otherwise, so ``sms`` next to a
+    ``senderName`` (or ``imessage`` without one) can only come from an explicit field.
     """
     import ibis
 
-    final_names = sorted(FINAL_STATUSES)
+    has_sender = sender.notnull()
+    is_imessage, is_sms = route == "imessage", route == "sms"
+    return ibis.cases(
+        (is_imessage & ~has_sender, _EXPLICIT + preference * 2 + 1),
+        (is_sms & has_sender, _EXPLICIT + preference * 2),
+        (is_imessage | has_sender, _SENDER + preference * 2 + 1),
+        else_=0,
+    )
+
+
+def _reply_evidence(ev: ir.Table, key: str) -> ir.Table:
+    """Route evidence of the replies that name a message by ``key`` (external_id or message_id).
+
+    A reply belongs to the message whose ``external_id`` and phone it carries, else (no
+    ``external_id``) whose ``message_id`` and phone.
+    """
+    r = ev.filter((ev.event == "message-reply") & ev.phone.notnull())
+    if key == "external_id":
+        r = r.filter(r.external_id.notnull())
+    else:
+        r = r.filter(r.external_id.isnull() & r.message_id.notnull())
+    sender = r.sender_name.nullif("")
+    r = r.select(
+        k=r[key],
+        k_phone=r.phone,
+        enc=_evidence(r.route, sender, _PREFERENCE["message-reply"]),
+        sender=sender,
+    )
+    p = "x" if key == "external_id" else "y"
+    g = r.group_by(["k", "k_phone"]).aggregate(enc=r.enc.max(), sender=r.sender.max())
+    return g.select(
+        **{f"{p}_key": g.k, f"{p}_phone": g.k_phone, f"{p}_enc": g.enc, f"{p}_sender": g.sender}
+    )
+
+
+def _message_expr(
+    ev: ir.Table, sd: ir.Table, *, detail: bool = False, times: bool = True
+) -> ir.Table:
+    """One row per message (recipient of a send) with its identity, route, status and outcome.
+
+    ``detail`` adds the status name and raw code of the deciding event (the outcome is always
+    there) and ``times`` the send time; a report that needs neither skips their work (null
+    columns instead).
+    """
+    import ibis
+
     d = ev.filter(ev.event.isin(list(_DELIVERY_EVENTS)))
     is_send = d.event == "message-send"
-    status = ibis.ifelse(is_send, "sent", d.status.fill_null("unknown"))
-    final = ibis.ifelse(is_send, False, d.is_final.fill_null(d.status.isin(final_names)))
-    prec = status.cases(*_PRECEDENCE.items(), else_=0)
-    t_ms = ibis.coalesce(_epoch_ms(d.occurred_at), _epoch_ms(d.received_at), 0)
-    key = ibis.ifelse(final, _FINAL_BONUS, 0) + t_ms * 8 + prec
+    outcome = ibis.ifelse(is_send, "pending", ibis.coalesce(d.outcome, _derived_outcome(d.status)))
+    dated = d.dated.fill_null(True) & d.occurred_at.notnull()
+    key = (
+        outcome.cases(*_OUTCOME_KEYS.items(), else_=_OUTCOME_KEYS["unknown"])
+        + ibis.ifelse(dated, _DATED_BIT + _epoch_ms(d.occurred_at) * _TIME_SHIFT, 0)
+        + ibis.ifelse(is_send, 0, _precedence(d.status)) * _PREC_SHIFT
+    )
     sender = d.sender_name.nullif("")
-    imsg = ibis.ifelse((d.route == "imessage") | sender.notnull(), 1, 0)
     d = d.select(
         g_ext=d.external_id,
         g_mid=d.message_id,
         g_phone=d.phone,
-        status=status,
+        # "" stands for "no status" (a message-send): DuckDB's arg_max skips null values
+        status=ibis.ifelse(is_send, "", d.status.fill_null("")),
         status_code=ibis.ifelse(is_send, ibis.null("string"), d.status_code),
         key=key,
-        t_ms=t_ms,
-        imsg=imsg,
+        t_ms=ibis.coalesce(_epoch_ms(d.occurred_at), _epoch_ms(d.received_at), 0),
+        enc=_evidence(d.route, sender, d.event.cases(*_PREFERENCE.items(), else_=0)),
         sender=sender,
     )
     g = d.group_by(["g_ext", "g_mid", "g_phone"]).aggregate(
-        status=_latest(d.status, d.key),
+        status=_latest(d.status, d.key) if detail else ibis.null("string"),
+        top=d.key.max(),
         # ibis's argmax keeps a null code at the latest event (as Spark's max_by does)
-        status_code=d.status_code.argmax(d.key) if codes else ibis.null("string"),
-        ev_imsg=d.imsg.max(),
+        status_code=d.status_code.argmax(d.key) if detail else ibis.null("string"),
+        ev_enc=d.enc.max(),
         ev_sender=d.sender.max(),
         first_ms=d.t_ms.min() if times else ibis.null("int64"),
     )
@@ -421,26 +505,22 @@ def _message_expr(
     )
     joined = by_ext.select(*g_cols, *l_cols).union(by_mid.select(*g_cols, *l_cols))
 
-    matched = joined.l_phone.notnull()
     evs = joined.select(
         campaign_id=joined.l_campaign,
         external_id=ibis.coalesce(joined.l_ext, joined.g_ext),
         message_id=ibis.coalesce(joined.l_mid, joined.g_mid),
         phone=joined.g_phone,
-        sender_name=ibis.coalesce(joined.l_sender, joined.ev_sender),
-        route=ibis.cases(
-            (joined.ev_imsg == 1, "imessage"),
-            (~matched, "unknown"),
-            (joined.l_sender.notnull(), "sms_fallback"),
-            else_="sms",
-        ),
-        status=joined.status,
+        l_sender=joined.l_sender,
+        ev_sender=joined.ev_sender,
+        ev_enc=joined.ev_enc,
+        status=joined.status.nullif(""),
+        top=joined.top,
         status_code=joined.status_code,
-        unmatched=~matched,
+        matched=joined.l_phone.notnull(),
         sent_ms=ibis.coalesce(joined.l_sent_ms, joined.first_ms),
     )
 
-    seen = joined.filter(matched).select("l_ext", "l_mid", "l_phone").view()
+    seen = joined.filter(joined.l_phone.notnull()).select("l_ext", "l_mid", "l_phone").view()
     waiting = led.filter(led.l_state == "sent")
     waiting = waiting.anti_join(
         seen,
@@ -455,20 +535,64 @@ def _message_expr(
         external_id=waiting.l_ext,
         message_id=waiting.l_mid,
         phone=waiting.l_phone,
-        sender_name=waiting.l_sender,
-        route=ibis.ifelse(waiting.l_sender.notnull(), "unknown", "sms"),
+        l_sender=waiting.l_sender,
+        ev_sender=ibis.null("string"),
+        ev_enc=ibis.null("int64"),
         status=ibis.null("string"),
+        top=ibis.null("int64"),
         status_code=ibis.null("string"),
-        unmatched=ibis.literal(False),
+        matched=ibis.literal(True),
         sent_ms=waiting.l_sent_ms,
     )
     msgs = evs.union(pend)
-    outcome = ibis.cases(
-        (msgs.status == "delivered", "delivered"),
-        (msgs.status.isin(list(FAILED_STATUSES)), "failed"),
-        else_="pending",
+    return _decide(_with_replies(msgs, ev))
+
+
+def _with_replies(msgs: ir.Table, ev: ir.Table) -> ir.Table:
+    """The messages with the route evidence of the replies that name them."""
+    by_ext = _reply_evidence(ev, "external_id")
+    by_mid = _reply_evidence(ev, "message_id")
+    j = msgs.left_join(by_ext, [msgs.external_id == by_ext.x_key, msgs.phone == by_ext.x_phone])
+    j = j.left_join(by_mid, [j.message_id == by_mid.y_key, j.phone == by_mid.y_phone])
+    return j.select(*msgs.columns, "x_enc", "x_sender", "y_enc", "y_sender")
+
+
+def _decide(m: ir.Table) -> ir.Table:
+    """Route, route_basis, status and outcome of each message from its evidence."""
+    import ibis
+
+    enc = ibis.greatest(m.ev_enc.fill_null(0), m.x_enc.fill_null(0), m.y_enc.fill_null(0))
+    has_event = m.ev_enc.notnull() | m.x_enc.notnull() | m.y_enc.notnull()
+    evidence = enc >= _SENDER
+    imessage = evidence & (enc % 2 == 1)
+    route = ibis.cases(
+        (imessage, "imessage"),
+        (~m.matched, ibis.ifelse(evidence, "sms_fallback", "unknown")),
+        (m.l_sender.isnull(), "sms"),
+        (has_event, "sms_fallback"),
+        else_="unknown",
     )
-    return msgs.mutate(outcome=outcome).select(*_MESSAGE_COLUMNS)
+    preference = (enc // 2) % 4
+    basis = ibis.cases(
+        (evidence, preference.cases(*[(v, e) for e, v in _PREFERENCE.items()])),
+        (m.matched, "ledger"),
+        else_="none",
+    )
+    outcome_of = (m.top % _OUTCOME_MOD).cases(*[(i, o) for o, i in _OUTCOME_INDEX.items()])
+    return m.select(
+        campaign_id=m.campaign_id,
+        external_id=m.external_id,
+        message_id=m.message_id,
+        phone=m.phone,
+        sender_name=ibis.coalesce(m.l_sender, m.ev_sender, m.x_sender, m.y_sender),
+        route=route,
+        route_basis=basis,
+        status=m.status,
+        status_code=m.status_code,
+        outcome=ibis.ifelse(m.top.isnull(), "pending", outcome_of),
+        unmatched=~m.matched,
+        sent_ms=m.sent_ms,
+    )
 
 
 def _window(msgs: ir.Table, start: object, end: object) -> ir.Table:
@@ -483,13 +607,15 @@ def _window(msgs: ir.Table, start: object, end: object) -> ir.Table:
 def _counts(t: ir.Table) -> dict[str, ir.Value]:
     import ibis
 
-    return {
-        "messages": t.count(),
-        "delivered": ibis.ifelse(t.outcome == "delivered", 1, 0).sum().cast("int64"),
-        "failed": ibis.ifelse(t.outcome == "failed", 1, 0).sum().cast("int64"),
-        "pending": ibis.ifelse(t.outcome == "pending", 1, 0).sum().cast("int64"),
-        "unmatched": ibis.ifelse(t.unmatched, 1, 0).sum().cast("int64"),
-    }
+    counts: dict[str, ir.Value] = {"messages": t.count()}
+    for column, outcomes in REPORT_OUTCOMES.items():
+        hit = t.outcome.isin(list(outcomes)) if len(outcomes) > 1 else t.outcome == outcomes[0]
+        counts[column] = ibis.ifelse(hit, 1, 0).sum().cast("int64")
+    counts["unmatched"] = ibis.ifelse(t.unmatched, 1, 0).sum().cast("int64")
+    return counts
+
+
+_COUNT_COLUMNS: Final[tuple[str, ...]] = ("messages", *REPORT_OUTCOMES, "unmatched")
 
 
 def _rates(t: ir.Table) -> dict[str, ir.Value]:
@@ -501,7 +627,7 @@ def _rates(t: ir.Table) -> dict[str, ir.Value]:
 
 
 def _route_order(route: pd.Series[Any]) -> pd.Series[Any]:
-    order = {name: i for i, name in enumerate(ROUTES)}
+    order: dict[str, int] = {name: i for i, name in enumerate(routes.MESSAGE_ROUTES)}
     return route.map(lambda r: order.get(r, len(order)) if isinstance(r, str) else len(order) + 1)
 
 
@@ -534,13 +660,85 @@ def _finish(
     return cast("pd.DataFrame", df.reset_index(drop=True))
 
 
+_BY_COLUMNS: Final[tuple[str, ...]] = (
+    "campaign_id",
+    "external_id",
+    "sender_name",
+    "route",
+    "route_basis",
+    "status",
+    "outcome",
+    "unmatched",
+)
+
+
 def _check_by(by: Sequence[str] | str) -> list[str]:
     keys = [by] if isinstance(by, str) else list(by)
-    allowed = ("campaign_id", "external_id", "sender_name", "route", "status", "unmatched")
-    bad = [k for k in keys if k not in allowed]
+    bad = [k for k in keys if k not in _BY_COLUMNS]
     if bad:
-        raise ValidationError(f"by={bad!r} is not a message column; choose from {list(allowed)}")
+        raise ValidationError(
+            f"by={bad!r} is not a message column; choose from {list(_BY_COLUMNS)}"
+        )
     return keys
+
+
+def _is_stop(text: ir.StringValue) -> ir.BooleanValue:
+    """``contract.keywords.is_stop`` in SQL: upper case, drop the pattern, look the word up."""
+    word = text.upper().re_replace(keywords.KEYWORD_DROP_PATTERN, "")
+    return word.isin(sorted(keywords.STOP_WORDS))
+
+
+def _window_ms(window: str) -> int:
+    try:
+        return int(pd.Timedelta(window).total_seconds() * 1000)
+    except ValueError as exc:
+        raise ValidationError(f"window={window!r} is not a duration such as '24h'") from exc
+
+
+def _with_reply_counts(msgs: ir.Table, ev: ir.Table, window_ms: int) -> ir.Table:
+    """The messages with ``replies`` (reply events attributed) and ``stops`` (0 or 1).
+
+    A reply (duplicates counted once) goes to the latest message sent to its number at most
+    ``window_ms`` before it.
+    """
+    import ibis
+
+    msgs = msgs.mutate(
+        mkey=ibis.coalesce(msgs.external_id, "")
+        + "|"
+        + ibis.coalesce(msgs.message_id.cast("string"), "")
+        + "|"
+        + msgs.phone
+    )
+    r = ev.filter((ev.event == "message-reply") & ev.phone.notnull())
+    r = r.select(
+        r_phone=r.phone,
+        r_ms=ibis.coalesce(_epoch_ms(r.occurred_at), _epoch_ms(r.received_at), 0),
+        r_text=r.text.fill_null(""),
+    ).distinct()
+    r = r.mutate(r_stop=ibis.ifelse(_is_stop(r.r_text), 1, 0))
+    m = msgs.select("mkey", "phone", "sent_ms").view()
+    cand = r.join(
+        m,
+        [
+            r.r_phone == m.phone,
+            m.sent_ms <= r.r_ms,
+            r.r_ms - m.sent_ms <= window_ms,
+        ],
+    )
+    rank = ibis.row_number().over(
+        group_by=[cand.r_phone, cand.r_ms, cand.r_text],
+        order_by=[ibis.desc(cand.sent_ms), ibis.desc(cand.mkey)],
+    )
+    best = cand.mutate(rk=rank).filter(lambda t: t.rk == 0)
+    per_msg = best.group_by("mkey").aggregate(replies=best.count(), stops=best.r_stop.max())
+    per_msg = per_msg.select(p_key=per_msg.mkey, p_replies=per_msg.replies, p_stops=per_msg.stops)
+    j = msgs.left_join(per_msg, msgs.mkey == per_msg.p_key)
+    return j.select(
+        *[c for c in msgs.columns if c != "mkey"],
+        replies=j.p_replies.fill_null(0).cast("int64"),
+        stops=j.p_stops.fill_null(0).cast("int64"),
+    )
 
 
 # ----------------------------------------------------------------------------------- public API
@@ -552,12 +750,18 @@ def message_table(
     *,
     start: object = None,
     end: object = None,
+    reply_window: str | None = None,
     engine: Engine = None,
 ) -> pd.DataFrame:
-    """One row per message (recipient of a send): identity, route, status, outcome, unmatched.
+    """One row per message (recipient of a send): identity, route and its basis, status, outcome.
 
     The building block of every report here, returned so a surprising number can be traced to
-    its messages. ``sent_at`` comes from the ledger, else from the message's first event.
+    its messages. Columns: ``campaign_id``, ``external_id``, ``message_id``, ``phone``,
+    ``sender_name``, ``route``, ``route_basis`` (the evidence that decided the route),
+    ``status`` (documented name of the deciding event; null when none yet), ``status_code``,
+    ``outcome``, ``unmatched`` and ``sent_at`` (from the ledger, else the first event). With
+    ``reply_window`` (e.g. ``"24h"``) also ``replies`` and ``stops``, attributed as in
+    :func:`reply_report`.
 
     Examples
     --------
@@ -565,15 +769,20 @@ def message_table(
     >>> ev = pd.DataFrame({"event": ["delivery-status"], "message_id": [7], "external_id": ["c-1"],
     ...     "phone": ["+13125550000"], "status": ["delivered"], "sender_name": ["Acme"],
     ...     "occurred_at": [pd.Timestamp("2026-01-01", tz="UTC")]})
-    >>> message_table(ev)[["sender_name", "route", "outcome", "unmatched"]].to_dict("records")
-    [{'sender_name': 'Acme', 'route': 'imessage', 'outcome': 'delivered', 'unmatched': True}]
+    >>> row = message_table(ev).iloc[0]
+    >>> row.route, row.route_basis, row.outcome, bool(row.unmatched)
+    ('imessage', 'delivery-status', 'delivered', True)
     """
     con, ev, sd = _inputs(events, sends, engine)
-    msgs = _window(_message_expr(ev, sd, codes=True), start, end)
+    msgs = _window(_message_expr(ev, sd, detail=True), start, end)
+    extra: list[str] = []
+    if reply_window is not None:
+        msgs = _with_reply_counts(msgs, ev, _window_ms(reply_window))
+        extra = ["replies", "stops"]
     df = con.to_pandas(msgs)
     df["sent_at"] = pd.to_datetime(df["sent_ms"].astype("Float64"), unit="ms", utc=True)
-    cols = [c for c in _MESSAGE_COLUMNS if c != "sent_ms"] + ["sent_at"]
-    df = _finish(df, cols, ints=(), keys=("sender_name", "route", "external_id", "phone"))
+    cols = [c for c in _MESSAGE_COLUMNS if c != "sent_ms"] + ["sent_at", *extra]
+    df = _finish(df, cols, ints=extra, keys=("sender_name", "route", "external_id", "phone"))
     df["message_id"] = df["message_id"].astype("Int64")
     return df
 
@@ -606,37 +815,37 @@ def delivery_report(
     Returns
     -------
     pandas.DataFrame
-        ``by`` columns, then ``messages``, ``delivered``, ``failed``, ``pending``,
-        ``delivery_rate`` (delivered / settled; NaN when nothing settled), ``ci_low``,
-        ``ci_high`` (Wilson 95 %), ``share`` (of the identity's messages) and ``unmatched``
-        (messages whose events have no ledger row).
+        ``by`` columns, then ``messages``, ``delivered``, ``failed``, ``unconfirmed``
+        (DELIVERY_UNCONFIRMED: final, neither delivered nor failed), ``pending`` (pending,
+        unknown, or no event yet), ``delivery_rate`` (delivered / (delivered + failed); NaN
+        when nothing settled), ``ci_low``, ``ci_high`` (Wilson 95 %), ``share`` (of the
+        identity's messages) and ``unmatched`` (messages whose events have no ledger row).
 
     Examples
     --------
     >>> import pandas as pd
-    >>> ev = pd.DataFrame({"event": ["delivery-status"] * 2, "message_id": [7, 7],
-    ...     "external_id": ["c-1", "c-1"], "phone": ["+13125550000", "+13125550001"],
-    ...     "status": ["delivered", "undelivered"],
-    ...     "occurred_at": [pd.Timestamp("2026-01-01", tz="UTC")] * 2})
-    >>> sends = pd.DataFrame({"external_id": ["c-1", "c-1"], "message_id": [7, 7],
-    ...     "phone": ["+13125550000", "+13125550001"], "sender_name": ["Acme", "Acme"],
-    ...     "state": ["sent", "sent"]})
+    >>> ev = pd.DataFrame({"event": ["delivery-status"] * 3, "message_id": [7, 7, 7],
+    ...     "external_id": ["c-1"] * 3, "phone": ["+13125550000", "+13125550001", "+13125550002"],
+    ...     "status": ["delivered", "delivery_failed", "delivery_unconfirmed"],
+    ...     "occurred_at": [pd.Timestamp("2026-01-01", tz="UTC")] * 3})
+    >>> sends = ev[["external_id", "message_id", "phone"]].assign(sender_name="Acme", state="sent")
     >>> rep = delivery_report(ev, sends)
-    >>> rep[["sender_name", "route", "messages", "delivered", "failed"]].to_dict("records")
-    [{'sender_name': 'Acme', 'route': 'sms_fallback', 'messages': 2, 'delivered': 1, 'failed': 1}]
+    >>> rep[["route", "messages", "delivered", "failed", "unconfirmed", "delivery_rate"]].to_dict(
+    ...     "records")
+    [{'route': 'sms_fallback', 'messages': 3, 'delivered': 1, 'failed': 1, 'unconfirmed': 1, \
+'delivery_rate': 0.5}]
     """
     keys = _check_by(by)
     con, ev, sd = _inputs(events, sends, engine)
     timed = start is not None or end is not None
-    msgs = _window(_message_expr(ev, sd, times=timed), start, end)
+    msgs = _window(_message_expr(ev, sd, detail="status" in keys, times=timed), start, end)
     agg = msgs.group_by(keys).aggregate(**_counts(msgs))
     agg = agg.mutate(**_rates(agg))
     part = [k for k in keys if k != "route"]
     total = agg.messages.sum().over(group_by=part) if part else agg.messages.sum().over()
     agg = agg.mutate(share=agg.messages.cast("float64") / total.cast("float64"))
     df = con.to_pandas(agg)
-    ints = ("messages", "delivered", "failed", "pending", "unmatched")
-    return _finish(df, [*keys, *REPORT_COLUMNS], ints=ints, keys=keys)
+    return _finish(df, [*keys, *REPORT_COLUMNS], ints=_COUNT_COLUMNS, keys=keys)
 
 
 def delivery_timeseries(
@@ -652,8 +861,9 @@ def delivery_timeseries(
     """Messages and their outcome per time bucket of sending (``freq``, e.g. ``"15min"``).
 
     Returns ``bucket`` (UTC start of the bucket), the ``by`` columns, ``messages``,
-    ``delivered``, ``failed``, ``pending``, ``unmatched``, ``delivery_rate``, ``ci_low`` and
-    ``ci_high``. A message falls in the bucket of its ``sent_at``.
+    ``delivered``, ``failed``, ``unconfirmed``, ``pending``, ``unmatched``, ``delivery_rate``,
+    ``ci_low`` and ``ci_high`` (as in :func:`delivery_report`). A message falls in the bucket of
+    its ``sent_at``.
 
     Examples
     --------
@@ -672,16 +882,14 @@ def delivery_timeseries(
     if step <= 0:
         raise ValidationError(f"freq={freq!r} must be a positive duration")
     con, ev, sd = _inputs(events, sends, engine)
-    msgs = _window(_message_expr(ev, sd), start, end)
+    msgs = _window(_message_expr(ev, sd, detail="status" in keys), start, end)
     msgs = msgs.mutate(bucket_ms=(msgs.sent_ms // step) * step)
     agg = msgs.group_by(["bucket_ms", *keys]).aggregate(**_counts(msgs))
     agg = agg.mutate(**_rates(agg))
     df = con.to_pandas(agg)
     df["bucket"] = pd.to_datetime(df["bucket_ms"].astype("Float64"), unit="ms", utc=True)
-    cols = ["bucket", *keys, "messages", "delivered", "failed", "pending", "unmatched"]
-    cols += ["delivery_rate", "ci_low", "ci_high"]
-    ints = ("messages", "delivered", "failed", "pending", "unmatched")
-    return _finish(df, cols, ints=ints, keys=["bucket", *keys])
+    cols = ["bucket", *keys, *_COUNT_COLUMNS, "delivery_rate", "ci_low", "ci_high"]
+    return _finish(df, cols, ints=_COUNT_COLUMNS, keys=["bucket", *keys])
 
 
 def failure_reasons(
@@ -692,38 +900,38 @@ def failure_reasons(
     end: object = None,
     engine: Engine = None,
 ) -> pd.DataFrame:
-    """Why messages did not arrive: statuses and codes per identity and route.
+    """Why messages did not arrive: outcomes and documented statuses per identity and route.
 
-    One row per ``sender_name`` × ``route`` × ``status`` × ``status_code`` (the raw code of the
-    event that set the status) for messages not delivered, with ``outcome`` (``failed`` or
-    ``pending``; ``pending`` messages without any event have status ``no-event``), ``messages``
-    and ``share`` (of that identity × route's messages). Ledger rows whose send itself failed
-    (state ``failed`` or ``unknown``, no event) follow with status ``send-failed`` /
-    ``send-unknown``, outcome ``not-sent`` and the ledger's ``error`` text.
+    One row per ``sender_name`` × ``route`` × ``outcome`` × ``status`` × ``status_code`` (the
+    deciding event's documented name and raw code) for messages not delivered, with ``label``
+    (``contract.statuses.status_label``, e.g. "DELIVERY_REJECTED (blocked by the carrier)";
+    "no status yet" for messages without a delivery status), ``messages`` and ``share`` (of that
+    identity × route's messages). Ledger rows whose send itself did not go through (state
+    ``failed`` or ``unknown``, no event) follow with outcome ``not-sent``, no status, a label
+    from ``NOT_SENT_LABELS`` and the ledger's ``error`` text.
 
     Examples
     --------
     >>> import pandas as pd
     >>> ev = pd.DataFrame({"event": ["delivery-status"], "message_id": [7],
-    ...     "phone": ["+13125550000"], "status": ["undeliverable"], "status_code": ["4"]})
-    >>> failure_reasons(ev)[["status", "status_code", "messages"]].to_dict("records")
-    [{'status': 'undeliverable', 'status_code': '4', 'messages': 1}]
+    ...     "phone": ["+13125550000"], "status": ["delivery_rejected"], "status_code": ["8"]})
+    >>> failure_reasons(ev)[["outcome", "status_code", "label", "messages"]].to_dict("records")
+    [{'outcome': 'failed', 'status_code': '8', 'label': 'DELIVERY_REJECTED (blocked by the \
+carrier)', 'messages': 1}]
     """
     import ibis
 
     con, ev, sd = _inputs(events, sends, engine)
-    msgs = _window(_message_expr(ev, sd, codes=True), start, end)
+    msgs = _window(_message_expr(ev, sd, detail=True), start, end)
     totals = msgs.group_by(["sender_name", "route"]).aggregate(total=msgs.count())
     totals = totals.select(t_sender=totals.sender_name, t_route=totals.route, total=totals.total)
     bad = msgs.filter(msgs.outcome != "delivered")
-    bad = bad.mutate(status=bad.status.fill_null("no-event"), error=ibis.null("string"))
-    reasons = bad.group_by(["sender_name", "route", "status", "status_code", "outcome"]).aggregate(
-        messages=bad.count()
-    )
-    reasons = reasons.mutate(error=ibis.null("string"))
+    cols = ["sender_name", "route", "outcome", "status", "status_code"]
+    reasons = bad.group_by(cols).aggregate(messages=bad.count())
+    reasons = reasons.mutate(state=ibis.null("string"), error=ibis.null("string"))
 
     lo, hi = _to_ms(start, "start"), _to_ms(end, "end")
-    led = sd.filter(sd.state.isin(["failed", "unknown"]) & sd.phone.notnull())
+    led = sd.filter(sd.state.isin(list(NOT_SENT_LABELS)) & sd.phone.notnull())
     sent_ms = _epoch_ms(led.sent_at)
     if lo is not None:
         led = led.filter(sent_ms >= lo)
@@ -737,9 +945,10 @@ def failure_reasons(
     led = led.select(
         sender_name=sender,
         route=ibis.ifelse(sender.notnull(), "unknown", "sms"),
-        status=ibis.literal("send-") + led.state,
-        status_code=ibis.null("string"),
         outcome=ibis.literal("not-sent"),
+        status=ibis.null("string"),
+        status_code=ibis.null("string"),
+        state=led.state,
         error=led.error,
     )
     sendfail = led.group_by(list(led.columns)).aggregate(messages=led.count())
@@ -753,19 +962,20 @@ def failure_reasons(
         ],
     )
     both = both.select(
-        sender_name=both.sender_name,
-        route=both.route,
-        status=both.status,
-        status_code=both.status_code,
-        error=both.error,
-        outcome=both.outcome,
-        messages=both.messages,
+        *sendfail.columns,
         share=both.messages.cast("float64") / both.total.cast("float64"),
     )
     df = con.to_pandas(both)
-    cols = ["sender_name", "route", "status", "status_code", "error", "outcome", "messages"]
-    df = _finish(df, [*cols, "share"], ints=("messages",), keys=())
-    df["_o"] = df["outcome"].map({"failed": 0, "pending": 1, "not-sent": 2})
+    df["label"] = [
+        NOT_SENT_LABELS[state]
+        if isinstance(state, str)
+        else statuses.status_label(status if isinstance(status, str) else None)
+        for state, status in zip(df["state"], df["status"], strict=True)
+    ]
+    cols = [*cols, "label", "error", "messages", "share"]
+    df = _finish(df, cols, ints=("messages",), keys=())
+    order = {o: i for i, o in enumerate((*statuses.OUTCOMES, "not-sent"))}
+    df["_o"] = df["outcome"].map(order)
     df["_r"] = _route_order(df["route"])
     df = df.sort_values(
         ["sender_name", "_r", "_o", "messages", "status", "status_code", "error"],
@@ -790,7 +1000,8 @@ def reply_report(
 
     A reply (``message-reply`` event, duplicates counted once) is attributed to the latest
     message sent to that number at most ``window`` before it. A reply whose text is a STOP
-    keyword (``STOP_WORDS``, any case) counts as a STOP.
+    keyword by ``contract.keywords`` (upper-cased, everything but A-Z dropped: ``"Stop."``)
+    counts as a STOP.
 
     Returns ``sender_name``, ``route``, ``messages``, ``replies`` (reply events attributed),
     ``replied`` (messages with at least one reply), ``stops`` (messages with a STOP reply),
@@ -801,58 +1012,18 @@ def reply_report(
     >>> import pandas as pd
     >>> t0 = pd.Timestamp("2026-01-01 10:00", tz="UTC")
     >>> ev = pd.DataFrame({"event": ["delivery-status", "message-reply"], "message_id": [7, None],
-    ...     "phone": ["+13125550000"] * 2, "status": ["delivered", None], "text": [None, "stop"],
+    ...     "phone": ["+13125550000"] * 2, "status": ["delivered", None], "text": [None, "Stop."],
     ...     "occurred_at": [t0, t0 + pd.Timedelta("1h")]})
     >>> reply_report(ev)[["messages", "replied", "stops", "stop_rate"]].to_dict("records")
     [{'messages': 1, 'replied': 1, 'stops': 1, 'stop_rate': 1.0}]
     """
     import ibis
 
-    try:
-        win = int(pd.Timedelta(window).total_seconds() * 1000)
-    except ValueError as exc:
-        raise ValidationError(f"window={window!r} is not a duration such as '24h'") from exc
+    win = _window_ms(window)
     con, ev, sd = _inputs(events, sends, engine)
     msgs = _window(_message_expr(ev, sd), start, end)
-    msgs = msgs.mutate(
-        mkey=ibis.coalesce(msgs.external_id, "")
-        + "|"
-        + ibis.coalesce(msgs.message_id.cast("string"), "")
-        + "|"
-        + msgs.phone
-    )
-    r = ev.filter((ev.event == "message-reply") & ev.phone.notnull())
-    r = r.select(
-        r_phone=r.phone,
-        r_ms=ibis.coalesce(_epoch_ms(r.occurred_at), _epoch_ms(r.received_at), 0),
-        r_text=r.text.fill_null(""),
-    ).distinct()
-    stop = r.r_text.strip().upper().isin(list(STOP_WORDS))
-    r = r.mutate(r_stop=ibis.ifelse(stop, 1, 0))
-    m = msgs.select("mkey", "phone", "sent_ms").view()
-    cand = r.join(
-        m,
-        [
-            r.r_phone == m.phone,
-            m.sent_ms <= r.r_ms,
-            r.r_ms - m.sent_ms <= win,
-        ],
-    )
-    rank = ibis.row_number().over(
-        group_by=[cand.r_phone, cand.r_ms, cand.r_text],
-        order_by=[ibis.desc(cand.sent_ms), ibis.desc(cand.mkey)],
-    )
-    best = cand.mutate(rk=rank).filter(lambda t: t.rk == 0)
-    per_msg = best.group_by("mkey").aggregate(replies=best.count(), stops=best.r_stop.max())
-    per_msg = per_msg.select(p_key=per_msg.mkey, replies=per_msg.replies, stops=per_msg.stops)
-    j = msgs.left_join(per_msg, msgs.mkey == per_msg.p_key)
-    j = j.select(
-        sender_name=j.sender_name,
-        route=j.route,
-        replies=j.replies.fill_null(0),
-        replied=ibis.ifelse(j.replies.notnull(), 1, 0),
-        stops=j.stops.fill_null(0),
-    )
+    j = _with_reply_counts(msgs, ev, win)
+    j = j.mutate(replied=ibis.ifelse(j.replies > 0, 1, 0))
     agg = j.group_by(["sender_name", "route"]).aggregate(
         messages=j.count(),
         replies=j.replies.sum().cast("int64"),

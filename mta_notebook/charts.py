@@ -1,7 +1,8 @@
 """Plotly chart builders for the delivery analytics: DataFrame in, ``go.Figure`` out, never shown.
 
 Every chart colours a route the same way (``ROUTE_COLORS``), so iMessage is always blue and SMS
-fallback always orange, whichever chart a reader looks at.
+fallback always orange, whichever chart a reader looks at, and names it by the one label table,
+``contract.routes.ROUTE_LABELS``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
+
+from .contract.routes import MESSAGE_ROUTES, ROUTE_LABELS
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -30,12 +33,6 @@ ROUTE_COLORS: Final[dict[str, str]] = {
     "sms": "#7f7f7f",  # grey
     "unknown": "#bcbd22",  # olive: route not known yet
 }
-ROUTE_LABELS: Final[dict[str, str]] = {
-    "imessage": "iMessage",
-    "sms_fallback": "SMS fallback",
-    "sms": "SMS (no identity)",
-    "unknown": "Route unknown",
-}
 NO_IDENTITY: Final[str] = "(no identity)"
 _DASHES: Final[tuple[str, ...]] = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 _LAYOUT: Final[dict[str, Any]] = {
@@ -53,8 +50,8 @@ def _identity(values: pd.Series[Any]) -> pd.Series[Any]:
 
 def _routes(df: pd.DataFrame) -> list[str]:
     present = set(df["route"].dropna()) if "route" in df else set()
-    known = [r for r in ROUTE_COLORS if r in present]
-    return known + sorted(present - set(ROUTE_COLORS))
+    known = [r for r in MESSAGE_ROUTES if r in present]
+    return known + sorted(present - set(MESSAGE_ROUTES))
 
 
 def _color(route: str) -> str:
@@ -93,7 +90,9 @@ def delivery_rates(report: pd.DataFrame, *, title: str | None = None) -> go.Figu
     """Delivery rate per Sender Identity, iMessage and SMS fallback side by side.
 
     Bars are grouped per identity, one colour per route, with the Wilson 95 % interval as
-    error bars. Rows whose rate is undefined (nothing settled yet) have no bar.
+    error bars. Rows whose rate is undefined (nothing settled yet) have no bar. The hover text
+    counts unconfirmed messages (DELIVERY_UNCONFIRMED: in neither side of the rate) apart from
+    failed and from pending ones.
 
     Parameters
     ----------
@@ -104,8 +103,9 @@ def delivery_rates(report: pd.DataFrame, *, title: str | None = None) -> go.Figu
     --------
     >>> import pandas as pd
     >>> rep = pd.DataFrame({"sender_name": ["Acme", "Acme"], "route": ["imessage", "sms_fallback"],
-    ...     "messages": [10, 5], "delivered": [9, 3], "failed": [1, 2], "pending": [0, 0],
-    ...     "delivery_rate": [0.9, 0.6], "ci_low": [0.6, 0.23], "ci_high": [0.98, 0.88],
+    ...     "messages": [10, 5], "delivered": [9, 3], "failed": [1, 2], "unconfirmed": [0, 0],
+    ...     "pending": [0, 0], "delivery_rate": [0.9, 0.6], "ci_low": [0.6, 0.23],
+    ...     "ci_high": [0.98, 0.88],
     ...     "share": [2 / 3, 1 / 3], "unmatched": [0, 0]})
     >>> [t.name for t in delivery_rates(rep).data]
     ['iMessage', 'SMS fallback']
@@ -123,14 +123,16 @@ def delivery_rates(report: pd.DataFrame, *, title: str | None = None) -> go.Figu
     for route in _routes(df):
         part = df[df["route"] == route]
         rate = part["delivery_rate"].astype(float)
+        zero = pd.Series(0, index=part.index)
         custom = list(
             zip(
                 part["identity"],
                 part["delivered"],
                 part["delivered"] + part["failed"],
-                part.get("pending", pd.Series(0, index=part.index)),
+                part.get("pending", zero),
                 part["ci_low"].astype(float),
                 part["ci_high"].astype(float),
+                part.get("unconfirmed", zero),
                 strict=True,
             )
         )
@@ -154,7 +156,8 @@ def delivery_rates(report: pd.DataFrame, *, title: str | None = None) -> go.Figu
                     + _label(route)
                     + "<br>Delivered %{customdata[1]} of %{customdata[2]} settled"
                     + " (%{y:.1%})<br>95% CI %{customdata[4]:.1%} – %{customdata[5]:.1%}"
-                    + "<br>Pending %{customdata[3]}<extra></extra>"
+                    + "<br>Unconfirmed %{customdata[6]} · pending %{customdata[3]}"
+                    + " (neither in the rate)<extra></extra>"
                 ),
             )
         )
@@ -288,41 +291,44 @@ def delivery_over_time(ts: pd.DataFrame, *, title: str | None = None) -> go.Figu
 
 
 def failure_reasons(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
-    """Messages not delivered, per identity and status, one colour per route.
+    """Messages not delivered, per identity and documented status, one colour per route.
 
-    Takes the frame from :func:`mta_notebook.failure_reasons`. Rows are "identity — status";
-    bars are grouped by route.
+    Takes the frame from :func:`mta_notebook.failure_reasons`. Rows are "identity — label",
+    the label being the contract's (``DELIVERY_REJECTED (blocked by the carrier)``), listed by
+    outcome (failed, unconfirmed, pending, unknown, not sent); bars are grouped by route.
 
     Examples
     --------
     >>> import pandas as pd
     >>> fr = pd.DataFrame({"sender_name": ["Acme"], "route": ["sms_fallback"],
-    ...     "status": ["undelivered"], "status_code": ["3"], "error": [None],
-    ...     "outcome": ["failed"], "messages": [2], "share": [0.5]})
+    ...     "outcome": ["failed"], "status": ["undelivered"], "status_code": ["9"],
+    ...     "label": ["UNDELIVERED (handset off or out of coverage)"], "error": [None],
+    ...     "messages": [2], "share": [0.5]})
     >>> list(failure_reasons(fr).data[0].y)
-    ['Acme — undelivered']
+    ['Acme — UNDELIVERED (handset off or out of coverage)']
     """
     import plotly.graph_objects as go
 
     _require(
         df,
-        ("sender_name", "route", "status", "messages"),
+        ("sender_name", "route", "outcome", "label", "messages"),
         "charts.failure_reasons(failure_reasons(...))",
     )
     data = df.assign(identity=_identity(df["sender_name"]))
-    data["row"] = data["identity"] + " — " + data["status"].astype(str)
+    data["row"] = data["identity"] + " — " + data["label"].astype(str)
     share = data["share"] if "share" in data else pd.Series(float("nan"), index=data.index)
     data["share_"] = share.astype(float)
     code = data["status_code"] if "status_code" in data else pd.Series(None, index=data.index)
     data["code_"] = code.astype("object").where(code.notna(), "–").astype(str)
     grouped = data.groupby(["row", "route"], sort=False, as_index=False).agg(
         identity=("identity", "first"),
-        status=("status", "first"),
+        outcome=("outcome", "first"),
         messages=("messages", "sum"),
         share_=("share_", "sum"),
         codes=("code_", lambda s: ", ".join(sorted(set(s)))),
     )
-    order = list(dict.fromkeys(grouped.sort_values(["identity", "status"])["row"]))
+    # the frame comes ordered by identity, route and outcome: keep that order for the rows
+    order = list(dict.fromkeys(grouped.sort_values("identity", kind="stable")["row"]))
     fig = go.Figure()
     for route in _routes(grouped):
         part = grouped[grouped["route"] == route]
@@ -335,13 +341,17 @@ def failure_reasons(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
                 marker_color=_color(route),
                 customdata=list(
                     zip(
-                        part["identity"], part["status"], part["share_"], part["codes"], strict=True
+                        part["identity"],
+                        part["outcome"],
+                        part["share_"],
+                        part["codes"],
+                        strict=True,
                     )
                 ),
                 hovertemplate=(
-                    "<b>%{customdata[0]}</b> · "
+                    "<b>%{y}</b> · "
                     + _label(route)
-                    + "<br>Status %{customdata[1]} (code %{customdata[3]})"
+                    + "<br>Outcome %{customdata[1]} (code %{customdata[3]})"
                     + "<br>%{x} messages (%{customdata[2]:.1%} of this route)<extra></extra>"
                 ),
             )

@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, Any, Final, Literal, cast
 import numpy as np
 import pandas as pd
 
-from .analytics import wilson_bounds
+from .analytics import NOT_SENT_LABELS, REPORT_COLUMNS, REPORT_OUTCOMES, wilson_bounds
+from .charts import NO_IDENTITY
+from .contract.routes import MESSAGE_ROUTES, ROUTE_LABELS, MessageRoute
+from .contract.statuses import OUTCOMES, status_label
 from .journal import SENDS_COLUMNS
 
 if TYPE_CHECKING:
@@ -31,18 +34,12 @@ __all__ = [
     "serve_dashboard",
 ]
 
-NO_IDENTITY: Final = "(no identity)"
-"""Label of messages sent without a Sender Identity (plain SMS from a longcode)."""
-
-RouteFilter = Literal["all", "imessage", "sms_fallback", "sms", "unknown"]
-ROUTE_LABELS: Final[dict[str, str]] = {
-    "all": "All routes",
-    "imessage": "iMessage",
-    "sms_fallback": "SMS fallback",
-    "sms": "SMS (no identity)",
-    "unknown": "Route not known yet",
-}
-_ROUTE_ORDER: Final[dict[str, int]] = {"imessage": 0, "sms_fallback": 1, "sms": 2, "unknown": 3}
+RouteFilter = Literal["all"] | MessageRoute
+#: The route picker's choices: every route by its one label (``contract.routes``), and "all".
+ROUTE_CHOICES: Final[dict[str, str]] = {"all": "All routes", **ROUTE_LABELS}
+_ROUTE_ORDER: Final[dict[str, int]] = {r: i for i, r in enumerate(MESSAGE_ROUTES)}
+#: Failure rows in the order the analytics list them: by outcome, then sends that did not go out.
+_OUTCOME_ORDER: Final[dict[str, int]] = {o: i for i, o in enumerate((*OUTCOMES, "not-sent"))}
 GRANULARITIES: Final[dict[str, str]] = {
     "Minute": "1min",
     "15 minutes": "15min",
@@ -62,6 +59,8 @@ TILE_NAMES: Final = (
     "imessage_rate",
     "fallback_rate",
     "fallback_share",
+    "unconfirmed",
+    "pending",
     "replies",
     "stop_rate",
 )
@@ -71,6 +70,8 @@ FAILURE_COLUMNS: Final = (
     "route",
     "status",
     "status_code",
+    "label",
+    "outcome",
     "error",
     "campaign_id",
     "external_id",
@@ -137,54 +138,9 @@ def _event_keys(events: pd.DataFrame, sends: pd.DataFrame) -> pd.Series:
     return cast("pd.Series", keys.where(has_message, ""))
 
 
-def _reply_attribution(events: pd.DataFrame, msgs: pd.DataFrame, window: str) -> pd.DataFrame:
-    """Replies and STOPs per message key, attributed as ``analytics.reply_report`` does.
-
-    A reply goes to the latest message sent to that number at most ``window`` before it;
-    duplicate deliveries of one reply count once.
-    """
-    from .analytics import STOP_WORDS
-
-    r = events[(events["event"] == "message-reply") & events["phone"].notna()]
-    t = _utc(r["occurred_at"]).fillna(_utc(r["received_at"]))
-    replies = pd.DataFrame(
-        {
-            "phone": r["phone"].astype("string"),
-            "t": t.astype("datetime64[ns, UTC]").dt.floor("ms"),
-            "text": r["text"].astype("string").fillna(""),
-        }
-    ).drop_duplicates()
-    replies = replies[replies["t"].notna()]
-    replies["stop"] = replies["text"].str.strip().str.upper().isin(STOP_WORDS).astype(int)
-    m = pd.DataFrame(
-        {
-            "phone": msgs["phone"].astype("string"),
-            "sent": msgs["at"].astype("datetime64[ns, UTC]").dt.floor("ms"),
-            "key": msgs["key"],
-            "order": msgs["external_id"].astype("string").fillna("")
-            + "|"
-            + _id_text(msgs["message_id"]).fillna("")
-            + "|"
-            + msgs["phone"].astype("string").fillna(""),
-        }
-    )
-    m = m[m["sent"].notna() & m["phone"].notna()].sort_values(["sent", "order"], kind="stable")
-    if replies.empty or m.empty:
-        return cast(
-            "pd.DataFrame",
-            pd.DataFrame({"replies": pd.Series(dtype="int64"), "stops": pd.Series(dtype="int64")}),
-        )
-    hit = pd.merge_asof(
-        replies.sort_values("t", kind="stable"),
-        m,
-        left_on="t",
-        right_on="sent",
-        by="phone",
-        direction="backward",
-        tolerance=pd.Timedelta(window),
-    ).dropna(subset=["key"])
-    per_key = hit.groupby("key").agg(replies=("t", "size"), stops=("stop", "max"))
-    return cast("pd.DataFrame", per_key)
+def _status_labels(status: pd.Series) -> pd.Series:
+    """``contract.statuses.status_label`` of each status ("no status yet" where there is none)."""
+    return status.map(lambda v: status_label(v if isinstance(v, str) else None))
 
 
 def _sort(df: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
@@ -196,31 +152,27 @@ def _sort(df: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     return cast("pd.DataFrame", df.reset_index(drop=True))
 
 
+_COUNTS: Final = ("messages", *REPORT_OUTCOMES, "unmatched")
+
+
 def _summarise(msgs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     """Counts, delivery rate and Wilson interval per group (the analytics' report columns)."""
-    outcome = msgs["outcome"]
-    parts = msgs.assign(
-        _d=(outcome == "delivered").astype("int64"),
-        _f=(outcome == "failed").astype("int64"),
-        _p=(outcome == "pending").astype("int64"),
-        _u=msgs["unmatched"].fillna(False).astype("int64"),
-    )
+    counts = {
+        f"_{col}": msgs["outcome"].isin(outcomes).astype("int64")
+        for col, outcomes in REPORT_OUTCOMES.items()
+    }
+    parts = msgs.assign(**counts, _unmatched=msgs["unmatched"].fillna(False).astype("int64"))
+    sums = {col: (f"_{col}", "sum") for col in _COUNTS if col != "messages"}
     g = (
         parts.groupby(list(keys), dropna=False, sort=False)
-        .agg(
-            messages=("_d", "size"),
-            delivered=("_d", "sum"),
-            failed=("_f", "sum"),
-            pending=("_p", "sum"),
-            unmatched=("_u", "sum"),
-        )
+        .agg(messages=("_unmatched", "size"), **sums)
         .reset_index()
     )
     n = (g["delivered"] + g["failed"]).astype("float64").replace(0.0, np.nan)
     p = g["delivered"] / n
     g["delivery_rate"] = p
     g["ci_low"], g["ci_high"] = wilson_bounds(p, n, sqrt=np.sqrt)
-    for col in ("messages", "delivered", "failed", "pending", "unmatched"):
+    for col in _COUNTS:
         g[col] = g[col].astype("int64")
     return cast("pd.DataFrame", g)
 
@@ -293,10 +245,11 @@ class Dashboard:
     of :mod:`mta_notebook.charts` (plotly ``FigureWidget`` objects, redrawn in their place in
     the grid) and the table of failed recipients. Works in JupyterLab, VS Code, Colab and Voilà.
 
-    The messages (one recipient of one send, with identity, route and outcome) come from
-    :func:`mta_notebook.analytics.message_table` once; every filter change aggregates the
-    selected messages into the same columns as :func:`~mta_notebook.analytics.delivery_report`,
-    ``delivery_timeseries``, ``failure_reasons`` and ``reply_report``, in memory.
+    The messages (one recipient of one send, with identity, route, outcome and the replies
+    attributed to it) come from :func:`mta_notebook.analytics.message_table` once; every filter
+    change aggregates the selected messages into the same columns as
+    :func:`~mta_notebook.analytics.delivery_report`, ``delivery_timeseries``,
+    ``failure_reasons`` and ``reply_report``, in memory.
 
     Parameters
     ----------
@@ -331,18 +284,16 @@ class Dashboard:
         from .analytics import message_table
 
         self.title = title
+        self.reply_window = reply_window
         self.events = _frame(events).reset_index(drop=True)
         if sends is None:
             sends = pd.DataFrame({c: pd.Series(dtype="object") for c in SENDS_COLUMNS})
         self.sends = sends.reset_index(drop=True)
 
-        msgs = message_table(self.events, self.sends)
+        msgs = message_table(self.events, self.sends, reply_window=reply_window)
         msgs["key"] = _keys(msgs["external_id"], msgs["message_id"], msgs["phone"])
         msgs["identity"] = msgs["sender_name"].astype("string").fillna(NO_IDENTITY)
         msgs["at"] = _utc(msgs["sent_at"])
-        attributed = _reply_attribution(self.events, msgs, reply_window)
-        msgs["replies"] = msgs["key"].map(attributed["replies"]).fillna(0).astype("int64")
-        msgs["stops"] = msgs["key"].map(attributed["stops"]).fillna(0).astype("int64")
         self.messages: pd.DataFrame = msgs
         """One row per message (``analytics.message_table``) plus key, identity, replies, stops."""
 
@@ -365,7 +316,7 @@ class Dashboard:
         self._default_freq = _auto_freq(times)
         self._filters = DashboardFilters(start=self._first, end=self._last, freq=self._default_freq)
 
-        routes = ["all", "imessage", "sms_fallback", "sms"]
+        routes = ["all", *(r for r in MESSAGE_ROUTES if r != "unknown")]
         if (msgs["route"] == "unknown").any() or (self._not_sent["route"] == "unknown").any():
             routes.append("unknown")
         self.identity_picker = w.SelectMultiple(
@@ -375,7 +326,7 @@ class Dashboard:
             description="Identity",
         )
         self.route_picker = w.Dropdown(
-            options=[(ROUTE_LABELS[r], r) for r in routes], value="all", description="Route"
+            options=[(ROUTE_CHOICES[r], r) for r in routes], value="all", description="Route"
         )
         self.start_picker = w.DatePicker(value=self._first, description="From (UTC)")
         self.end_picker = w.DatePicker(value=self._last, description="To (UTC)")
@@ -644,6 +595,18 @@ class Dashboard:
         """Ledger rows of the selected messages (and of selected sends that failed)."""
         return cast("pd.DataFrame", self.sends[self._send_keys.isin(self._selected_keys())])
 
+    def _not_sent_rows(self) -> pd.DataFrame:
+        """Selected ledger rows whose ``/send`` call did not go through (no status, a label)."""
+        ns = self._selected_not_sent()
+        ns = ns[ns["state"].isin(list(NOT_SENT_LABELS))]
+        rows = ns.assign(
+            status=pd.Series(pd.NA, index=ns.index, dtype="string"),
+            status_code=pd.Series(pd.NA, index=ns.index, dtype="string"),
+            label=ns["state"].map(NOT_SENT_LABELS),
+            outcome="not-sent",
+        )
+        return cast("pd.DataFrame", rows)
+
     @property
     def failures(self) -> pd.DataFrame:
         """Failed recipients of the selection: the table shown, and the CSV download."""
@@ -656,6 +619,8 @@ class Dashboard:
                 "route": bad["route"],
                 "status": bad["status"],
                 "status_code": bad["status_code"],
+                "label": _status_labels(bad["status"]),
+                "outcome": bad["outcome"],
                 "error": pd.Series(pd.NA, index=bad.index, dtype="string"),
                 "campaign_id": bad["campaign_id"],
                 "external_id": bad["external_id"],
@@ -663,24 +628,10 @@ class Dashboard:
                 "sent_at": bad["at"],
             }
         )
-        ns = self._selected_not_sent()
-        ns = ns[ns["state"].isin(["failed", "unknown"])]
-        send_rows = pd.DataFrame(
-            {
-                "phone": ns["phone"],
-                "identity": ns["identity"],
-                "route": ns["route"],
-                "status": "send-" + ns["state"],
-                "status_code": pd.Series(pd.NA, index=ns.index, dtype="string"),
-                "error": ns["error"],
-                "campaign_id": ns["campaign_id"],
-                "external_id": ns["external_id"],
-                "message_id": ns["message_id"],
-                "sent_at": ns["at"],
-            }
-        )
+        ns = self._not_sent_rows().rename(columns={"at": "sent_at"})
+        send_rows = ns.loc[:, list(FAILURE_COLUMNS)]
         out = pd.concat([df for df in (rows, send_rows) if len(df)] or [rows], ignore_index=True)
-        return _sort(out, ["identity", "route", "status", "phone"])
+        return _sort(out, ["identity", "route", "label", "phone"])
 
     # -- the tables behind the charts (same columns as the analytics functions) ----------------
 
@@ -689,9 +640,7 @@ class Dashboard:
         g = _summarise(self.selected_messages, ["sender_name", "route"])
         totals = g.groupby("sender_name", dropna=False)["messages"].transform("sum")
         g["share"] = g["messages"] / totals
-        cols = ["sender_name", "route", "messages", "delivered", "failed", "pending"]
-        cols += ["delivery_rate", "ci_low", "ci_high", "share", "unmatched"]
-        return _sort(g[cols], ["sender_name", "route"])
+        return _sort(g[["sender_name", "route", *REPORT_COLUMNS]], ["sender_name", "route"])
 
     def timeseries_table(self) -> pd.DataFrame:
         """``delivery_timeseries`` of the selection, bucketed by the chosen granularity."""
@@ -700,31 +649,24 @@ class Dashboard:
         epoch = pd.Timestamp(0, tz="UTC")
         m = m.assign(bucket=epoch + ((m["at"] - epoch) // step) * step)
         g = _summarise(m, ["bucket", "sender_name", "route"])
-        cols = ["bucket", "sender_name", "route", "messages", "delivered", "failed", "pending"]
-        cols += ["unmatched", "delivery_rate", "ci_low", "ci_high"]
+        cols = ["bucket", "sender_name", "route", *_COUNTS, "delivery_rate", "ci_low", "ci_high"]
         return _sort(g[cols], ["bucket", "sender_name", "route"])
 
     def failure_reasons_table(self) -> pd.DataFrame:
         """``failure_reasons`` of the selection: why messages did not arrive."""
         m = self.selected_messages
         totals = m.groupby(["sender_name", "route"], dropna=False).size()
-        bad = m[m["outcome"] != "delivered"].assign(
-            status=lambda d: d["status"].astype("string").fillna("no-event"),
-            error=pd.NA,
-        )
-        ns = self._selected_not_sent()
-        ns = ns[ns["state"].isin(["failed", "unknown"])].assign(
-            status=lambda d: "send-" + d["state"], status_code=pd.NA, outcome="not-sent"
-        )
-        cols = ["sender_name", "route", "status", "status_code", "error", "outcome"]
-        both = pd.concat([bad[cols], ns[cols]], ignore_index=True)
-        both["status_code"] = both["status_code"].astype("string")
-        both["error"] = both["error"].astype("string")
+        bad = m[m["outcome"] != "delivered"]
+        bad = bad.assign(label=_status_labels(bad["status"]), error=pd.NA)
+        cols = ["sender_name", "route", "outcome", "status", "status_code", "label", "error"]
+        both = pd.concat([bad[cols], self._not_sent_rows()[cols]], ignore_index=True)
+        for col in ("status", "status_code", "error"):
+            both[col] = both[col].astype("string")
         g = both.groupby(cols, dropna=False).size().rename("messages").reset_index()
         idx = pd.MultiIndex.from_frame(g[["sender_name", "route"]])
         g["share"] = g["messages"] / totals.reindex(idx).to_numpy(dtype="float64", na_value=np.nan)
         g["messages"] = g["messages"].astype("int64")
-        g["_o"] = g["outcome"].map({"failed": 0, "pending": 1, "not-sent": 2})
+        g["_o"] = g["outcome"].map(_OUTCOME_ORDER)
         g["_r"] = g["route"].map(_ROUTE_ORDER).fillna(len(_ROUTE_ORDER))
         g = g.sort_values(
             ["sender_name", "_r", "_o", "messages", "status", "status_code", "error"],
@@ -732,7 +674,8 @@ class Dashboard:
             na_position="last",
             kind="mergesort",
         )
-        return cast("pd.DataFrame", g.drop(columns=["_o", "_r"]).reset_index(drop=True))
+        g = g.drop(columns=["_o", "_r"]).reset_index(drop=True)
+        return cast("pd.DataFrame", g[[*cols, "messages", "share"]])
 
     def reply_table(self) -> pd.DataFrame:
         """``reply_report`` of the selection: replies and STOPs per identity × route."""
@@ -783,7 +726,7 @@ class Dashboard:
         ids = "all identities" if f.identities is None else ", ".join(f.identities)
         self.status.value = (
             f"<span class='mta-status' style='color:#57606a'>{len(self.selected_messages):,} "
-            f"messages · {_escape(ids or 'no identity selected')} · {ROUTE_LABELS[f.route]} · "
+            f"messages · {_escape(ids or 'no identity selected')} · {ROUTE_CHOICES[f.route]} · "
             f"{f.start or '…'} to {f.end or '…'} (UTC)</span>"
         )
 
@@ -830,6 +773,8 @@ class Dashboard:
             "fallback_delivered": fb_ok,
             "fallback_settled": fb_settled,
             "fallback_share": fb_n / (im_n + fb_n) if im_n + fb_n else None,
+            "unconfirmed": int(report["unconfirmed"].sum()),
+            "pending": int(report["pending"].sum()),
             "replies": int(replies["replies"].sum()),
             "stop_replies": stops,
             "stop_rate": stops / messages if messages else None,
@@ -854,7 +799,21 @@ class Dashboard:
                 _pct(t["fallback_share"]),
                 "of messages sent with an identity",
             ),
-            "replies": ("Replies", f"{t['replies']:,}", "within 24 h of a message"),
+            "unconfirmed": (
+                "Unconfirmed",
+                f"{t['unconfirmed']:,}",
+                "no answer from the carrier: in neither side of the rates",
+            ),
+            "pending": (
+                "Pending",
+                f"{t['pending']:,}",
+                "no final status yet, or no status at all",
+            ),
+            "replies": (
+                "Replies",
+                f"{t['replies']:,}",
+                f"within {self.reply_window} of a message",
+            ),
             "stop_rate": (
                 "STOP rate",
                 _pct(t["stop_rate"]),
@@ -883,6 +842,7 @@ class Dashboard:
         )
         shown = fail.head(limit).astype(object)
         shown = shown.where(shown.notna(), "")
+        shown["route"] = shown["route"].map(lambda r: ROUTE_LABELS.get(r, r))
         table = shown.to_html(index=False, border=0, classes="mta-failures")
         self.failures_table.value = (
             f"<div style='max-height:320px;overflow:auto'>{table}</div>{more}"

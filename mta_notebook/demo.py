@@ -119,9 +119,25 @@ def run_demo(
     say(f"Received {len(events.df)} webhook events ({len(events.rejected)} rejected)")
     report = delivery_report(events, sends)
     save_report(report_path, events, sends, title="mta-notebook demo: delivery per identity")
-    with pd.option_context("display.width", 120, "display.max_columns", 20):
+    from .charts import NO_IDENTITY
+    from .contract.routes import ROUTE_LABELS
+    from .contract.statuses import status_label
+
+    shown = report.assign(
+        sender_name=report["sender_name"]
+        .astype("object")
+        .where(report["sender_name"].notna(), NO_IDENTITY),
+        route=report["route"].map(lambda r: ROUTE_LABELS.get(r, r)),
+    )
+    with pd.option_context("display.width", 140, "display.max_columns", 20):
         say("\nDelivery per Sender Identity and route:")
-        say(report.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        say(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    say(
+        f"delivery_rate = delivered / (delivered + failed); "
+        f"{int(report['unconfirmed'].sum())} unconfirmed "
+        f"({status_label('delivery_unconfirmed')}) and {int(report['pending'].sum())} pending "
+        "are in neither side"
+    )
     seconds = time.monotonic() - started
     say(f"\nReport: {report_path}   Journal: {journal_path}   ({seconds:.1f} s)")
     return DemoResult(report, sends, report_path, journal_path, log_dir, seconds)

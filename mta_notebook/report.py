@@ -10,6 +10,9 @@ from typing import Any
 
 import pandas as pd
 
+from .contract.routes import ROUTE_LABELS
+from .contract.statuses import DELIVERY_STATUSES, status_label
+
 __all__ = ["save_report"]
 
 _CSS = """
@@ -38,6 +41,8 @@ _RATE_COLUMNS = (
 
 
 def _table(df: pd.DataFrame) -> str:
+    from .charts import NO_IDENTITY
+
     if df.empty:
         return '<p class="note">No rows.</p>'
     shown = df.copy()
@@ -45,7 +50,9 @@ def _table(df: pd.DataFrame) -> str:
         if col in _RATE_COLUMNS:
             shown[col] = shown[col].map(lambda v: "–" if pd.isna(v) else f"{v:.1%}")
         elif col == "sender_name":
-            shown[col] = shown[col].astype("object").where(shown[col].notna(), "(no identity)")
+            shown[col] = shown[col].astype("object").where(shown[col].notna(), NO_IDENTITY)
+        elif col == "route":
+            shown[col] = shown[col].map(lambda r: ROUTE_LABELS.get(r, r))
     text: str = shown.to_html(index=False, na_rep="–", classes="mta", border=0, escape=True)
     return text
 
@@ -116,8 +123,11 @@ def save_report(
         for i, fig in enumerate(figures)
     ]
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    total = int(report["messages"].sum()) if not report.empty else 0
-    unmatched = int(report["unmatched"].sum()) if not report.empty else 0
+    total, unconfirmed, pending, unmatched = (
+        int(report[col].sum()) for col in ("messages", "unconfirmed", "pending", "unmatched")
+    )
+    unconfirmed_label = html.escape(status_label("delivery_unconfirmed"))
+    waiting = ", ".join(st.name for st in DELIVERY_STATUSES if st.outcome == "pending")
     safe_title = html.escape(title)
     parts = [
         "<!DOCTYPE html>",
@@ -126,11 +136,15 @@ def save_report(
         f"<title>{safe_title}</title><style>{_CSS}</style></head><body>",
         f"<h1>{safe_title}</h1>",
         f'<p class="meta">Generated {now} by mta-notebook · {total} messages'
+        f" · {unconfirmed} unconfirmed · {pending} pending"
         f" · {unmatched} without a send-ledger row (unmatched)</p>",
         "<h2>Delivery per Sender Identity and route</h2>",
         '<p class="note">Delivery rate = delivered / settled (delivered + failed); the '
-        "interval is Wilson 95 %. Pending = sent, unknown or no status yet. SMS fallback = an "
-        "identity was asked for and the message went as SMS.</p>",
+        f"interval is Wilson 95 %. Unconfirmed = {unconfirmed_label}: final, but neither "
+        "delivered nor failed, so in neither side of the rate. Pending = not final yet "
+        f"({waiting}, an unknown or undocumented status, or no status yet). SMS fallback "
+        "= an identity was asked for and no event of the message carries it (the message went "
+        "as SMS).</p>",
         fig_html[0],
         _table(report),
         "<h2>Route mix</h2>",

@@ -10,7 +10,15 @@ from typing import Any
 import ibis
 import pandas as pd
 import pytest
-from analytics_fixtures import T0, Log, phone, scenario
+from analytics_fixtures import (
+    DOCUMENTED,
+    T0,
+    Log,
+    every_code_frames,
+    evidence_log,
+    phone,
+    scenario,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,11 +30,13 @@ from mta_notebook.analytics import (
     fallback_summary,
     message_table,
     reply_report,
+    wilson_bounds,
     wilson_interval,
 )
+from mta_notebook.contract import statuses
 from mta_notebook.errors import ValidationError
 
-NA = None
+COUNTS = ["messages", "delivered", "failed", "unconfirmed", "pending", "unmatched"]
 
 
 def _rows(report: pd.DataFrame, cols: list[str]) -> list[tuple[Any, ...]]:
@@ -45,21 +55,22 @@ def test_report_counts_every_rule(frames: tuple[pd.DataFrame, pd.DataFrame]) -> 
     events, sends = frames
     rep = delivery_report(events, sends)
     assert list(rep.columns) == ["sender_name", "route", *REPORT_COLUMNS]
-    cols = ["sender_name", "route", "messages", "delivered", "failed", "pending", "unmatched"]
-    assert _rows(rep, cols) == [
-        ("Acme", "imessage", 3, 2, 1, 0, 0),
-        ("Acme", "sms_fallback", 2, 1, 1, 0, 0),
-        ("Acme", "unknown", 1, 0, 0, 1, 0),
-        ("Acme Deals", "imessage", 3, 2, 1, 0, 1),
-        ("Acme Deals", "sms_fallback", 2, 1, 0, 1, 0),
-        (None, "sms", 2, 2, 0, 0, 0),
-        (None, "unknown", 1, 0, 1, 0, 1),
+    assert _rows(rep, ["sender_name", "route", *COUNTS]) == [
+        ("Acme", "imessage", 5, 3, 1, 1, 0, 0),
+        ("Acme", "sms_fallback", 2, 1, 1, 0, 0, 0),
+        ("Acme", "unknown", 1, 0, 0, 0, 1, 0),
+        ("Acme Deals", "imessage", 4, 2, 1, 0, 1, 1),
+        ("Acme Deals", "sms_fallback", 2, 1, 0, 0, 1, 0),
+        (None, "sms", 2, 2, 0, 0, 0, 0),
+        (None, "unknown", 1, 0, 1, 0, 0, 1),
     ]
     assert rep["sender_name"].isna().tolist() == [False] * 5 + [True] * 2
     shares = rep["share"].tolist()
-    assert shares == pytest.approx([3 / 6, 2 / 6, 1 / 6, 3 / 5, 2 / 5, 2 / 3, 1 / 3])
-    assert rep["delivery_rate"].tolist()[:2] == pytest.approx([2 / 3, 1 / 2])
+    assert shares == pytest.approx([5 / 8, 2 / 8, 1 / 8, 4 / 6, 2 / 6, 2 / 3, 1 / 3])
+    # unconfirmed is in neither side of the rate: 3 delivered of 3 + 1 settled
+    assert rep["delivery_rate"].tolist()[:2] == pytest.approx([3 / 4, 1 / 2])
     assert rep.dtypes["messages"] == "int64"
+    assert rep.dtypes["unconfirmed"] == "int64"
     assert rep.dtypes["delivery_rate"] == "float64"
 
 
@@ -71,69 +82,230 @@ def test_zero_settled_gives_nan_rate(frames: tuple[pd.DataFrame, pd.DataFrame]) 
     assert math.isnan(pending_only.ci_high)
 
 
-def test_wilson_interval_matches_known_values(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    # 8 of 10: the textbook Wilson 95 % interval is (0.4902, 0.9433)
-    low, high = wilson_interval(8, 10)
-    assert (round(low, 4), round(high, 4)) == (0.4902, 0.9433)
+def _wilson_closed_form(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson (1927) in its other algebraic form, written independently of the package."""
+    p = k / n
+    root = z * math.sqrt(z * z + 4 * n * p * (1 - p))
+    return ((2 * k + z * z - root) / (2 * (n + z * z)), (2 * k + z * z + root) / (2 * (n + z * z)))
+
+
+def test_wilson_interval_matches_published_values(
+    frames: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    # statsmodels is not installed here: Newcombe (1998), Stat Med 17:857, Table I, method 3
+    # (the Wilson score interval), and the textbook 8 of 10 instead
+    published = {(81, 263): (0.2553, 0.3662), (15, 148): (0.0624, 0.1605)}
+    published |= {(0, 20): (0.0, 0.1611), (1, 29): (0.0061, 0.1718), (8, 10): (0.4902, 0.9433)}
+    for (k, n), bounds in published.items():
+        low, high = wilson_interval(k, n)
+        assert (round(low, 4), round(high, 4)) == bounds, (k, n)
     assert all(math.isnan(x) for x in wilson_interval(0, 0))
     assert wilson_interval(5, 5)[1] == pytest.approx(1.0)
+    for k, n in [(0, 1), (3, 7), (99, 100), (512, 1000)]:
+        assert wilson_interval(k, n) == pytest.approx(_wilson_closed_form(k, n), rel=1e-12)
+        assert wilson_bounds(k / n, float(n)) == pytest.approx(_wilson_closed_form(k, n))
     rep = delivery_report(*frames)
     for row in rep.itertuples():
         settled = row.delivered + row.failed
         if settled:
-            low, high = wilson_interval(row.delivered, settled)
-            assert row.ci_low == pytest.approx(low, rel=1e-12)
+            low, high = _wilson_closed_form(row.delivered, settled)
+            assert row.ci_low == pytest.approx(low, rel=1e-12, abs=1e-15)
             assert row.ci_high == pytest.approx(high, rel=1e-12)
             assert row.ci_low <= row.delivery_rate <= row.ci_high
 
 
 def test_message_level_status_rules(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    msgs = message_table(*frames).set_index("phone")
+    table = message_table(*frames)
+    msgs = table.set_index("phone")
+    assert list(table.columns) == [
+        "campaign_id",
+        "external_id",
+        "message_id",
+        "phone",
+        "sender_name",
+        "route",
+        "route_basis",
+        "status",
+        "status_code",
+        "outcome",
+        "unmatched",
+        "sent_at",
+    ]
     # duplicates count once
     assert msgs.index.is_unique
     # the final status arrived before "sent": still final
-    assert msgs.loc[phone(11), "status"] == "undeliverable"
-    # a later sent/unknown never replaces delivered
+    assert msgs.loc[phone(11), ["status", "status_code", "outcome"]].tolist() == [
+        "undelivered",
+        "9",
+        "failed",
+    ]
+    # a later sent / unmapped code never replaces delivered
     assert msgs.loc[phone(12), "status"] == "delivered"
-    # unknown only: pending, may still change
-    assert (msgs.loc[phone(13), "status"], msgs.loc[phone(13), "outcome"]) == ("unknown", "pending")
+    # an unmapped code only: kept as is, outcome unknown (may still change)
+    assert msgs.loc[phone(13), ["status", "outcome"]].tolist() == ["42", "unknown"]
+    # undated V1 bodies: SENT outranks QUEUED whatever order they arrived in
+    assert msgs.loc[phone(14), ["status", "outcome"]].tolist() == ["sent", "pending"]
+    # DELIVERY_UNCONFIRMED is final and neither delivered nor failed
+    assert msgs.loc[phone(7), "outcome"] == "unconfirmed"
     # joined by message_id when the payload has no externalId: matched, ledger identity
-    assert msgs.loc[phone(21), "unmatched"] is False or not msgs.loc[phone(21), "unmatched"]
+    assert not msgs.loc[phone(21), "unmatched"]
     assert msgs.loc[phone(21), "external_id"] == "c3-00000"
     # a failed send without events is not a message
     assert phone(22) not in msgs.index
     # no event yet
-    assert msgs.loc[phone(6), "outcome"] == "pending"
-    assert msgs.loc[phone(6), "route"] == "unknown"
+    assert msgs.loc[phone(6), ["outcome", "route", "route_basis"]].tolist() == [
+        "pending",
+        "unknown",
+        "ledger",
+    ]
+    assert msgs.loc[phone(6), "status"] is None or pd.isna(msgs.loc[phone(6), "status"])
     assert msgs.loc[phone(6), "sent_at"] == T0
     assert bool(msgs.loc[phone(90), "unmatched"])
-    assert bool(msgs.loc[phone(91), "unmatched"])
+    assert msgs.loc[phone(91), ["route", "route_basis"]].tolist() == ["unknown", "none"]
+    assert set(msgs["outcome"]) <= set(statuses.OUTCOMES)
 
 
-def test_ties_go_to_the_final_status() -> None:
+@pytest.mark.parametrize("drop", [[], ["outcome"], ["outcome", "dated"]])
+def test_every_documented_status_code(drop: list[str]) -> None:
+    events, sends = every_code_frames()
+    events = events.drop(columns=drop)  # without them: derived from status, in SQL
+    msgs = message_table(events, sends).set_index("phone")
+    for code, (status, outcome) in DOCUMENTED.items():
+        row = msgs.loc[phone(code)]
+        assert (row.status, row.status_code, row.outcome) == (status, str(code), outcome), code
+    rep = delivery_report(events, sends)
+    assert _rows(rep, ["route", *COUNTS]) == [("sms_fallback", 14, 1, 8, 1, 3 + 1, 0)]
+    assert rep["delivery_rate"].item() == pytest.approx(1 / 9)
+    fr = failure_reasons(events, sends).set_index("status_code")
+    assert "4" not in fr.index  # delivered is no failure
+    assert set(fr.index) == {str(c) for c in DOCUMENTED} - {"4"}
+    assert fr.loc["8", "label"] == "DELIVERY_REJECTED (blocked by the carrier)"
+    assert fr.loc["42", "label"] == "status 42 (not in the documented table)"
+    assert fr.loc["42", "outcome"] == "unknown"
+    for code, (status, outcome) in DOCUMENTED.items():
+        if code != 4 and code != 42:
+            assert fr.loc[str(code), "label"].startswith(status.upper() + " ("), code
+            assert fr.loc[str(code), "outcome"] == outcome
+    # failed first, then unconfirmed, pending, unknown
+    assert list(dict.fromkeys(fr["outcome"])) == ["failed", "unconfirmed", "pending", "unknown"]
+
+
+def test_outcome_derived_from_deliveries_filter_names() -> None:
+    """Older frames carry the /deliveries names; the contract maps them too."""
+    names = {"sent": "pending", "delivered": "delivered", "undelivered": "failed"}
+    names |= {"undeliverable": "failed", "rejected": "failed", "unknown": "unknown"}
     log = Log()
-    log.send("e-1", 1, [phone(1), phone(2)], sender="Acme")
+    for i, name in enumerate(names):
+        log.status("f-1", 1, phone(i), name, at=1)
+    events, _ = log.frames()
+    got = message_table(events.drop(columns=["outcome", "dated", "is_final"]))
+    assert dict(zip(got["status"], got["outcome"], strict=True)) == names
+
+
+def test_ties_go_to_the_higher_precedence() -> None:
+    log = Log()
+    log.send("e-1", 1, [phone(1), phone(2), phone(3)], sender="Acme")
     log.status("e-1", 1, phone(1), "sent", at=5)
     log.status("e-1", 1, phone(1), "delivered", at=5)
-    log.status("e-1", 1, phone(2), "unknown", at=5)
+    log.status("e-1", 1, phone(2), "42", at=5)
     log.status("e-1", 1, phone(2), "sent", at=5)
+    log.status("e-1", 1, phone(3), "sending", at=5)
+    log.status("e-1", 1, phone(3), "queued", at=5)
     msgs = message_table(*log.frames()).set_index("phone")
     assert msgs.loc[phone(1), "status"] == "delivered"
     assert msgs.loc[phone(2), "status"] == "sent"
+    assert msgs.loc[phone(3), "status"] == "sending"
+
+
+def test_undated_events_rank_by_precedence_below_dated_ones() -> None:
+    log = Log()
+    ps = [phone(i) for i in range(1, 6)]
+    log.send("u-1", 1, ps, sender="Acme")
+    # all undated, arriving QUEUED last: SENT decides
+    for at, step in ((10, "sent"), (20, "sending"), (30, "queued")):
+        log.status("u-1", 1, ps[0], step, at=at, dated=False)
+    # a dated SENDING beats an undated SENT that arrived later
+    log.status("u-1", 1, ps[1], "sending", at=5)
+    log.status("u-1", 1, ps[1], "sent", at=50, dated=False)
+    # both final and undated: DELIVERED outranks DELIVERY_FAILED, which arrived later
+    log.status("u-1", 1, ps[2], "delivered", at=10, dated=False)
+    log.status("u-1", 1, ps[2], "delivery_failed", at=20, dated=False)
+    # a final undated status is not overwritten by a later dated non-final one
+    log.status("u-1", 1, ps[3], "delivery_unconfirmed", at=10, dated=False)
+    log.status("u-1", 1, ps[3], "sent", at=90)
+    # a message-send alone gives no status
+    log.message_send("u-1", 1, ps[4], at=3, dated=False)
+    events, sends = log.frames()
+    expected = {
+        ps[0]: ("sent", "pending"),
+        ps[1]: ("sending", "pending"),
+        ps[2]: ("delivered", "delivered"),
+        ps[3]: ("delivery_unconfirmed", "unconfirmed"),
+        ps[4]: (None, "pending"),
+    }
+    for seed in range(3):  # arrival order never matters
+        shuffled = events.sample(frac=1.0, random_state=seed)
+        msgs = message_table(shuffled, sends).set_index("phone")
+        got = {p: (None if pd.isna(r.status) else r.status, r.outcome) for p, r in msgs.iterrows()}
+        assert got == expected
+
+
+def test_route_basis_for_each_kind_of_evidence() -> None:
+    msgs = message_table(*evidence_log().frames()).set_index("phone")
+    expected = {
+        phone(1): ("imessage", "message-send"),  # senderName on message-send
+        phone(2): ("imessage", "delivery-status"),
+        phone(3): ("imessage", "message-reply"),  # a reply naming the message by external_id
+        phone(4): ("imessage", "message-reply"),  # ... or by message_id and phone
+        phone(5): ("sms_fallback", "ledger"),  # identity asked, no event of it carries one
+        phone(6): ("sms_fallback", "delivery-status"),  # an explicit route beats senderName
+        phone(7): ("imessage", "delivery-status"),
+        phone(8): ("unknown", "ledger"),  # identity asked, nothing heard yet
+        phone(9): ("imessage", "message-reply"),
+        phone(20): ("sms", "ledger"),
+        phone(21): ("sms", "ledger"),
+        phone(30): ("unknown", "none"),
+        phone(31): ("imessage", "delivery-status"),
+    }
+    got = {p: (r.route, r.route_basis) for p, r in msgs.iterrows()}
+    assert got == expected
+    assert msgs.loc[phone(31), "sender_name"] == "Acme Deals"
+    # a reply alone: the message's route is known, its status is not
+    assert msgs.loc[phone(9), "outcome"] == "pending"
+    assert pd.isna(msgs.loc[phone(9), "status"])
 
 
 def test_by_and_window(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     events, sends = frames
     per_identity = delivery_report(events, sends, by="sender_name")
-    assert per_identity["messages"].tolist() == [6, 5, 3]
+    assert per_identity["messages"].tolist() == [8, 6, 3]
     assert per_identity["share"].tolist() == [1.0, 1.0, 1.0]
     per_route = delivery_report(events, sends, by=["route"])
     assert per_route["route"].tolist() == ["imessage", "sms_fallback", "sms", "unknown"]
     assert per_route["share"].sum() == pytest.approx(1.0)
+    per_basis = delivery_report(events, sends, by=["route_basis"]).set_index("route_basis")
+    assert per_basis["messages"].to_dict() == {
+        "delivery-status": 2,
+        "ledger": 7,
+        "message-reply": 1,
+        "message-send": 6,
+        "none": 1,
+    }
+    per_status = delivery_report(events, sends, by=["status"]).set_index("status")
+    assert per_status.loc["delivery_rejected", "failed"] == 1
+    assert per_status["messages"].sum() == 17
+    per_outcome = delivery_report(events, sends, by="outcome").set_index("outcome")
+    assert per_outcome["messages"].to_dict() == {
+        "delivered": 9,
+        "failed": 4,
+        "pending": 2,
+        "unconfirmed": 1,
+        "unknown": 1,
+    }
     # the second campaign only (sent one hour after T0)
     later = delivery_report(events, sends, start=T0 + pd.Timedelta("30min"), end="2026-11-01 13:30")
     assert set(later["sender_name"].dropna()) == {"Acme Deals"}
-    assert later["messages"].sum() == 4  # the unmatched one was sent after 13:30
+    assert later["messages"].sum() == 5  # the unmatched one was sent after 13:30
     with pytest.raises(ValidationError, match="not a message column"):
         delivery_report(events, sends, by=("sender",))
     with pytest.raises(ValidationError, match="start"):
@@ -169,6 +341,10 @@ def test_inputs_of_every_kind_agree(
     sd_t = con.table("sends")
     pd.testing.assert_frame_equal(delivery_report(ev_t, sd_t), expected)
     pd.testing.assert_frame_equal(delivery_report(events, sends, engine=con), expected)
+    # an older Parquet file, without outcome and dated: the same report
+    old = tmp_path / "old.parquet"
+    events.drop(columns=["tags", "raw", "outcome", "dated"]).to_parquet(old)
+    pd.testing.assert_frame_equal(delivery_report(old, sd_path), expected)
     with pytest.raises(ValidationError, match="no such Parquet"):
         delivery_report(tmp_path / "missing.parquet")
     with pytest.raises(ValidationError, match="engine"):
@@ -182,8 +358,10 @@ def test_status_given_as_strings_and_odd_dtypes(frames: tuple[pd.DataFrame, pd.D
     odd = events.copy()
     odd["status_code"] = odd["status_code"].astype(object)
     odd["message_id"] = odd["message_id"].astype(object)
+    odd["dated"] = odd["dated"].astype(object)
     odd["occurred_at"] = odd["occurred_at"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     pd.testing.assert_frame_equal(delivery_report(odd, sends), delivery_report(events, sends))
+    pd.testing.assert_frame_equal(message_table(odd, sends), message_table(events, sends))
 
 
 def test_empty_inputs() -> None:
@@ -195,18 +373,29 @@ def test_empty_inputs() -> None:
     assert reply_report(ev, sd).empty
     assert fallback_summary(ev, sd).empty
     assert failure_reasons(ev, sd).empty
+    assert message_table(ev, sd).empty
 
 
 def test_timeseries_buckets(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     ts = delivery_timeseries(*frames, freq="1h")
     assert ts["bucket"].dt.tz is not None
+    assert list(ts.columns) == [
+        "bucket",
+        "sender_name",
+        "route",
+        *COUNTS,
+        "delivery_rate",
+        "ci_low",
+        "ci_high",
+    ]
     by_bucket = ts.groupby("bucket")["messages"].sum()
     assert by_bucket.to_dict() == {
-        T0: 8,  # the plain SMS send was at T0 in the ledger, whatever its events say
-        T0 + pd.Timedelta("1h"): 4,
+        T0: 10,  # the plain SMS send was at T0 in the ledger, whatever its events say
+        T0 + pd.Timedelta("1h"): 5,
         T0 + pd.Timedelta("2h"): 2,  # unmatched: their first event
     }
-    assert ts["messages"].sum() == delivery_report(*frames)["messages"].sum()
+    report = delivery_report(*frames)
+    assert ts[COUNTS].sum().to_dict() == report[COUNTS].sum().to_dict()
     assert delivery_timeseries(*frames, freq="2h")["bucket"].nunique() == 2
     with pytest.raises(ValidationError, match="freq"):
         delivery_timeseries(*frames, freq="often")
@@ -214,17 +403,46 @@ def test_timeseries_buckets(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
 
 def test_failure_reasons(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     fr = failure_reasons(*frames)
-    rows = _rows(fr, ["sender_name", "route", "status", "status_code", "outcome", "messages"])
-    assert ("Acme", "imessage", "undelivered", "3", "failed", 1) in rows
-    assert ("Acme", "sms_fallback", "rejected", "6", "failed", 1) in rows
-    assert ("Acme", "unknown", "no-event", None, "pending", 1) in rows
-    assert ("Acme Deals", "sms_fallback", "unknown", "5", "pending", 1) in rows
-    assert (None, "sms", "send-failed", None, "not-sent", 1) in rows
+    assert list(fr.columns) == [
+        "sender_name",
+        "route",
+        "outcome",
+        "status",
+        "status_code",
+        "label",
+        "error",
+        "messages",
+        "share",
+    ]
+    cols = ["sender_name", "route", "outcome", "status_code", "messages"]
+    assert _rows(fr, cols) == [
+        ("Acme", "imessage", "failed", "6", 1),
+        ("Acme", "imessage", "unconfirmed", "7", 1),
+        ("Acme", "sms_fallback", "failed", "8", 1),
+        ("Acme", "unknown", "pending", None, 1),
+        ("Acme Deals", "imessage", "failed", "9", 1),
+        ("Acme Deals", "imessage", "pending", "3", 1),
+        ("Acme Deals", "sms_fallback", "unknown", "42", 1),
+        (None, "sms", "not-sent", None, 1),
+        (None, "unknown", "failed", "9", 1),
+    ]
+    assert fr["label"].tolist() == [
+        "DELIVERY_FAILED (sent to the carrier, not delivered)",
+        "DELIVERY_UNCONFIRMED (no answer from the carrier)",
+        "DELIVERY_REJECTED (blocked by the carrier)",
+        "no status yet",
+        "UNDELIVERED (handset off or out of coverage)",
+        "SENT (sent to the carrier, not yet confirmed)",
+        "status 42 (not in the documented table)",
+        "not sent: the /send call failed",
+        "UNDELIVERED (handset off or out of coverage)",
+    ]
     assert "delivered" not in set(fr["status"])
-    sendfail = fr[fr.status == "send-failed"].iloc[0]
+    sendfail = fr[fr.outcome == "not-sent"].iloc[0]
     assert sendfail.error == "HTTP 400: bad number"
+    assert pd.isna(sendfail.status)
     acme_im = fr[(fr.sender_name == "Acme") & (fr.route == "imessage")].iloc[0]
-    assert acme_im.share == pytest.approx(1 / 3)
+    assert acme_im.share == pytest.approx(1 / 5)
 
 
 def test_reply_report_attribution() -> None:
@@ -253,61 +471,102 @@ def test_reply_report_attribution() -> None:
     assert rr["stop_rate"].tolist() == [0.0, 0.0, 1.0]
     wide = reply_report(*log.frames(), window="48h")
     assert wide.loc[wide.route == "sms_fallback", "replied"].item() == 1
+    per_msg = message_table(*log.frames(), reply_window="24h").set_index(["external_id", "phone"])
+    assert per_msg.loc[("r-2", a), ["replies", "stops"]].tolist() == [2, 1]
+    assert per_msg.loc[("r-1", a), ["replies", "stops"]].tolist() == [0, 0]
+    with pytest.raises(ValidationError, match="window"):
+        reply_report(*log.frames(), window="soon")
+
+
+# Replies as people write them, and whether each is a STOP (contract.keywords: upper case,
+# everything but A-Z dropped, then one of the opt-out words).
+STOP_REPLIES = {
+    "STOP": True,
+    "Stop.": True,
+    " stop ": True,
+    "stop!!": True,
+    "Stop all": True,
+    "opt-out": True,
+    "Unsubscribe me": False,
+    "Don't stop": False,
+    "Stopping by later": False,
+    "Thanks": False,
+    "": False,
+}
+
+
+def test_reply_stop_words_are_normalised() -> None:
+    log = Log()
+    for i, text in enumerate(STOP_REPLIES):
+        log.send("k-1", 1, [phone(i)], sender="Acme")
+        log.deliver("k-1", 1, phone(i), "delivered", sender="Acme")
+        log.reply(phone(i), text, at=100, sender="Acme")
+    msgs = message_table(*log.frames(), reply_window="24h")
+    stops = dict(zip(msgs["phone"], msgs["stops"], strict=True))
+    expected = {phone(i): int(stop) for i, stop in enumerate(STOP_REPLIES.values())}
+    assert stops == expected
+    rr = reply_report(*log.frames())
+    assert rr["stops"].item() == sum(STOP_REPLIES.values())
 
 
 def test_fallback_summary(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     fs = fallback_summary(*frames)
     assert fs["sender_name"].tolist() == ["Acme", "Acme Deals"]
     acme = fs.iloc[0]
-    assert (acme.recipients, acme.messages, acme.imessage, acme.sms_fallback) == (6, 6, 3, 2)
+    assert (acme.recipients, acme.messages, acme.imessage, acme.sms_fallback) == (8, 8, 5, 2)
     assert acme.unknown_route == 1
-    assert acme.imessage_share == pytest.approx(3 / 5)
-    assert acme.fallback_share == pytest.approx(2 / 5)
-    assert acme.recipients_imessage == 3
+    assert acme.imessage_share == pytest.approx(5 / 7)
+    assert acme.fallback_share == pytest.approx(2 / 7)
+    assert acme.recipients_imessage == 5
 
 
 # ------------------------------------------------------------------ randomised against a model
 
-STATUSES = ["sent", "delivered", "undelivered", "undeliverable", "unknown", "rejected"]
-FINAL = {"delivered", "undelivered", "undeliverable", "rejected"}
+STATUSES = [*(s.key for s in statuses.DELIVERY_STATUSES), "undeliverable", "rejected", "42"]
+
+
+def _deciding(evs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The rule in plain Python: finals first, dated above undated, then time, precedence."""
+    if not evs:
+        return None
+
+    def rank(e: dict[str, Any]) -> tuple[Any, ...]:
+        final = e["outcome"] in statuses.FINAL_OUTCOMES
+        when = e["occurred_at"] if e["dated"] else pd.Timestamp(0, tz="UTC")
+        prec = -1 if e["event"] == "message-send" else statuses.precedence(e["status"])
+        return (final, e["dated"], when, prec)
+
+    return max(evs, key=rank)
 
 
 def _model(log: Log) -> dict[tuple[Any, str], list[int]]:
-    """Plain-Python statement of the rules: identity x route -> [messages, delivered, failed]."""
+    """identity x route -> [messages, delivered, failed, unconfirmed, pending]."""
     ledger = {(s["external_id"], s["phone"]): s for s in log.sends}
     per_msg: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    replies: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for e in log.events:
-        per_msg.setdefault((e["external_id"], e["phone"]), []).append(e)
+        into = replies if e["event"] == "message-reply" else per_msg
+        into.setdefault((e["external_id"], e["phone"]), []).append(e)
     out: dict[tuple[Any, str], list[int]] = {}
     for key, row in ledger.items():
         evs = per_msg.get(key, [])
         if not evs and row["state"] != "sent":
             continue
+        named = evs + replies.get(key, [])
         sender = row["sender_name"]
-        if any(e["sender_name"] for e in evs):
+        if any(e["sender_name"] for e in named):
             route = "imessage"
-        elif not evs:
+        elif not named:
             route = "unknown" if sender else "sms"
         else:
             route = "sms_fallback" if sender else "sms"
-        finals = [e for e in evs if e["status"] in FINAL]
-        pool = finals or evs
-        status = (
-            max(pool, key=lambda e: (e["occurred_at"], _prec(e["status"])))["status"]
-            if pool
-            else None
-        )
-        counts = out.setdefault((sender, route), [0, 0, 0])
+        decider = _deciding(evs)
+        outcome = decider["outcome"] if decider else "pending"
+        counts = out.setdefault((sender, route), [0, 0, 0, 0, 0])
         counts[0] += 1
-        counts[1] += status == "delivered"
-        counts[2] += status in ("undelivered", "undeliverable", "rejected")
+        column = {"delivered": 1, "failed": 2, "unconfirmed": 3}.get(outcome, 4)
+        counts[column] += 1
     return out
-
-
-def _prec(status: str) -> int:
-    return {"delivered": 7, "undelivered": 6, "undeliverable": 5, "rejected": 4, "sent": 2}.get(
-        status, 1
-    )
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -323,10 +582,17 @@ def test_random_logs_match_the_model(seed: int) -> None:
         log.send(ext, 100 + c, phones, sender=sender, state=rnd.choice(["sent"] * 4 + ["unknown"]))
         for p in phones:
             imsg = sender is not None and rnd.random() < 0.5
+            dated = rnd.random() < 0.7  # one payload version per message
+            if rnd.random() < 0.3:
+                log.message_send(ext, 100 + c, p, at=0.5, sender=sender if imsg else None)
             for _ in range(rnd.randint(0, 4)):
-                st_name = rnd.choice(STATUSES)
                 at = rnd.choice([1.0, 2.0, 2.0, 3.5, 10.0])
-                log.status(ext, 100 + c, p, st_name, at=at, sender=sender if imsg else None)
+                name = rnd.choice(STATUSES)
+                log.status(
+                    ext, 100 + c, p, name, at=at, sender=sender if imsg else None, dated=dated
+                )
+            if sender is not None and rnd.random() < 0.2:
+                log.reply(p, "Yes", at=20.0, sender=sender, external_id=ext)
     rnd.shuffle(log.events)
     log.events += rnd.sample(log.events, k=min(3, len(log.events)))  # duplicates
     rep = delivery_report(*log.frames())
@@ -335,6 +601,8 @@ def test_random_logs_match_the_model(seed: int) -> None:
             r.messages,
             r.delivered,
             r.failed,
+            r.unconfirmed,
+            r.pending,
         ]
         for r in rep.itertuples()
     }
@@ -351,13 +619,16 @@ def _expected_from_ground_truth(rows: list[dict[str, Any]]) -> pd.DataFrame:
         "imessage" if r == "imessage" else ("sms_fallback" if isinstance(s, str) and s else "sms")
         for r, s in zip(truth["route"], truth["sender_name"], strict=True)
     ]
-    truth["delivered"] = truth["status"] == "delivered"
-    truth["failed"] = truth["status"].isin(["undelivered", "undeliverable", "rejected"])
-    truth["pending"] = ~(truth["delivered"] | truth["failed"])
+    outcome = truth["status"].map(lambda s: statuses.resolve_status(s).outcome or "pending")
+    truth["delivered"] = outcome == "delivered"
+    truth["failed"] = outcome == "failed"
+    truth["unconfirmed"] = outcome == "unconfirmed"
+    truth["pending"] = outcome.isin(["pending", "unknown"])
     grouped = truth.groupby(["sender_name", "route"], dropna=False, as_index=False).agg(
         messages=("phone", "size"),
         delivered=("delivered", "sum"),
         failed=("failed", "sum"),
+        unconfirmed=("unconfirmed", "sum"),
         pending=("pending", "sum"),
     )
     return grouped
@@ -427,13 +698,12 @@ def test_report_equals_sandbox_ground_truth(tmp_path: Path) -> None:
     again = pd.concat([events.df, events.df.sample(frac=0.4, random_state=1)], ignore_index=True)
     pd.testing.assert_frame_equal(delivery_report(again, sends), report)
     assert report["unmatched"].sum() == 0
-    got = report[["sender_name", "route", "messages", "delivered", "failed", "pending"]]
+    cols = ["sender_name", "route", "messages", "delivered", "failed", "unconfirmed", "pending"]
+    got = report[cols]
     key = ["sender_name", "route"]
     got = got.astype({"sender_name": object}).sort_values(key, na_position="last")
     expected = expected.astype({"sender_name": object}).sort_values(key, na_position="last")
-    assert _rows(got.reset_index(drop=True), list(got.columns)) == _rows(
-        expected.reset_index(drop=True), list(got.columns)
-    )
+    assert _rows(got.reset_index(drop=True), cols) == _rows(expected.reset_index(drop=True), cols)
     # every identity / route the campaigns exercise shows up
     routes = set(zip(report["sender_name"].fillna("-"), report["route"], strict=True))
     assert {("Acme", "imessage"), ("Acme", "sms_fallback"), ("-", "sms")} <= routes

@@ -9,7 +9,7 @@ from typing import Any
 import ibis
 import pandas as pd
 import pytest
-from analytics_fixtures import scenario
+from analytics_fixtures import DOCUMENTED, every_code_frames, evidence_log, phone, scenario
 from pyspark.sql import SparkSession
 
 from mta_notebook import analytics
@@ -51,18 +51,45 @@ def test_every_function_gives_identical_tables_on_spark(
 ) -> None:
     events, sends = frames
     con = ibis.pyspark.connect(spark)
-    # Spark pays seconds per query even on tiny data: the report, plus the two functions whose
-    # SQL differs most (time buckets; a window function for reply attribution).
+    # Spark pays seconds per query even on tiny data: the report, the message table (status
+    # ordering, undated events, route evidence, and with replies: a window function and the
+    # keyword rule), and the functions whose SQL differs most (time buckets, reply attribution).
     calls: list[tuple[Any, dict[str, Any]]] = [
         (analytics.delivery_report, {}),
+        (analytics.message_table, {"reply_window": "24h"}),
         (analytics.delivery_timeseries, {"freq": "30min"}),
         (analytics.reply_report, {}),
     ]
+    results = {}
     for fn, kwargs in calls:
         on_duckdb = fn(events, sends, **kwargs)
         on_spark = fn(events, sends, engine=con, **kwargs)
         assert not on_duckdb.empty
         pd.testing.assert_frame_equal(on_spark, on_duckdb, check_exact=True, obj=fn.__name__)
+        results[fn.__name__] = on_spark
+    # "Stop." is a STOP on Spark too (contract.keywords, in Spark's SQL)
+    msgs = results["message_table"].set_index("phone")
+    assert msgs.loc[phone(2), "stops"] == 1
+    assert msgs["stops"].sum() == 1
+
+
+def test_evidence_and_derived_outcomes_on_spark(spark: SparkSession) -> None:
+    con = ibis.pyspark.connect(spark)
+    events, sends = evidence_log().frames()
+    pd.testing.assert_frame_equal(
+        analytics.message_table(events, sends, engine=con),
+        analytics.message_table(events, sends),
+        check_exact=True,
+    )
+    # without outcome and dated, Spark derives them from status through the contract's table
+    events, sends = every_code_frames()
+    got = analytics.message_table(events.drop(columns=["outcome", "dated"]), sends, engine=con)
+    got = got.set_index("phone")
+    for code, (status, outcome) in DOCUMENTED.items():
+        assert (got.loc[phone(code), "status"], got.loc[phone(code), "outcome"]) == (
+            status,
+            outcome,
+        ), code
 
 
 def test_spark_tables_from_a_lake(
@@ -79,5 +106,9 @@ def test_spark_tables_from_a_lake(
     got = analytics.delivery_report(ev_t, sd_t)
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
     assert got["unmatched"].sum() == 2
+    # an older lake without outcome and dated gives the same report
+    events.drop(columns=["tags", "raw", "outcome", "dated"]).to_parquet(tmp_path / "old.parquet")
+    old_t = con.read_parquet(str(tmp_path / "old.parquet"))
+    pd.testing.assert_frame_equal(analytics.delivery_report(old_t, sd_t), expected)
     # engine="pyspark" picks up the active session
     assert analytics._resolve_backend("pyspark", []).name == "pyspark"

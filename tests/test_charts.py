@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import pytest
 from analytics_fixtures import scenario
 
-from mta_notebook import charts
+from mta_notebook import charts, contract
 from mta_notebook.analytics import (
     delivery_report,
     delivery_timeseries,
@@ -46,8 +46,10 @@ def _assert_fixed_colours(fig: go.Figure) -> None:
 
 
 def test_route_colours_are_distinct_and_complete() -> None:
-    assert set(charts.ROUTE_COLORS) == {"imessage", "sms_fallback", "sms", "unknown"}
+    assert set(charts.ROUTE_COLORS) == set(contract.routes.MESSAGE_ROUTES)
     assert len(set(charts.ROUTE_COLORS.values())) == 4
+    # one label table for every display: the contract's, not a copy
+    assert charts.ROUTE_LABELS is contract.routes.ROUTE_LABELS
 
 
 def test_delivery_rates(report: pd.DataFrame) -> None:
@@ -81,6 +83,10 @@ def test_delivery_rates(report: pd.DataFrame) -> None:
     assert fig.layout.yaxis.tickformat == ".0%"
     assert "95% CI" in im.hovertemplate
     assert "settled" in im.hovertemplate
+    # unconfirmed is shown apart from failed and from pending: Acme iMessage has one of each
+    assert "Unconfirmed %{customdata[6]} · pending %{customdata[3]}" in im.hovertemplate
+    acme_im = im.customdata[0]
+    assert (acme_im[1], acme_im[2], acme_im[6], acme_im[3]) == (3, 4, 1, 0)
 
 
 def test_route_mix(report: pd.DataFrame) -> None:
@@ -89,7 +95,7 @@ def test_route_mix(report: pd.DataFrame) -> None:
     assert fig.layout.barmode == "stack"
     im = fig.data[0]
     assert im.orientation == "h"
-    assert dict(zip(im.y, im.x, strict=True)) == {"Acme": 3, "Acme Deals": 3}
+    assert dict(zip(im.y, im.x, strict=True)) == {"Acme": 5, "Acme Deals": 4}
     assert fig.layout.xaxis.title.text == "Messages"
     assert "of the identity" in im.hovertemplate
 
@@ -110,11 +116,28 @@ def test_delivery_over_time(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
 def test_failure_reasons_chart(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     fig = charts.failure_reasons(failure_reasons(*frames))
     _assert_fixed_colours(fig)
-    rows = {y for t in fig.data for y in t.y}
-    assert "Acme — undelivered" in rows
-    assert "Acme — rejected" in rows
+    rows = {y: t.name for t in fig.data for y in t.y}
+    # the documented names and meanings, never a guessed word; unconfirmed is not a failure
+    assert rows["Acme — DELIVERY_FAILED (sent to the carrier, not delivered)"] == "iMessage"
+    assert rows["Acme — DELIVERY_REJECTED (blocked by the carrier)"] == "SMS fallback"
+    assert "Acme — DELIVERY_UNCONFIRMED (no answer from the carrier)" in rows
+    assert "Acme — no status yet" in rows
+    assert "Acme Deals — status 42 (not in the documented table)" in rows
+    assert "(no identity) — not sent: the /send call failed" in rows
+    outcomes = {y: c[1] for t in fig.data for y, c in zip(t.y, t.customdata, strict=True)}
+    assert outcomes["Acme — DELIVERY_UNCONFIRMED (no answer from the carrier)"] == "unconfirmed"
+    assert outcomes["Acme — DELIVERY_FAILED (sent to the carrier, not delivered)"] == "failed"
+    # listed by identity, then in the report's order: failed before unconfirmed before pending
+    order = list(fig.layout.yaxis.categoryarray)[::-1]
+    acme = [row for row in order if row.startswith("Acme — ")]
+    assert acme.index("Acme — DELIVERY_FAILED (sent to the carrier, not delivered)") < acme.index(
+        "Acme — DELIVERY_UNCONFIRMED (no answer from the carrier)"
+    )
+    assert acme[-1] == "Acme — no status yet"
     assert fig.layout.legend.title.text == "Route"
     assert fig.layout.xaxis.title.text == "Messages"
+    with pytest.raises(ValidationError, match="failure_reasons"):
+        charts.failure_reasons(pd.DataFrame({"sender_name": ["Acme"], "status": ["x"]}))
 
 
 def test_replies_chart() -> None:
@@ -157,6 +180,7 @@ def test_delivery_over_time_single_bucket_gets_a_readable_axis() -> None:
             "messages": [4, 6],
             "delivered": [3, 5],
             "failed": [1, 1],
+            "unconfirmed": [0, 0],
             "pending": [0, 0],
             "delivery_rate": [0.75, 5 / 6],
         }

@@ -13,7 +13,15 @@ import pytest
 
 from mta_notebook.dashboard import FAILURE_COLUMNS, NO_IDENTITY, Dashboard
 
-STATUS_CODES = {"sent": 1, "delivered": 2, "undelivered": 3, "undeliverable": 4, "rejected": 6}
+# Statuses used below with their code and outcome, from MTA's documented table (mta-api.md §0a).
+DOCUMENTED = {
+    "sent": ("3", "pending"),
+    "delivered": ("4", "delivered"),
+    "delivery_unconfirmed": ("7", "unconfirmed"),
+    "delivery_rejected": ("8", "failed"),
+    "undelivered": ("9", "failed"),
+    "invalid_number": ("10", "failed"),
+}
 DAY = {"c1": datetime(2026, 11, 20, 14, tzinfo=timezone.utc)}
 DAY["c2"] = DAY["c1"] + timedelta(days=1)
 DAY["c3"] = DAY["c1"] + timedelta(days=2)
@@ -24,19 +32,21 @@ def _phone(i: int) -> str:
 
 
 def synthetic() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Three sends: Acme (6 iMessage, 4 fallback), Acme Deals (2 + 4), plain SMS (4).
+    """Three sends: Acme (6 iMessage, 4 fallback), Acme Deals (3 + 4), plain SMS (4).
 
-    Final statuses: Acme iMessage 5 delivered + 1 undeliverable, Acme fallback 3 delivered +
-    1 undelivered; Deals iMessage 2 delivered, Deals fallback 2 delivered + 1 rejected + 1 still
-    pending; plain SMS 3 delivered + 1 undelivered. Replies: "STOP" and "Thanks" on Acme,
-    " stop" on plain SMS. One opt-in to Acme. One duplicated webhook and one late "sent".
+    Final statuses: Acme iMessage 5 delivered + 1 invalid number, Acme fallback 3 delivered +
+    1 undelivered; Deals iMessage 2 delivered + 1 unconfirmed, Deals fallback 2 delivered +
+    1 rejected + 1 still pending; plain SMS 3 delivered + 1 undelivered. Replies: "STOP" and
+    "Thanks" on Acme, " stop." on plain SMS. One opt-in to Acme. One duplicated webhook and one
+    late "sent".
     """
     plan = {
         # campaign: (identity, message_id, [(route, final status or None)])
-        "c1": ("Acme", 501, [("imessage", "delivered")] * 5 + [("imessage", "undeliverable")]
+        "c1": ("Acme", 501, [("imessage", "delivered")] * 5 + [("imessage", "invalid_number")]
                + [("sms", "delivered")] * 3 + [("sms", "undelivered")]),
-        "c2": ("Acme Deals", 502, [("imessage", "delivered")] * 2 + [("sms", "delivered")] * 2
-               + [("sms", "rejected"), ("sms", None)]),
+        "c2": ("Acme Deals", 502, [("imessage", "delivered")] * 2
+               + [("imessage", "delivery_unconfirmed")] + [("sms", "delivered")] * 2
+               + [("sms", "delivery_rejected"), ("sms", None)]),
         "c3": (None, 503, [("sms", "delivered")] * 3 + [("sms", "undelivered")]),
     }  # fmt: skip
     sends: list[dict[str, Any]] = []
@@ -54,7 +64,8 @@ def synthetic() -> tuple[pd.DataFrame, pd.DataFrame]:
             "sender_name": None,
             "status_code": None,
             "status": None,
-            "route": "unknown",
+            "outcome": "pending" if kind == "message-send" else None,
+            "route": "sms",
             "is_final": False,
             "text": None,
             "tags": None,
@@ -90,18 +101,20 @@ def synthetic() -> tuple[pd.DataFrame, pd.DataFrame]:
             common["route"] = route
             at = sent_at + timedelta(seconds=n)
             event("message-send", at, **common)
-            event("delivery-status", at + timedelta(seconds=2), status="sent", status_code=1,
-                  **common)  # fmt: skip
+            event("delivery-status", at + timedelta(seconds=2), status="sent", status_code="3",
+                  outcome="pending", **common)  # fmt: skip
             if final is not None:
                 final_at = at + timedelta(seconds=30)
-                fin = {**common, "status": final, "status_code": STATUS_CODES[final]}
-                event("delivery-status", final_at, is_final=True, **fin)
+                code, outcome = DOCUMENTED[final]
+                fin = {**common, "status": final, "status_code": code, "outcome": outcome}
+                event("delivery-status", final_at, is_final=outcome != "pending", **fin)
     # a duplicated final webhook and a late, reordered "sent" after a final "undelivered"
     events.append(dict(events[-1], source="synthetic.jsonl:dup"))
-    late = dict(events[-1], status="sent", status_code=1, is_final=False, source="late")
+    late = dict(events[-1], status="sent", status_code="3", outcome="pending", is_final=False)
+    late["source"] = "late"
     late["occurred_at"] = late["occurred_at"] + timedelta(minutes=5)
     events.append(late)
-    for phone_n, text, campaign in ((1, "STOP", "c1"), (2, "Thanks!", "c1"), (17, " stop", "c3")):
+    for phone_n, text, campaign in ((1, "STOP", "c1"), (2, "Thanks!", "c1"), (18, " stop.", "c3")):
         ext = f"{campaign}-00000"
         event(
             "message-reply",
@@ -143,7 +156,7 @@ def dash(shared_dash: Dashboard) -> Dashboard:
     """One dashboard for the module (building it runs the analytics), reset for each test."""
     shared_dash.reset_filters()
     assert shared_dash.filters.identities is None
-    assert shared_dash.tiles["messages"] == 20
+    assert shared_dash.tiles["messages"] == 21
     return shared_dash
 
 
@@ -173,17 +186,20 @@ def test_identities_and_default_filters(dash: Dashboard) -> None:
 
 def test_tiles_all(dash: Dashboard) -> None:
     t = dash.tiles
-    assert t["messages"] == 20
+    assert t["messages"] == 21
+    # the unconfirmed Deals message is in neither side of the iMessage rate
     assert t["imessage_rate"] == pytest.approx(7 / 8)
     assert t["fallback_rate"] == pytest.approx(5 / 7)
-    assert t["fallback_share"] == pytest.approx(8 / 16)
+    assert t["fallback_share"] == pytest.approx(8 / 17)
+    assert (t["unconfirmed"], t["pending"]) == (1, 1)
     assert t["replies"] == 3
-    assert t["stop_replies"] == 2
-    assert t["stop_rate"] == pytest.approx(2 / 20)
+    assert t["stop_replies"] == 2  # "STOP" and " stop." (contract.keywords normalises it)
+    assert t["stop_rate"] == pytest.approx(2 / 21)
     html = dash.tile_widgets["imessage_rate"].value
     assert "iMessage delivery" in html
     assert "87.5%" in html
     assert "7 of 8 settled" in html
+    assert "no answer from the carrier" in dash.tile_widgets["unconfirmed"].value
 
 
 def test_identity_filter_changes_tiles_and_figures_in_place(dash: Dashboard) -> None:
@@ -215,7 +231,8 @@ def test_route_filter(dash: Dashboard) -> None:
     dash.set_filters(route="imessage")
     assert dash.route_picker.value == "imessage"
     t = dash.tiles
-    assert t["messages"] == 8
+    assert t["messages"] == 9
+    assert t["unconfirmed"] == 1
     assert t["fallback_rate"] is None
     assert t["fallback_share"] == 0
     assert set(dash.report["route"]) == {"imessage"}
@@ -255,12 +272,18 @@ def test_failures_table_final_status_wins(dash: Dashboard) -> None:
     fail = dash.failures
     assert list(fail.columns) == list(FAILURE_COLUMNS)
     # the late "sent" after the final "undelivered" does not hide that failure; dup counts once
-    assert sorted(fail["status"]) == ["rejected", "undeliverable", "undelivered", "undelivered"]
-    assert dict(zip(fail["status"], fail["route"], strict=True))["undeliverable"] == "imessage"
+    statuses = ["delivery_rejected", "invalid_number", "undelivered", "undelivered"]
+    assert sorted(fail["status"]) == statuses
+    assert dict(zip(fail["status"], fail["route"], strict=True))["invalid_number"] == "imessage"
     assert set(fail["identity"]) == {"Acme", "Acme Deals", NO_IDENTITY}
-    assert "mta-failures" in dash.failures_table.value
+    assert set(fail["outcome"]) == {"failed"}  # unconfirmed and pending are no failures
+    shown = dash.failures_table.value
+    assert "mta-failures" in shown
+    assert "INVALID_NUMBER (not a valid number)" in shown
+    assert "<td>iMessage</td>" in shown  # routes by their one label table
     dash.set_filters(identities=["Acme Deals"])
-    assert dash.failures["status"].tolist() == ["rejected"]
+    assert dash.failures["status"].tolist() == ["delivery_rejected"]
+    assert dash.failures["label"].tolist() == ["DELIVERY_REJECTED (blocked by the carrier)"]
     assert dash.failures["route"].tolist() == ["sms_fallback"]
 
 
@@ -271,9 +294,11 @@ def test_failed_send_call_is_listed(data: tuple[pd.DataFrame, pd.DataFrame]) -> 
         state="failed", error="HTTP 500 from /send",
     )  # fmt: skip
     dash = Dashboard(events, pd.concat([sends, failed], ignore_index=True))
-    rows = dash.failures[dash.failures["status"] == "send-failed"]
+    rows = dash.failures[dash.failures["outcome"] == "not-sent"]
     assert rows["phone"].tolist() == [_phone(50)]
     assert rows["error"].tolist() == ["HTTP 500 from /send"]
+    assert rows["label"].tolist() == ["not sent: the /send call failed"]
+    assert rows["status"].isna().all()
 
 
 def test_csv_download_is_the_filtered_table(dash: Dashboard) -> None:
@@ -284,7 +309,7 @@ def test_csv_download_is_the_filtered_table(dash: Dashboard) -> None:
     assert name == "failures.csv"
     back = pd.read_csv(io.BytesIO(content))
     assert list(back.columns) == list(FAILURE_COLUMNS)
-    assert sorted(back["status"]) == ["undeliverable", "undelivered"]
+    assert sorted(back["status"]) == ["invalid_number", "undelivered"]
     assert set(back["identity"]) == {"Acme"}
 
 
@@ -302,14 +327,14 @@ def test_displays_as_a_widget(dash: Dashboard) -> None:
     bundle = dash._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == dash.widget.model_id
-    assert "Dashboard(messages=20" in repr(dash)
+    assert "Dashboard(messages=21" in repr(dash)
 
 
 def test_events_without_ledger(data: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     events, _ = data
     dash = Dashboard(events)
     # without the ledger, SMS fallback cannot be told from plain SMS: the route is unknown
-    assert dash.tiles["messages"] == 20
+    assert dash.tiles["messages"] == 21
     assert dash.tiles["fallback_share"] == 0
     assert set(dash.report["route"]) == {"imessage", "unknown"}
     assert "unknown" in [value for _, value in dash.route_picker.options]
@@ -382,3 +407,13 @@ def test_dates_reach_the_browser_as_dates(dash: Dashboard) -> None:
     xs = [x for trace in over_time.data for x in trace.x]
     assert xs
     assert all(isinstance(x, str) and x.startswith("2026-11-2") for x in xs), xs[:3]
+
+
+def test_route_picker_and_status_use_the_contract_labels(dash: Dashboard) -> None:
+    from mta_notebook.contract.routes import ROUTE_LABELS
+
+    labels = {value: label for label, value in dash.route_picker.options}
+    assert labels.pop("all") == "All routes"
+    assert labels == {route: ROUTE_LABELS[route] for route in labels}
+    dash.set_filters(route="sms_fallback")
+    assert ROUTE_LABELS["sms_fallback"] in dash.status.value

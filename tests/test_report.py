@@ -34,12 +34,21 @@ def test_save_report_is_self_contained(tmp_path: Path) -> None:
     assert _script_sources(text) == []
     assert text.count("Plotly.newPlot") == 5
     assert len(text) > 1_000_000  # the embedded plotly.js
-    # tables with the report's numbers
+    # tables with the report's numbers, routes by their one label table
     assert text.count('<table class="dataframe mta"') == 4
-    assert re.search(r"<td>Acme Deals</td>\s*<td>imessage</td>\s*<td>3</td>", text)
+    assert re.search(r"<td>Acme Deals</td>\s*<td>iMessage</td>\s*<td>4</td>", text)
+    assert "<td>SMS fallback</td>" in text
+    assert "<td>sms_fallback</td>" not in text
     assert "(no identity)" in text
-    assert "66.7%" in text  # Acme iMessage: 2 of 3 settled
-    assert "14 messages" in text
+    assert "75.0%" in text  # Acme iMessage: 3 of 4 settled (the unconfirmed one is not)
+    assert "17 messages · 1 unconfirmed · 3 pending" in text
     assert "2 without a send-ledger row" in text
+    assert "Unconfirmed = DELIVERY_UNCONFIRMED (no answer from the carrier)" in text
+    # the failure table shows the documented status and its meaning, and the outcome
+    assert re.search(
+        r"<td>failed</td>\s*<td>delivery_rejected</td>\s*<td>8</td>\s*"
+        r"<td>DELIVERY_REJECTED \(blocked by the carrier\)</td>",
+        text,
+    )
     # nothing from the raw payloads (or anything secret) leaks into the page
     assert "MTAWebhook" not in text
