@@ -154,11 +154,7 @@ def resolve_status(
     raw = str(value).strip()
     if not raw:
         return StatusInfo(None, None, None, False)
-    status: Status | None
-    if _CODE.fullmatch(raw):
-        status = codes.get(int(raw))
-    else:
-        status = names.get(status_key(raw))
+    status = codes.get(int(raw)) if _CODE.fullmatch(raw) else names.get(status_key(raw))
     if status is None:
         return StatusInfo(raw, raw, "unknown", False)
     return StatusInfo(raw, status.key, status.outcome, status.is_final)
