@@ -1,11 +1,12 @@
 """Load webhook logs into the Events table, vectorised with DuckDB over Arrow line buffers.
 
 Files are read in blocks; newline offsets are found with numpy and handed to DuckDB as an Arrow
-string column (no Python object per line). One SQL pass parses each line (receiver record or
-bare body, flat or ``{"data": {...}}``), re-verifies signatures (HMAC-SHA256 written in SQL),
-resolves the event, status and route, normalises times and the common phone shapes, and says
-why a line cannot be used. Only the rare leftovers (unusual phone formats, lines DuckDB chokes
-on) go through Python.
+string column (no Python object per line). One SQL pass (:mod:`._event_sql`, generated from the
+contract's tables) parses each line (receiver record or bare body, flat or ``{"data": {...}}``),
+resolves the event, status and route and reads the usual time formats. What it leaves open is
+finished here with the contract's own functions, once per distinct value: every phone
+(``normalize_phones``), and the rare times, statuses and explicit routes SQL does not decide.
+Signatures are re-checked with ``hmac`` and exact duplicate deliveries dropped.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import html
 import io
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
@@ -27,9 +28,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .contract.phones import normalize_phone
-from .errors import WebhookLogError
-from .models import DELIVERY_STATUS_CODES, EVENT_TYPES, FINAL_STATUSES, STATUS_NAMES
+from . import _event_sql
+from ._event_sql import quote_ident
+from .contract import dates, routes, statuses
+from .contract.assumptions import NAIVE_TIMEZONE
+from .contract.phones import parse_phones
+from .errors import ValidationError, WebhookLogError
 
 if TYPE_CHECKING:
     import duckdb
@@ -40,12 +44,14 @@ EVENT_COLUMNS: Final[tuple[str, ...]] = (
     "event",
     "occurred_at",
     "received_at",
+    "dated",
     "message_id",
     "external_id",
     "phone",
     "sender_name",
     "status_code",
     "status",
+    "outcome",
     "route",
     "is_final",
     "text",
@@ -61,12 +67,14 @@ _EVENT_SCHEMA: Final = pa.schema(
         ("event", pa.string()),
         ("occurred_at", _TS),
         ("received_at", _TS),
+        ("dated", pa.bool_()),
         ("message_id", pa.int64()),
         ("external_id", pa.string()),
         ("phone", pa.string()),
         ("sender_name", pa.string()),
         ("status_code", pa.string()),
         ("status", pa.string()),
+        ("outcome", pa.string()),
         ("route", pa.string()),
         ("is_final", pa.bool_()),
         ("text", pa.string()),
@@ -76,48 +84,14 @@ _EVENT_SCHEMA: Final = pa.schema(
     ]
 )
 _REJECTED_SCHEMA: Final = pa.schema([(c, pa.string()) for c in REJECTED_COLUMNS])
+#: Columns an Events Parquet of an earlier version lacks; its rows are read again from ``raw``.
+_NEW_COLUMNS: Final = ("dated", "outcome")
 
 # The events kept until the end live in the system allocator: interleaved with the per-block
 # temporaries in pyarrow's default mimalloc pool they fragment it (about 10 % more peak memory).
 _KEEP_POOL: Final = pa.system_memory_pool()
 _BLOCK_BYTES: Final = 64 << 20  # fewer, larger SQL runs: each run costs ~50 ms to plan
 _RAW_BODY_COLUMNS: Final = ("raw_body", "body", "payload")
-
-# Fields read from each line (receiver record fields and body fields share one struct type).
-_BODY_FIELDS: Final[tuple[str, ...]] = (
-    "type",
-    "event",
-    "messageId",
-    "externalId",
-    "destinationNumber",
-    "number",
-    "fromNumber",
-    "toNumber",
-    "to",
-    "status",
-    "senderName",
-    "timestamp",
-    "date",
-    "message",
-    "text",
-    "optInType",
-    "route",
-    "channel",
-)
-# The receiver record around a body (parsed first) and the body itself (parsed second).
-_RECORD: Final = json.dumps(
-    {
-        "received_at": "VARCHAR",
-        "event": "VARCHAR",
-        "raw_body": "VARCHAR",
-        "body": "JSON",
-        "signature": "VARCHAR",
-        "headers": {"X-Signature": "VARCHAR"},
-    }
-)
-_BODY: Final = json.dumps(
-    {**dict.fromkeys(_BODY_FIELDS, "VARCHAR"), "tags": "JSON", "data": "JSON"}
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,7 +116,8 @@ def _events_frame(table: pa.Table) -> pd.DataFrame:
         split_blocks=True,
         memory_pool=_KEEP_POOL,
     )
-    df["is_final"] = df["is_final"].astype(bool)
+    for col in ("is_final", "dated"):
+        df[col] = df[col].astype(bool)
     return df
 
 
@@ -150,17 +125,18 @@ def _events_frame(table: pa.Table) -> pd.DataFrame:
 class EventLog:
     """Webhook events (``.df``) and the lines that could not be used (``.rejected``).
 
-    ``.df`` has the Events columns of the design (``event``, ``occurred_at``, ``received_at``,
+    ``.df`` has the Events columns (``event``, ``occurred_at``, ``received_at``, ``dated``,
     ``message_id``, ``external_id``, ``phone``, ``sender_name``, ``status_code``, ``status``,
-    ``route``, ``is_final``, ``text``, ``tags``, ``source``, ``raw``); ``.rejected`` has
+    ``outcome``, ``route``, ``is_final``, ``text``, ``tags``, ``source``, ``raw``); ``status``
+    is MTA's documented name in lower snake case and ``outcome`` its outcome. ``.rejected`` has
     ``source``, ``reason``, ``detail``, ``raw``. Together they account for every non-blank line.
 
     Examples
     --------
     >>> log = read_bodies(['{"type":"MTAWebhook.DELIVERY_STATUS","messageId":7,'
-    ...                    '"destinationNumber":"(312) 555-0123","status":2}', 'oops'])
-    >>> log.df[["event", "phone", "status", "route"]].to_dict("records")
-    [{'event': 'delivery-status', 'phone': '+13125550123', 'status': 'delivered', 'route': 'sms'}]
+    ...                    '"destinationNumber":"(312) 555-0123","status":4}', 'oops'])
+    >>> log.df[["event", "phone", "status", "outcome", "route", "dated"]].iloc[0].tolist()
+    ['delivery-status', '+13125550123', 'delivered', 'delivered', 'sms', False]
     >>> log.rejected["reason"].tolist()
     ['not-json']
     """
@@ -192,10 +168,12 @@ class EventLog:
     def latest(self) -> pd.DataFrame:
         """The current status per recipient of each message, from the delivery-status events.
 
-        One row per (``message_id``, ``phone``): the latest event wins, but a final status is
-        never overwritten by a later non-final one (design, "Final status"). Columns:
+        One row per (``message_id``, ``phone``). A final outcome is never overwritten by a
+        later non-final one; among the rest, dated events go by ``occurred_at``; undated ones
+        (V1 bodies) rank below dated ones and among themselves by status precedence
+        (``contract.statuses.precedence``), never by arrival; ties go by precedence. Columns:
         ``message_id``, ``external_id``, ``phone``, ``sender_name``, ``route``, ``status``,
-        ``is_final``, ``occurred_at``.
+        ``outcome``, ``is_final``, ``dated``, ``occurred_at``.
         """
         cols = [
             "message_id",
@@ -204,13 +182,19 @@ class EventLog:
             "sender_name",
             "route",
             "status",
+            "outcome",
             "is_final",
+            "dated",
             "occurred_at",
         ]
-        ds = self.df.loc[self.df["event"] == "delivery-status", cols]
-        ordered = ds.sort_values(["is_final", "occurred_at"], kind="stable", na_position="first")
+        ds = self.df.loc[self.df["event"] == "delivery-status", cols].copy()
+        ds["_when"] = ds["occurred_at"].where(ds["dated"])
+        ds["_rank"] = [statuses.precedence(s) for s in ds["status"].tolist()]
+        ordered = ds.sort_values(
+            ["is_final", "dated", "_when", "_rank"], kind="stable", na_position="first"
+        )
         last = ordered.drop_duplicates(["message_id", "phone"], keep="last")
-        result: pd.DataFrame = last.sort_values(["message_id", "phone"], ignore_index=True)
+        result: pd.DataFrame = last[cols].sort_values(["message_id", "phone"], ignore_index=True)
         return result
 
     def time_span(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
@@ -250,233 +234,26 @@ class EventLog:
 
 
 # ---------------------------------------------------------------------------------------------
-# SQL
-# ---------------------------------------------------------------------------------------------
-
-
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _status_case(status_map: Mapping[Any, str] | None) -> str:
-    codes: dict[int, str] = dict(DELIVERY_STATUS_CODES)
-    names: dict[str, str] = {n: n for n in STATUS_NAMES}
-    for key, value in (status_map or {}).items():
-        name = str(value).strip().lower()
-        if isinstance(key, (int, np.integer)) or (isinstance(key, str) and key.strip().isdigit()):
-            codes[int(key)] = name
-        else:
-            names[str(key).strip().lower()] = name
-        names.setdefault(name, name)
-    by_code = " ".join(f"WHEN {c} THEN {_q(n)}" for c, n in sorted(codes.items()))
-    by_name = " ".join(f"WHEN {_q(k)} THEN {_q(n)}" for k, n in sorted(names.items()))
-    exact = " ".join(f"WHEN {_q(str(c))} THEN {_q(n)}" for c, n in sorted(codes.items()))
-    return (
-        f"CASE WHEN f_status IS NULL THEN NULL ELSE CASE f_status {exact} ELSE "
-        "CASE WHEN try_cast(f_status AS BIGINT) IS NOT NULL THEN "
-        f"CASE try_cast(f_status AS BIGINT) {by_code} ELSE 'unknown' END "
-        f"ELSE CASE lower(trim(f_status)) {by_name} ELSE 'unknown' END END END END"
-    )
-
-
-def _event_case() -> str:
-    aliases: dict[str, str] = {k.lower(): v for k, v in EVENT_TYPES.items()}
-    for name in EVENT_TYPES.values():
-        aliases[name] = name
-        aliases[name.replace("-", "_")] = name
-    when = " ".join(f"WHEN {_q(k)} THEN {_q(v)}" for k, v in sorted(aliases.items()))
-    canonical = ", ".join(_q(v) for v in EVENT_TYPES.values())
-    exact = " ".join(f"WHEN {_q(k)} THEN {_q(v)}" for k, v in EVENT_TYPES.items())
-    return (
-        f"CASE WHEN f_hint IN ({canonical}) THEN f_hint "
-        f"WHEN f_hint IS NULL AND f_type IN ({', '.join(_q(k) for k in EVENT_TYPES)}) "
-        f"THEN CASE f_type {exact} END ELSE "
-        f"coalesce(CASE lower(trim(f_hint)) {when} END, CASE lower(trim(f_type)) {when} END, "
-        "CASE WHEN f_status IS NOT NULL THEN 'delivery-status' "
-        "WHEN f_fromNumber IS NOT NULL AND coalesce(f_message, f_text) IS NOT NULL "
-        "THEN 'message-reply' "
-        "WHEN f_optInType IS NOT NULL THEN 'number-opt-in' "
-        "WHEN f_destinationNumber IS NOT NULL THEN 'message-send' END) END"
-    )
-
-
-_NANP_RE: Final = r"(\+?1[ .-]?)?\(?[2-9][0-9]{2}\)?[ .-]?[2-9][0-9]{2}[ .-]?[0-9]{4}"
-_FINAL_SQL: Final = ", ".join(_q(s) for s in sorted(FINAL_STATUSES))
-
-_MACROS: Final = r"""
-CREATE OR REPLACE MACRO mta_ts_slow(x) AS coalesce(
-    CASE WHEN try_cast(x AS DOUBLE) IS NOT NULL THEN
-      CASE WHEN abs(try_cast(x AS DOUBLE)) >= 1e11
-           THEN try(to_timestamp(try_cast(x AS DOUBLE) / 1000.0))
-           ELSE try(to_timestamp(try_cast(x AS DOUBLE))) END END,
-    try_strptime(x, '%Y%m%dT%H%M%S%z'),
-    try_strptime(x, '%Y-%m-%d %H:%M:%S %z'));
-"""
-
-
-def _build_sql(status_map: Mapping[Any, str] | None, verify: bool) -> str:
-    fields = ",\n    ".join(
-        f"coalesce(d.{_qi(f)}, b.{_qi(f)}) AS f_{f}" for f in _BODY_FIELDS if f not in ("event",)
-    )
-    sig = (
-        """coalesce(o.headers['X-Signature'], o.signature,
-        CASE WHEN contains(text, '"x-signature"')
-             THEN json_extract_string(text, '$.headers."x-signature"') END)"""
-        if verify
-        else "NULL::VARCHAR"
-    )
-    ws = "' ' || chr(9) || chr(13) || chr(10) || chr(65279)"
-    return f"""
-WITH p1 AS (
-  SELECT line, text,
-    CASE WHEN starts_with(text, '{{') THEN TRUE
-         ELSE starts_with(ltrim(text, {ws}), '{{') END AS is_obj,
-    try(from_json(text, {_q(_RECORD)})) AS o
-  FROM chunk
-), p2 AS (
-  SELECT *,
-    (o.raw_body IS NOT NULL OR o.body IS NOT NULL) AS is_rec,
-    coalesce(o.raw_body, o.body::VARCHAR) AS rb
-  FROM p1
-), p3 AS (
-  SELECT *,
-    CASE WHEN o IS NULL OR NOT is_obj THEN NULL WHEN is_rec THEN rb ELSE text END AS src
-  FROM p2
-), p4 AS (
-  SELECT *,
-    CASE WHEN starts_with(src, '{{') THEN TRUE
-         ELSE starts_with(ltrim(src, {ws}), '{{') END AS src_obj,
-    try(from_json(src, {_q(_BODY)})) AS b
-  FROM p3
-), p5 AS (
-  SELECT *, CASE WHEN b.data IS NOT NULL THEN try(from_json(b.data, {_q(_BODY)})) END AS d
-  FROM p4
-), f AS (
-  SELECT line, text, is_obj, o, is_rec, rb, src_obj, b,
-    {sig} AS sig,
-    o.raw_body IS NOT NULL AS has_raw,
-    coalesce(CASE WHEN is_rec THEN o.event END, d.event, b.event) AS f_hint,
-    CASE WHEN is_rec THEN nullif(o.received_at, '') END AS f_received,
-    coalesce(d.tags, b.tags) AS f_tags,
-    {fields}
-  FROM p5
-), g AS (
-  SELECT *,
-    {_event_case()} AS ev,
-    nullif(f_senderName, '') AS sender,
-    try_cast(coalesce(f_timestamp, f_date) AS TIMESTAMPTZ) AS ts0,
-    try_cast(f_received AS TIMESTAMPTZ) AS recv0,
-    try_cast(f_messageId AS BIGINT) AS mid
-  FROM f
-), g2 AS (
-  SELECT *,
-    CASE WHEN ts0 IS NOT NULL OR coalesce(f_timestamp, f_date) IS NULL THEN ts0
-         ELSE mta_ts_slow(coalesce(f_timestamp, f_date)) END AS ts,
-    CASE WHEN recv0 IS NOT NULL OR f_received IS NULL THEN recv0
-         ELSE mta_ts_slow(f_received) END AS recv
-  FROM g
-), h AS (
-  SELECT *,
-    CASE ev WHEN 'message-reply' THEN coalesce(f_fromNumber, f_number)
-            WHEN 'number-opt-in' THEN coalesce(f_number, f_fromNumber, f_destinationNumber)
-            ELSE coalesce(f_destinationNumber, f_number, f_to, f_toNumber) END AS phone_raw,
-    {_status_case(status_map)} AS st
-  FROM g2
-), k AS (
-  SELECT *,
-    CASE
-      WHEN phone_raw IS NULL THEN NULL
-      WHEN regexp_full_match(phone_raw, '\\+1[2-9][0-9]{{2}}[2-9][0-9]{{6}}') THEN phone_raw
-      WHEN regexp_full_match(phone_raw, {_q(_NANP_RE)})
-        THEN '+1' || right(regexp_replace(phone_raw, '[^0-9]', '', 'g'), 10)
-      WHEN regexp_full_match(phone_raw, '\\+[2-9][0-9]{{6,14}}') THEN phone_raw
-    END AS phone_fast
-  FROM h
-)
-SELECT * EXCLUDE (text, c_msg, c_ts, c_recv),
-  CASE WHEN reason IS NULL THEN NULL ELSE CASE reason
-    WHEN 'not-json' THEN CASE WHEN is_rec THEN 'the record''s body is not valid JSON'
-                              ELSE 'the line is not valid JSON' END
-    WHEN 'not-an-event' THEN CASE WHEN NOT is_obj THEN 'the line is JSON but not an object'
-                                  WHEN is_rec AND NOT src_obj
-                                  THEN 'the record''s body is JSON but not an object'
-                                  ELSE 'no event name, type or known event fields' END
-    WHEN 'bad-field' THEN coalesce(c_msg, c_ts, c_recv)
-    WHEN 'missing-field' THEN CASE WHEN phone_raw IS NULL THEN event || ' has no phone number field'
-                                   ELSE 'delivery-status has no status' END
-  END END AS detail,
-  CASE WHEN reason IS NOT NULL THEN rtrim(text, chr(13) || chr(10)) END AS raw_line,
-  CASE WHEN reason IS NULL THEN hash(raw) END AS dkey
-FROM (SELECT
-  line, text, sig, has_raw, is_rec, is_obj, src_obj,
-  CASE
-    WHEN o IS NULL THEN 'not-json'
-    WHEN NOT is_obj THEN 'not-an-event'
-    WHEN is_rec AND b IS NULL THEN 'not-json'
-    WHEN is_rec AND NOT src_obj THEN 'not-an-event'
-    WHEN ev IS NULL THEN 'not-an-event'
-    WHEN f_messageId IS NOT NULL AND mid IS NULL THEN 'bad-field'
-    WHEN coalesce(f_timestamp, f_date) IS NOT NULL AND ts IS NULL THEN 'bad-field'
-    WHEN f_received IS NOT NULL AND recv IS NULL THEN 'bad-field'
-    WHEN phone_raw IS NULL THEN 'missing-field'
-    WHEN ev = 'delivery-status' AND f_status IS NULL THEN 'missing-field'
-  END AS reason,
-  CASE WHEN f_messageId IS NOT NULL AND mid IS NULL
-       THEN 'messageId ' || left(f_messageId, 40) || ' is not an integer' END AS c_msg,
-  CASE WHEN coalesce(f_timestamp, f_date) IS NOT NULL AND ts IS NULL
-       THEN 'timestamp ' || left(coalesce(f_timestamp, f_date), 40) || ' is not a time'
-  END AS c_ts,
-  CASE WHEN f_received IS NOT NULL AND recv IS NULL
-       THEN 'received_at ' || left(f_received, 40) || ' is not a time' END AS c_recv,
-  ev AS event,
-  coalesce(ts, recv) AS occurred_at,
-  recv AS received_at,
-  mid AS message_id,
-  f_externalId AS external_id,
-  phone_raw,
-  phone_fast,
-  sender AS sender_name,
-  f_status AS status_code,
-  st AS status,
-  CASE
-    WHEN lower(coalesce(f_route, f_channel)) LIKE '%imessage%' THEN 'imessage'
-    WHEN lower(coalesce(f_route, f_channel)) LIKE '%sms%' THEN 'sms'
-    WHEN lower(coalesce(f_route, f_channel)) LIKE '%mms%' THEN 'sms'
-    WHEN nullif(trim(coalesce(f_route, f_channel)), '') IS NOT NULL THEN 'unknown'
-    WHEN ev = 'number-opt-in' THEN CASE lower(f_optInType) WHEN 'imessage' THEN 'imessage'
-                                    WHEN 'sms' THEN 'sms' ELSE 'unknown' END
-    WHEN sender IS NOT NULL THEN 'imessage'
-    ELSE 'sms'
-  END AS route,
-  coalesce(st IN ({_FINAL_SQL}), FALSE) AS is_final,
-  CASE WHEN ev = 'message-reply' THEN coalesce(f_message, f_text) END AS reply_text,
-  f_tags::VARCHAR AS tags,
-  CASE WHEN is_rec THEN rb ELSE rtrim(text, chr(13) || chr(10)) END AS raw
-FROM k) z
-"""
-
-
-def _qi(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-# ---------------------------------------------------------------------------------------------
 # The line pipeline
 # ---------------------------------------------------------------------------------------------
 
 
 class _Loader:
-    def __init__(self, secret: str | None, status_map: Mapping[Any, str] | None) -> None:
+    def __init__(
+        self, secret: str | None, status_map: Mapping[Any, str] | None, naive_timezone: str
+    ) -> None:
         import duckdb
 
+        self.tables = _event_sql.status_tables(status_map)
         self.con: duckdb.DuckDBPyConnection = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
         # Each run holds one block: hand freed memory back instead of caching it for later runs.
         self.con.execute("SET allocator_flush_threshold = '32MB'")
         self.con.execute("SET allocator_bulk_deallocation_flush_threshold = '32MB'")
-        self.con.execute(_MACROS)
-        self.sql = _build_sql(status_map, secret is not None)
+        self.zone = _checked_zone(naive_timezone, self.con)
+        self.con.execute(_event_sql.macros())
+        self.sql = _event_sql.build_sql(self.tables, secret is not None, self.zone)
         self.secret = secret
         self.events: list[pa.Table] = []
         self.pool: Any = None
@@ -543,9 +320,8 @@ class _Loader:
         self._finish(result, texts, name)
 
     def _finish(self, result: pa.Table, texts: pa.Array, name: str) -> None:
-        if self.secret is not None:
-            result = self._verify(result, texts)
-        self._split(result, name)
+        forged = self._forged(result) if self.secret is not None else None
+        self._split(result, texts, name, forged)
         del result
         # Per-block temporaries are freed now; hand their pages back so they do not add up
         # with the growing events at the peak.
@@ -568,43 +344,28 @@ class _Loader:
             result = result.sort_by("line")  # DuckDB keeps insertion order; make sure of it
         return result
 
-    def _verify(self, result: pa.Table, texts: pa.Array) -> pa.Table:
-        """Re-check X-Signature of every record with a raw body (HMAC in C via hashlib)."""
+    def _forged(self, result: pa.Table) -> np.ndarray:
+        """Rows whose record has a raw body and an X-Signature that does not match it."""
         import pyarrow.compute as pc
 
         assert self.secret is not None
         need = pc.and_(pc.is_valid(result.column("sig")), result.column("has_raw"))
-        idx = np.flatnonzero(need.to_numpy(zero_copy_only=False))
+        idx = np.flatnonzero(_np_bool(need))
+        bad = np.zeros(len(result), dtype=bool)
         if len(idx) == 0:
-            return result
+            return bad
         take = pa.array(idx)
         bodies = pc.take(result.column("raw"), take).to_pylist()
         sigs = pc.take(result.column("sig"), take).to_pylist()
-        key = self.secret.encode()
-        mac = hmac.new(key, digestmod=hashlib.sha256)
-        bad = np.zeros(len(result), dtype=bool)
+        mac = hmac.new(self.secret.encode(), digestmod=hashlib.sha256)
         for i, body, sig in zip(idx.tolist(), bodies, sigs, strict=True):
             m = mac.copy()
             m.update(body.encode())
-            if not hmac.compare_digest(m.hexdigest(), sig.strip().lower()):
+            # the same test as contract.signature.verify_signature, with the key schedule reused
+            candidate = sig.strip().lower()
+            if not candidate.isascii() or not hmac.compare_digest(m.hexdigest(), candidate):
                 bad[i] = True
-        if not bad.any():
-            return result
-        mask = pa.array(bad)
-        bad_idx = pa.array(np.flatnonzero(bad))
-        lines = [str(t).rstrip("\r\n") for t in pc.take(texts, bad_idx).to_pylist()]
-        full = pa.array([None] * len(result), pa.string())
-        full = pc.replace_with_mask(full, mask, pa.array(lines, pa.string()))
-        raw_line = pc.coalesce(result.column("raw_line"), full)
-        reason = pc.if_else(mask, "bad-signature", result.column("reason"))
-        detail = pc.if_else(
-            mask,
-            "X-Signature does not match raw_body under the given secret",
-            result.column("detail"),
-        )
-        for name, values in (("reason", reason), ("detail", detail), ("raw_line", raw_line)):
-            result = result.set_column(result.schema.get_field_index(name), name, values)
-        return result
+        return bad
 
     def _reject_rows(self, chunk: pa.Table, name: str, reason: str, detail: str) -> None:
         texts = [str(t).rstrip("\r\n") for t in chunk.column("text").to_pylist()]
@@ -621,34 +382,45 @@ class _Loader:
             )
         )
 
-    def _split(self, result: pa.Table, name: str) -> None:
+    def _split(
+        self, result: pa.Table, texts: pa.Array, name: str, forged: np.ndarray | None
+    ) -> None:
+        """File each row of a SQL result as an event or a rejected line."""
         import pyarrow.compute as pc
 
-        result = self._fix_phones(result)
-        reason = result.column("reason")
-        bad = pc.is_valid(reason)
+        rows = _Rows(result, self)
+        if forged is not None:  # before any other reason: the body cannot be trusted
+            rows.ok |= forged
+            rows.reject(forged, "bad-signature", _FORGED)
+        cols = rows.finish()
         prefix = name + ":"
-        if pc.any(bad).as_py():
-            rej = result.filter(bad)
-            src = pc.binary_join_element_wise(prefix, pc.cast(rej.column("line"), pa.string()), "")
-            raw = pc.coalesce(rej.column("raw_line"), rej.column("raw"))
+        bad = np.flatnonzero(~rows.ok)
+        if len(bad):
+            take = pa.array(bad)
+            lines = pc.cast(pc.take(result.column("line"), take), pa.string())
+            raw = pc.utf8_rtrim(pc.take(texts, take), characters="\r\n")
             self.rejected.append(
                 pa.table(
-                    [src, rej.column("reason"), rej.column("detail"), raw],
+                    [
+                        pc.binary_join_element_wise(prefix, lines, ""),
+                        pa.array(rows.reason[bad], pa.string()),
+                        pa.array(rows.detail[bad], pa.string()),
+                        raw,
+                    ],
                     schema=_REJECTED_SCHEMA,
                 )
             )
-            result = pc.filter(result, pc.invert(bad), memory_pool=_KEEP_POOL)
-        if len(result) == 0:
+        if not rows.ok.any():
             return
         line = pc.cast(result.column("line"), pa.string())
-        src = pc.binary_join_element_wise(prefix, line, "", memory_pool=_KEEP_POOL)
-        cols = {c: result.column(c) for c in EVENT_COLUMNS if c not in ("source", "phone", "text")}
-        cols["text"] = result.column("reply_text")
-        cols["source"] = src
-        cols["phone"] = result.column("phone_fast")
+        cols["source"] = pc.binary_join_element_wise(prefix, line, "")
         table = pa.table([cols[c] for c in EVENT_COLUMNS], schema=_EVENT_SCHEMA)
-        self._add(table, result.column("dkey").to_numpy())
+        keys = result.column("dkey").to_numpy()
+        if len(bad):
+            keep = pa.array(rows.ok)
+            table = pc.filter(table, keep, memory_pool=_KEEP_POOL)
+            keys = keys[rows.ok]
+        self._add(table, keys)
 
     def _add(self, table: pa.Table, keys: np.ndarray) -> None:
         """Keep ``table``'s events, minus exact duplicates of bodies already kept (rejected)."""
@@ -738,34 +510,241 @@ class _Loader:
             self.con.unregister("ev_in")
         self._add(table, keys.column("h").to_numpy())
 
-    def _fix_phones(self, result: pa.Table) -> pa.Table:
-        """Normalise the phones the SQL fast path left alone; reject the invalid ones."""
+
+_FORGED: Final = "X-Signature does not match raw_body under the given secret"
+
+
+def _np_bool(arr: Any) -> np.ndarray:
+    """A boolean Arrow array as numpy, nulls as False."""
+    import pyarrow.compute as pc
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _each_distinct(values: list[Any], fn: Callable[[Any], Any]) -> list[Any]:
+    """``[fn(v) for v in values]``, calling ``fn`` once per distinct value."""
+    seen: dict[Any, Any] = {}
+    out = []
+    for v in values:
+        if v not in seen:
+            seen[v] = fn(v)
+        out.append(seen[v])
+    return out
+
+
+class _Rows:
+    """One SQL result being finished: what SQL left open is decided with the contract."""
+
+    def __init__(self, result: pa.Table, loader: _Loader) -> None:
         import pyarrow.compute as pc
 
-        need = pc.and_(
-            pc.and_(
-                pc.is_null(result.column("phone_fast")), pc.is_valid(result.column("phone_raw"))
-            ),
-            pc.is_null(result.column("reason")),
+        self.result = result
+        self.loader = loader
+        self.n = len(result)
+        reason = result.column("reason")
+        self.ok = ~_np_bool(pc.is_valid(reason))
+        self.reason = np.full(self.n, None, dtype=object)
+        self.detail = np.full(self.n, None, dtype=object)
+        if not self.ok.all():
+            bad = np.flatnonzero(~self.ok)
+            self.reason[bad] = pc.take(reason, pa.array(bad)).to_pylist()
+            self.detail[bad] = pc.take(result.column("detail"), pa.array(bad)).to_pylist()
+
+    def col(self, name: str) -> pa.ChunkedArray:
+        return self.result.column(name)
+
+    def reject(self, mask: np.ndarray, reason: str, detail: str | Sequence[str]) -> None:
+        """Reject the rows of ``mask`` not rejected yet (``detail`` per row of ``mask``)."""
+        rows = np.flatnonzero(mask)
+        fresh = self.ok[rows]
+        if isinstance(detail, str):
+            details: np.ndarray = np.full(len(rows), detail, dtype=object)
+        else:
+            details = np.array(list(detail), dtype=object)
+        self.reason[rows[fresh]] = reason
+        self.detail[rows[fresh]] = details[fresh]
+        self.ok[rows] = False
+
+    def open_rows(self, name: str) -> np.ndarray:
+        """Rows still usable where SQL left ``name`` for Python."""
+        import pyarrow.compute as pc
+
+        column = self.result.column(name)
+        if column.null_count == len(column):
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(_np_bool(pc.is_valid(column)) & self.ok)
+
+    def time(self, raw: str, fast: str, zone: str, what: Callable[[int], str]) -> Any:
+        """The SQL time column, with the times it left open read by ``parse_time``."""
+        import pyarrow.compute as pc
+
+        arr = self.col(fast)
+        idx = self.open_rows(raw)
+        if len(idx) == 0:
+            return arr
+        texts = pc.take(self.col(raw), pa.array(idx)).to_pylist()
+        parsed = _each_distinct(texts, lambda t: dates.parse_time(t, naive_timezone=zone))
+        failed = np.array([p is None for p in parsed], dtype=bool)
+        if failed.any():
+            mask = np.zeros(self.n, dtype=bool)
+            mask[idx[failed]] = True
+            self.reject(mask, "bad-field", [what(int(i)) for i in idx[failed]])
+        return _patched(arr, idx[~failed], [p for p in parsed if p is not None], _TS)
+
+    def finish(self) -> dict[str, Any]:
+        """The Events columns (full length; rows not ``ok`` are rejected)."""
+        import pyarrow.compute as pc
+
+        res = self.result
+        t_field, t_raw, r_raw = (
+            self.col(c).combine_chunks() for c in ("t_field", "t_raw", "r_raw")
         )
-        if not pc.any(need).as_py():
-            return result
-        idx = np.flatnonzero(need.to_numpy(zero_copy_only=False))
-        raws = pc.take(result.column("phone_raw"), pa.array(idx)).to_pylist()
-        fixed = [normalize_phone(r) for r in raws]
-        phone = result.column("phone_fast").to_pylist()
-        reason = result.column("reason").to_pylist()
-        detail = result.column("detail").to_pylist()
-        for i, raw, norm in zip(idx.tolist(), raws, fixed, strict=True):
-            if norm is None:
-                reason[i] = "bad-field"
-                detail[i] = f"phone {str(raw)[:40]!r} is not a valid phone number"
-            else:
-                phone[i] = norm
-        for name, values in (("phone_fast", phone), ("reason", reason), ("detail", detail)):
-            pos = result.schema.get_field_index(name)
-            result = result.set_column(pos, name, pa.array(values, pa.string()))
-        return result
+
+        def bad_time(i: int) -> str:
+            return f"{t_field[i].as_py()} {str(t_raw[i].as_py())[:40]!r} is not a time"
+
+        def bad_received(i: int) -> str:
+            return f"received_at {str(r_raw[i].as_py())[:40]!r} is not a time"
+
+        ts = self.time("t_raw", "ts_fast", self.loader.zone, bad_time)
+        recv = self.time("r_raw", "recv_fast", "UTC", bad_received)
+        missing = self.col("missing")
+        self.reject(
+            _np_bool(pc.is_valid(missing)),
+            "missing-field",
+            [m for m in missing.to_pylist() if m is not None],
+        )
+        phone = self._phones()
+        status_code, status, outcome = self._statuses()
+        return {
+            "event": res.column("event"),
+            "occurred_at": pc.coalesce(ts, recv),
+            "received_at": recv,
+            "dated": pc.is_valid(ts),
+            "message_id": res.column("message_id"),
+            "external_id": res.column("external_id"),
+            "phone": phone,
+            "sender_name": res.column("sender_name"),
+            "status_code": status_code,
+            "status": status,
+            "outcome": outcome,
+            "route": self._routes(),
+            "is_final": pc.fill_null(pc.is_in(outcome, value_set=_FINAL), False),
+            "text": res.column("reply_text"),
+            "tags": res.column("tags"),
+            "raw": res.column("raw"),
+        }
+
+    def _phones(self) -> pa.Array:
+        """``normalize_phones`` of each raw phone (once per distinct value); invalid rejected."""
+        import pyarrow.compute as pc
+
+        raw = self.col("phone_raw").combine_chunks()
+        if not pa.types.is_string(raw.type):
+            raw = raw.cast(pa.string())
+        encoded = raw.dictionary_encode()
+        parsed = parse_phones(encoded.dictionary)
+        e164 = pa.array(parsed["phone"].array, pa.string())
+        valid = parsed["valid"].to_numpy(dtype=bool)
+        if not valid.all():
+            codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+            seen = codes >= 0
+            blank = np.zeros(self.n, dtype=bool)
+            blank[seen] = parsed["missing"].to_numpy(dtype=bool)[codes[seen]]
+            invalid = np.zeros(self.n, dtype=bool)
+            invalid[seen] = ~valid[codes[seen]]
+            invalid &= ~blank
+            events = self.col("event")
+            if blank.any():
+                names = pc.take(events, pa.array(np.flatnonzero(blank))).to_pylist()
+                self.reject(
+                    blank, "missing-field", [f"{e} has a blank phone number" for e in names]
+                )
+            if invalid.any():
+                values = pc.take(raw, pa.array(np.flatnonzero(invalid))).to_pylist()
+                self.reject(
+                    invalid,
+                    "bad-field",
+                    [f"phone {str(v)[:40]!r} is not a valid phone number" for v in values],
+                )
+        phone: pa.Array = pc.take(e164, encoded.indices)
+        return phone
+
+    def _statuses(self) -> tuple[Any, Any, Any]:
+        """The SQL status columns, with the numbers it left open mapped by ``resolve_status``."""
+        import pyarrow.compute as pc
+
+        code, status, outcome = self.col("status_code"), self.col("status"), self.col("outcome")
+        idx = self.open_rows("s_slow")
+        if len(idx) == 0:
+            return code, status, outcome
+        tables = self.loader.tables
+        texts = pc.take(self.col("s_slow"), pa.array(idx)).to_pylist()
+        infos = _each_distinct(
+            texts,
+            lambda t: statuses.resolve_status(
+                json.loads(t), codes=tables.codes, names=tables.names
+            ),
+        )
+        return (
+            _patched(code, idx, [i.status_code for i in infos], pa.string()),
+            _patched(status, idx, [i.status for i in infos], pa.string()),
+            _patched(outcome, idx, [i.outcome for i in infos], pa.string()),
+        )
+
+    def _routes(self) -> Any:
+        """The SQL route, unless an explicit route field names one (``route_of_field``)."""
+        import pyarrow.compute as pc
+
+        route: Any = self.col("route")
+        decided = np.zeros(self.n, dtype=bool)
+        for column in _event_sql.EXPLICIT_ROUTE_COLUMNS:
+            idx = self.open_rows(column)
+            idx = idx[~decided[idx]]
+            if len(idx) == 0:
+                continue
+            texts = pc.take(self.col(column), pa.array(idx)).to_pylist()
+            named = _each_distinct(texts, lambda t: routes.route_of_field(json.loads(t)))
+            hit = np.array([r is not None for r in named], dtype=bool)
+            route = _patched(route, idx[hit], [r for r in named if r is not None], pa.string())
+            decided[idx[hit]] = True
+        return route
+
+
+_FINAL: Final = pa.array(sorted(statuses.FINAL_OUTCOMES), pa.string())
+
+
+def _patched(arr: Any, idx: np.ndarray, values: list[Any], typ: pa.DataType) -> Any:
+    """``arr`` with the rows ``idx`` (ascending) replaced by ``values``."""
+    import pyarrow.compute as pc
+
+    if len(idx) == 0:
+        return arr
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    mask = np.zeros(len(arr), dtype=bool)
+    mask[idx] = True
+    out: pa.Array = pc.replace_with_mask(arr, pa.array(mask), pa.array(values, typ))
+    return out
+
+
+def _checked_zone(name: str, con: duckdb.DuckDBPyConnection) -> str:
+    """``name`` if both zoneinfo and DuckDB know the zone, else a ValidationError."""
+    from zoneinfo import ZoneInfo
+
+    import duckdb
+
+    try:
+        ZoneInfo(name)
+        con.execute("SELECT timezone(?, TIMESTAMP '2000-01-01')", [name]).fetchall()
+    except (KeyError, ValueError, TypeError, duckdb.Error) as exc:
+        raise ValidationError(
+            f"naive_timezone={name!r} is not a time zone Python and DuckDB both know; "
+            "give an IANA name such as 'America/Chicago'"
+        ) from exc
+    return name
 
 
 def _pick(column: pa.ChunkedArray, rows: np.ndarray) -> list[Any]:
@@ -1094,13 +1073,13 @@ class _Reader:
                     (lower[c] for c in ("x_signature", "x-signature", "signature") if c in lower),
                     None,
                 )
-                parts = [f"raw_body := coalesce({_qi(body_col)}, '')"]
+                parts = [f"raw_body := coalesce({quote_ident(body_col)}, '')"]
                 if "received_at" in lower:
-                    parts.append(f"received_at := {_qi(lower['received_at'])}")
+                    parts.append(f"received_at := {quote_ident(lower['received_at'])}")
                 if "event" in lower:
-                    parts.append(f"event := {_qi(lower['event'])}")
+                    parts.append(f"event := {quote_ident(lower['event'])}")
                 if sig_col is not None:
-                    parts.append(f"signature := {_qi(sig_col)}")
+                    parts.append(f"signature := {quote_ident(sig_col)}")
                 sql = f"SELECT to_json(struct_pack({', '.join(parts)}))::VARCHAR AS text FROM t_in"
             else:
                 sql = "SELECT to_json(t_in)::VARCHAR AS text FROM t_in"
@@ -1117,6 +1096,10 @@ class _Reader:
             table = table.select(list(EVENT_COLUMNS)).cast(_EVENT_SCHEMA)
             self.loader.add_events(table)
             return
+        if set(EVENT_COLUMNS) - set(_NEW_COLUMNS) <= set(table.column_names):
+            # an Events file of an earlier version: its statuses were read with another table
+            table = table.select(["received_at", "event", "raw"])
+            table = table.rename_columns(["received_at", "event", "raw_body"])
         self._table(table, name, first_line=1)
 
 
@@ -1131,10 +1114,11 @@ def _run(
     source: str,
     secret: str | None,
     status_map: Mapping[Any, str] | None,
+    naive_timezone: str,
 ) -> EventLog:
     from tqdm.auto import tqdm
 
-    loader = _Loader(secret, status_map)
+    loader = _Loader(secret, status_map, naive_timezone)
     try:
         total = sum(p.stat().st_size for p in paths or ())
         with tqdm(
@@ -1177,6 +1161,7 @@ def read_webhook_log(
     *,
     secret: str | None = None,
     status_map: Mapping[Any, str] | None = None,
+    naive_timezone: str = NAIVE_TIMEZONE,
 ) -> EventLog:
     """Load webhook logs into the Events table.
 
@@ -1186,15 +1171,21 @@ def read_webhook_log(
         Any mix of: the receiver's JSON Lines (``received_at``, ``event``, ``headers``,
         ``raw_body``); JSON Lines of bare bodies; a JSON array of bodies; CSV (a ``.csv`` or
         ``.tsv`` name) with a ``raw_body``/``body``/``payload`` column or with the payload
-        fields as columns; Parquet
-        from :meth:`EventLog.to_parquet`; any of these gzipped. Bodies may be flat or wrapped in
-        ``{"data": {...}}``.
+        fields as columns; Parquet from :meth:`EventLog.to_parquet` (one written by an earlier
+        version is read again from its ``raw`` bodies); any of these gzipped. Bodies may be flat
+        or wrapped in ``{"data": {...}}``.
     secret : str, optional
         Re-verify each record that has its raw body and ``X-Signature``; mismatches go to
         ``.rejected`` as ``bad-signature``.
     status_map : mapping, optional
-        Extra or replacement status codes (``{7: "delivered"}``) or names
-        (``{"failed": "undelivered"}``) on top of ``models.DELIVERY_STATUS_CODES``.
+        Codes or names to add to MTA's documented table, or to read differently, each mapped
+        to a documented status name: ``{14: "delivery_failed", "bounced": "undeliverable"}``.
+        The outcome follows the name.
+    naive_timezone : str
+        The zone a body's time is read in when it has neither ``Z`` nor an offset (default
+        ``contract.assumptions.NAIVE_TIMEZONE``, Central time like MTA's own stamps). Times
+        with ``Z`` or an offset are read as given, epoch numbers as UTC. A body without a time
+        (a V1 delivery-status) takes ``received_at``, with ``dated`` False.
 
     Returns
     -------
@@ -1211,12 +1202,12 @@ def read_webhook_log(
     >>> _ = path.write_text('{"type":"MTAWebhook.MESSAGE_SEND","messageId":"5",'
     ...     '"destinationNumber":"+13125550123","senderName":"Acme","timestamp":1764200000}\\n')
     >>> log = read_webhook_log(path)
-    >>> log.df[["event", "message_id", "route"]].to_dict("records")
-    [{'event': 'message-send', 'message_id': 5, 'route': 'imessage'}]
+    >>> log.df[["event", "message_id", "route", "outcome"]].to_dict("records")
+    [{'event': 'message-send', 'message_id': 5, 'route': 'imessage', 'outcome': 'pending'}]
     >>> str(log.df["occurred_at"].iloc[0])
     '2025-11-26 23:33:20+00:00'
     """
-    return _run(_expand(source), None, "", secret, status_map)
+    return _run(_expand(source), None, "", secret, status_map, naive_timezone)
 
 
 def read_bodies(
@@ -1224,6 +1215,7 @@ def read_bodies(
     *,
     source: str = "bodies",
     status_map: Mapping[Any, str] | None = None,
+    naive_timezone: str = NAIVE_TIMEZONE,
 ) -> EventLog:
     """The Events table from webhook bodies given as strings (``source`` is ``<source>:<n>``)."""
-    return _run(None, list(bodies), source, None, status_map)
+    return _run(None, list(bodies), source, None, status_map, naive_timezone)
