@@ -9,7 +9,8 @@ phone field of that event (``PHONE_FIELDS``); the status through the code and na
 Each expression equals its contract function on the inputs it decides and leaves the rest to
 Python (``NULL``, and a column saying what is left), where the loader calls that very function:
 
-* times: SQL reads epoch seconds and milliseconds written as plain digits, and ISO 8601
+* times: SQL reads epoch seconds and milliseconds written as plain digits (seconds also with a
+  fraction of up to six digits), and ISO 8601
   ``YYYY-MM-DD[T ]HH:MM[:SS[.fff|.ffffff]]`` with ``Z`` or ``±HH:MM`` (as given) or without
   (in the naive zone, unless a zone transition is within a day of it); the rest goes to
   ``parse_time``;
@@ -234,8 +235,11 @@ _TIME_RE: Final = r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{3}|\.[0-9]
 #: ISO 8601 shapes SQL reads (the ones every supported Python's ``fromisoformat`` reads).
 ISO_OFFSET_RE: Final = _DATE_RE + "[T ]" + _TIME_RE + r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
 ISO_NAIVE_RE: Final = _DATE_RE + "[T ]" + _TIME_RE
-#: Epoch numbers SQL reads: plain digits (no sign, point or exponent).
+#: Epoch numbers SQL reads: plain digits (no sign or exponent), or seconds with a fraction of up
+#: to six digits (below 1e10 s the double is within 0.12 us of the written value, so Python's
+#: ``fromtimestamp`` rounds to exactly the microseconds written).
 EPOCH_RE: Final = "[0-9]{1,13}"
+EPOCH_FRACTION_RE: Final = r"[0-9]{1,10}\.[0-9]{1,6}"
 
 
 def macros() -> str:
@@ -258,6 +262,9 @@ CREATE OR REPLACE MACRO mta_time(x, zone) AS CASE
     WHEN x::BIGINT < {threshold} THEN make_timestamp(x::BIGINT * 1000000)::TIMESTAMPTZ
     WHEN x::BIGINT < {EPOCH_MS_EXACT_LIMIT} THEN make_timestamp(x::BIGINT * 1000)::TIMESTAMPTZ
     END
+  WHEN regexp_full_match(x, {_q(EPOCH_FRACTION_RE)}) THEN make_timestamp(
+    split_part(x, '.', 1)::BIGINT * 1000000 + rpad(split_part(x, '.', 2), 6, '0')::BIGINT
+  )::TIMESTAMPTZ
   WHEN regexp_full_match(x, {_q(ISO_NAIVE_RE)}) THEN mta_local(try_cast(x AS TIMESTAMP), zone)
   END;
 """

@@ -133,7 +133,9 @@ def epoch_value(draw: st.DrawFn) -> Any:
     when = draw(_moments).replace(tzinfo=timezone.utc)
     seconds = (when - datetime(1970, 1, 1, tzinfo=timezone.utc)).total_seconds()
     value: Any = draw(
-        st.sampled_from([int(seconds), int(seconds * 1000), seconds, round(seconds, 3)])
+        st.sampled_from(
+            [int(seconds), int(seconds * 1000), seconds, round(seconds, 3), round(seconds, 6)]
+        )
     )
     if draw(st.booleans()):
         value = draw(st.sampled_from([str(value), f" {value} ", f"+{value}", f"{value}.0"]))
@@ -177,6 +179,7 @@ def test_sql_reads_the_usual_shapes_itself() -> None:
         "2026-11-27T05:02:57.123456+00:00",
         "1764200000",
         "1764200000123",
+        "1764200000.5",
     ]
     rows = sql_rows([body(date=v) for v in values] + [body(timestamp=1764200000)])
     assert [r["ts_fast"] for r in rows] == [
@@ -186,6 +189,7 @@ def test_sql_reads_the_usual_shapes_itself() -> None:
         datetime(2026, 11, 27, 5, 2, 57, 123456, tzinfo=timezone.utc),
         datetime(2025, 11, 26, 23, 33, 20, tzinfo=timezone.utc),
         datetime(2025, 11, 26, 23, 33, 20, 123000, tzinfo=timezone.utc),
+        datetime(2025, 11, 26, 23, 33, 20, 500000, tzinfo=timezone.utc),
         datetime(2025, 11, 26, 23, 33, 20, tzinfo=timezone.utc),
     ]
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -355,6 +357,17 @@ def test_json_array_csv_parquet_and_gzip(tmp_path: Path) -> None:
     gz.to_parquet(tmp_path / "events.parquet")
     back = read_webhook_log(tmp_path / "events.parquet")
     pd.testing.assert_frame_equal(back.df, gz.df)
+
+    # An Events file of an earlier version (no dated/outcome, statuses read with the invented
+    # table of old) is read again from its raw bodies.
+    old = gz.df.drop(columns=["dated", "outcome"]).assign(status="undeliverable")
+    pq.write_table(pa.Table.from_pandas(old, preserve_index=False), tmp_path / "old.parquet")
+    again = read_webhook_log(tmp_path / "old.parquet")
+    _accounted(again, 3)
+    assert again.df["status"].tolist() == ["delivered"] * 3
+    assert again.df["outcome"].tolist() == ["delivered"] * 3
+    assert again.df["received_at"].tolist() == gz.df["received_at"].tolist()
+    (tmp_path / "old.parquet").unlink()
 
     # A list, a glob and a directory; the same bodies everywhere count once.
     both = read_webhook_log([tmp_path / "array.json", str(tmp_path / "*.csv")])
