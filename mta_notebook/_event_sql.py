@@ -32,15 +32,20 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .contract import dates, events, routes, statuses
+from .contract.signature import SIGNATURE_HEADER
 from .contract.statuses import Status
 from .errors import ValidationError
 
 __all__ = [
+    "BODY_FIELDS",
     "EPOCH_MS_EXACT_LIMIT",
     "EXPLICIT_ROUTE_COLUMNS",
+    "LOWER_FIXES",
+    "WS_CHARS",
     "StatusTables",
     "build_sql",
     "macros",
+    "quote_ident",
     "status_tables",
 ]
 
@@ -68,6 +73,7 @@ def _q(text: str) -> str:
 
 
 def quote_ident(name: str) -> str:
+    """``name`` as a SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -108,13 +114,12 @@ class StatusTables:
     names: Mapping[str, Status]
 
     def outcomes(self) -> dict[str, str]:
-        """Documented lower-snake name -> outcome, for every status the tables can give."""
-        out: dict[str, str] = {}
-        for status in (*self.codes.values(), *self.names.values()):
-            out.setdefault(status.key, status.outcome)
-            if out[status.key] != status.outcome:  # pragma: no cover - the contract forbids it
-                raise ValueError(f"status {status.key} has two outcomes")
-        return out
+        """Documented lower-snake name -> outcome, for every status the tables can give.
+
+        A name means one outcome wherever it appears (``contract.statuses``: the ``/deliveries``
+        names that are also webhook statuses agree with them).
+        """
+        return {s.key: s.outcome for s in (*self.codes.values(), *self.names.values())}
 
 
 def status_tables(status_map: Mapping[Any, str] | None = None) -> StatusTables:
@@ -179,7 +184,7 @@ _RECORD: Final = json.dumps(
         "raw_body": "VARCHAR",
         "body": "JSON",
         "signature": "VARCHAR",
-        "headers": {"X-Signature": "VARCHAR"},
+        "headers": {SIGNATURE_HEADER: "VARCHAR"},
     }
 )
 _BODY: Final = json.dumps({f: "JSON" if f in _JSON_FIELDS else "VARCHAR" for f in BODY_FIELDS})
@@ -281,10 +286,11 @@ def _route_sql() -> str:
 def build_sql(tables: StatusTables, verify: bool, naive_timezone: str) -> str:
     """The query over ``chunk(line, text)``; one row per line, in line order."""
     fields = ",\n    ".join(f"e.{quote_ident(f)} AS f_{f}" for f in BODY_FIELDS if f != "event")
+    lower_header = SIGNATURE_HEADER.lower()
     sig = (
-        """coalesce(o.headers['X-Signature'], o.signature,
-        CASE WHEN contains(text, '"x-signature"')
-             THEN json_extract_string(text, '$.headers."x-signature"') END)"""
+        f"""coalesce(o.headers[{_q(SIGNATURE_HEADER)}], o.signature,
+        CASE WHEN contains(text, '"{lower_header}"')
+             THEN json_extract_string(text, '$.headers."{lower_header}"') END)"""
         if verify
         else "NULL::VARCHAR"
     )
