@@ -11,6 +11,7 @@ Signatures are re-checked with ``hmac`` and exact duplicate deliveries dropped.
 
 from __future__ import annotations
 
+import functools
 import glob
 import gzip
 import hashlib
@@ -32,6 +33,7 @@ from . import _event_sql
 from ._event_sql import quote_ident
 from .contract import dates, routes, statuses
 from .contract.assumptions import NAIVE_TIMEZONE
+from .contract.events import DATE_FIELDS, unwrap
 from .contract.phones import parse_phones
 from .errors import ValidationError, WebhookLogError
 
@@ -84,13 +86,25 @@ _EVENT_SCHEMA: Final = pa.schema(
     ]
 )
 _REJECTED_SCHEMA: Final = pa.schema([(c, pa.string()) for c in REJECTED_COLUMNS])
+#: While loading, the columns with a fixed set of values stay dictionary-encoded (DuckDB hands
+#: them over as ENUMs); the frame is built from this shape.
+_KEPT_SCHEMA: Final = pa.schema(
+    [
+        pa.field(f.name, pa.dictionary(pa.uint8(), pa.string()))
+        if f.name in _event_sql.ENUM_COLUMNS
+        else f
+        for f in _EVENT_SCHEMA
+    ]
+)
 #: Columns an Events Parquet of an earlier version lacks; its rows are read again from ``raw``.
 _NEW_COLUMNS: Final = ("dated", "outcome")
 
 # The events kept until the end live in the system allocator: interleaved with the per-block
 # temporaries in pyarrow's default mimalloc pool they fragment it (about 10 % more peak memory).
 _KEEP_POOL: Final = pa.system_memory_pool()
-_BLOCK_BYTES: Final = 64 << 20  # fewer, larger SQL runs: each run costs ~50 ms to plan
+# Larger blocks mean fewer SQL runs (each costs ~30 ms to plan) but more memory in flight (two
+# blocks, their SQL results and DuckDB's working set) on top of the growing events.
+_BLOCK_BYTES: Final = 48 << 20
 _RAW_BODY_COLUMNS: Final = ("raw_body", "body", "payload")
 
 
@@ -100,7 +114,7 @@ _RAW_BODY_COLUMNS: Final = ("raw_body", "body", "payload")
 
 
 def _empty_events() -> pd.DataFrame:
-    return _events_frame(_EVENT_SCHEMA.empty_table())
+    return _events_frame([_KEPT_SCHEMA.empty_table()])
 
 
 def _empty_rejected() -> pd.DataFrame:
@@ -108,14 +122,57 @@ def _empty_rejected() -> pd.DataFrame:
     return frame
 
 
-def _events_frame(table: pa.Table) -> pd.DataFrame:
-    """The Events frame; ``table`` is used up (each column is freed once converted)."""
-    df: pd.DataFrame = table.to_pandas(
-        types_mapper={pa.int64(): pd.Int64Dtype()}.get,
-        self_destruct=True,
-        split_blocks=True,
-        memory_pool=_KEEP_POOL,
-    )
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (``None`` elsewhere)."""
+    import ctypes
+
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):
+        return None
+    return trim
+
+
+def _release_memory() -> None:
+    """Hand freed memory back to the OS: pyarrow's pool, and glibc's heap (the system pool and
+    numpy allocate there, and glibc keeps freed pages otherwise, hundreds of MB at 5M events).
+    """
+    pa.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def _events_frame(tables: list[pa.Table]) -> pd.DataFrame:
+    """The Events frame from the kept tables, which it empties as it goes.
+
+    Column by column and block by block, each piece is freed once converted, so the peak stays
+    near the frame's own size (pandas keeps text as ``large_string``: one copy either way).
+    """
+    import pyarrow.compute as pc
+
+    data: dict[str, Any] = {}
+    text_dtype: Any = pd.StringDtype(na_value=np.nan)  # pandas' default "str"
+    for name in EVENT_COLUMNS:
+        target = _EVENT_SCHEMA.field(name).type
+        text = pa.types.is_string(target)
+        chunks: list[pa.Array] = []
+        typ = pa.large_string() if text else target
+        for i, table in enumerate(tables):
+            column = table.column(name)
+            tables[i] = table.drop_columns([name])
+            chunks.extend(pc.cast(column, typ, memory_pool=_KEEP_POOL).chunks)
+            del column
+        _release_memory()
+        whole = pa.chunked_array(chunks, pa.large_string() if text else target)
+        chunks.clear()
+        if text:  # the "str" dtype over the large_string chunks as they are
+            data[name] = pd.Series(text_dtype.__from_arrow__(whole))
+        else:
+            data[name] = whole.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+        del whole
+    df: pd.DataFrame = pd.DataFrame(data, copy=False)
     for col in ("is_final", "dated"):
         df[col] = df[col].astype(bool)
     return df
@@ -263,6 +320,8 @@ class _Loader:
         # Sorted runs of (hash of a kept raw body, its global row index).
         self.runs: list[tuple[np.ndarray, np.ndarray]] = []
         self.rejected: list[pa.Table] = []
+        self.blocks = 0  # SQL results finished so far
+        self.phones_repeat = True  # whether the last look found phones repeating in a block
 
     def close(self) -> None:
         if self.pool is not None:
@@ -414,11 +473,12 @@ class _Loader:
             return
         line = pc.cast(result.column("line"), pa.string())
         cols["source"] = pc.binary_join_element_wise(prefix, line, "")
-        table = pa.table([cols[c] for c in EVENT_COLUMNS], schema=_EVENT_SCHEMA)
+        for name, (_, values) in _event_sql.ENUM_COLUMNS.items():
+            cols[name] = _own_dictionary(cols[name], values)
+        table = pa.table([cols[c] for c in EVENT_COLUMNS], schema=_KEPT_SCHEMA)
         keys = result.column("dkey").to_numpy()
         if len(bad):
-            keep = pa.array(rows.ok)
-            table = pc.filter(table, keep, memory_pool=_KEEP_POOL)
+            table = pc.filter(table, pa.array(rows.ok))
             keys = keys[rows.ok]
         self._add(table, keys)
 
@@ -463,7 +523,9 @@ class _Loader:
                     schema=_REJECTED_SCHEMA,
                 )
             )
-            table = pc.filter(table, pa.array(keep), memory_pool=_KEEP_POOL)
+        # Always a copy into the keep pool, duplicates or not: a column still pointing into
+        # DuckDB's result would keep all of that result (every column) alive until the end.
+        table = pc.filter(table, pa.array(keep), memory_pool=_KEEP_POOL)
         # Remember the new bodies (first occurrences only) by their row in the kept table.
         new = ~hit & ~same & keep[order]
         uk = sk[new]
@@ -598,12 +660,13 @@ class _Rows:
         import pyarrow.compute as pc
 
         res = self.result
-        t_field, t_raw, r_raw = (
-            self.col(c).combine_chunks() for c in ("t_field", "t_raw", "r_raw")
-        )
+        t_raw, r_raw = (self.col(c).combine_chunks() for c in ("t_raw", "r_raw"))
+        raw = res.column("raw")
 
         def bad_time(i: int) -> str:
-            return f"{t_field[i].as_py()} {str(t_raw[i].as_py())[:40]!r} is not a time"
+            body = unwrap(json.loads(_pick(raw, np.array([i]))[0]))
+            field = next(f for f in DATE_FIELDS if str(body.get(f) or "").strip())
+            return f"{field} {str(t_raw[i].as_py())[:40]!r} is not a time"
 
         def bad_received(i: int) -> str:
             return f"received_at {str(r_raw[i].as_py())[:40]!r} is not a time"
@@ -638,18 +701,33 @@ class _Rows:
         }
 
     def _phones(self) -> pa.Array:
-        """``normalize_phones`` of each raw phone (once per distinct value); invalid rejected."""
+        """``normalize_phones`` of each raw phone; the invalid ones are rejected.
+
+        Once per distinct value while the log repeats its numbers (a real log has several
+        events per number); a log whose blocks hardly repeat any is parsed row for row, with a
+        fresh look every few blocks.
+        """
         import pyarrow.compute as pc
 
         raw = self.col("phone_raw").combine_chunks()
         if not pa.types.is_string(raw.type):
             raw = raw.cast(pa.string())
-        encoded = raw.dictionary_encode()
-        parsed = parse_phones(encoded.dictionary)
+        loader = self.loader
+        indices: pa.Array | None = None
+        values = raw
+        if loader.phones_repeat or loader.blocks % _PHONE_LOOK_EVERY == 0:
+            encoded = raw.dictionary_encode()
+            values, indices = encoded.dictionary, encoded.indices
+            loader.phones_repeat = len(values) < _PHONE_DISTINCT_SHARE * len(raw)
+        loader.blocks += 1
+        parsed = parse_phones(values)
         e164 = pa.array(parsed["phone"].array, pa.string())
         valid = parsed["valid"].to_numpy(dtype=bool)
         if not valid.all():
-            codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+            if indices is None:
+                codes = np.where(_np_bool(pc.is_valid(raw)), np.arange(self.n), -1)
+            else:
+                codes = pc.fill_null(indices, -1).to_numpy(zero_copy_only=False)
             seen = codes >= 0
             blank = np.zeros(self.n, dtype=bool)
             blank[seen] = parsed["missing"].to_numpy(dtype=bool)[codes[seen]]
@@ -663,13 +741,13 @@ class _Rows:
                     blank, "missing-field", [f"{e} has a blank phone number" for e in names]
                 )
             if invalid.any():
-                values = pc.take(raw, pa.array(np.flatnonzero(invalid))).to_pylist()
+                bad = pc.take(raw, pa.array(np.flatnonzero(invalid))).to_pylist()
                 self.reject(
                     invalid,
                     "bad-field",
-                    [f"phone {str(v)[:40]!r} is not a valid phone number" for v in values],
+                    [f"phone {str(v)[:40]!r} is not a valid phone number" for v in bad],
                 )
-        phone: pa.Array = pc.take(e164, encoded.indices)
+        phone: pa.Array = e164 if indices is None else pc.take(e164, indices)
         return phone
 
     def _statuses(self) -> tuple[Any, Any, Any]:
@@ -714,6 +792,27 @@ class _Rows:
 
 
 _FINAL: Final = pa.array(sorted(statuses.FINAL_OUTCOMES), pa.string())
+#: Phones are parsed once per distinct value while a block has fewer distinct numbers than this
+#: share of its rows; otherwise row for row, looking again every this many blocks.
+_PHONE_DISTINCT_SHARE: Final = 0.8
+_PHONE_LOOK_EVERY: Final = 8
+
+
+def _own_dictionary(column: Any, values: Sequence[str]) -> pa.ChunkedArray:
+    """An ENUM column over a dictionary of our own (DuckDB's would pin its result)."""
+    import pyarrow.compute as pc
+
+    dictionary = _DICTIONARIES.setdefault(tuple(values), pa.array(list(values), pa.string()))
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    out = []
+    for chunk in chunks:
+        position = pc.index_in(chunk.dictionary, value_set=dictionary).cast(pa.uint8())
+        indices = pc.take(position, chunk.indices, memory_pool=_KEEP_POOL)
+        out.append(pa.DictionaryArray.from_arrays(indices, dictionary))
+    return pa.chunked_array(out, pa.dictionary(pa.uint8(), pa.string()))
+
+
+_DICTIONARIES: dict[tuple[str, ...], pa.Array] = {}
 
 
 def _patched(arr: Any, idx: np.ndarray, values: list[Any], typ: pa.DataType) -> Any:
@@ -724,10 +823,13 @@ def _patched(arr: Any, idx: np.ndarray, values: list[Any], typ: pa.DataType) -> 
         return arr
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    kind = arr.type
+    if pa.types.is_dictionary(kind):
+        arr = arr.cast(kind.value_type)
     mask = np.zeros(len(arr), dtype=bool)
     mask[idx] = True
     out: pa.Array = pc.replace_with_mask(arr, pa.array(mask), pa.array(values, typ))
-    return out
+    return out.cast(kind)
 
 
 def _checked_zone(name: str, con: duckdb.DuckDBPyConnection) -> str:
@@ -1093,7 +1195,7 @@ class _Reader:
 
         table = pq.read_table(path)
         if set(EVENT_COLUMNS) <= set(table.column_names):
-            table = table.select(list(EVENT_COLUMNS)).cast(_EVENT_SCHEMA)
+            table = table.select(list(EVENT_COLUMNS)).cast(_KEPT_SCHEMA)
             self.loader.add_events(table)
             return
         if set(EVENT_COLUMNS) - set(_NEW_COLUMNS) <= set(table.column_names):
@@ -1136,19 +1238,13 @@ def _run(
                 texts = pa.array(list(bodies), pa.string())
                 loader.lines(texts, np.arange(1, len(texts) + 1), source)
         loader.drain()
-        if loader.events:
-            events = pa.Table.from_batches(
-                [b for t in loader.events for b in t.to_batches()], schema=_EVENT_SCHEMA
-            )
-        else:
-            events = _EVENT_SCHEMA.empty_table()
+        events = loader.events or [_KEPT_SCHEMA.empty_table()]
         loader.events = []
         loader.runs = []  # the duplicate index is no longer needed: free it before the frame
         rejected_tables = loader.rejected
     finally:
         loader.close()
     df = _events_frame(events)
-    del events
     if rejected_tables:
         rejected = pa.concat_tables(rejected_tables).to_pandas()
     else:
