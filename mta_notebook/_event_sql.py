@@ -16,7 +16,9 @@ Python (``NULL``, and a column saying what is left), where the loader calls that
   ``parse_time``;
 * statuses: JSON integers and strings are mapped here; other numbers go to ``resolve_status``;
 * explicit route fields (none is documented) go to ``route_of_field``;
-* phones all go to ``normalize_phones`` (once per distinct value).
+* phones: "+1" and ten digits starting 2-9 (E.164 as MTA writes it) that phonenumbers' US
+  patterns accept are valid here (the first step of the test ``normalize_phones`` runs on them,
+  ``phones.nanp_validity_steps``); every other phone goes to ``normalize_phones``.
 
 Text rules are Python's: whitespace is what ``str.isspace`` says, and lower case is DuckDB's
 ``lower`` after spelling U+0130 the way Python lowers it (the one code point where the two
@@ -31,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .contract import dates, events, routes, statuses
+from .contract import dates, events, phones, routes, statuses
 from .contract.signature import SIGNATURE_HEADER
 from .contract.statuses import Status
 from .errors import ValidationError
@@ -239,6 +241,38 @@ def _phone_sql() -> str:
     return f"CASE ev {whens} END"
 
 
+#: The phone spelling SQL judges: E.164 of a NANP number (phonenumbers reads it as country
+#: code 1 and exactly these ten digits).
+E164_NANP_RE: Final = r"\+1[2-9][0-9]{9}"
+
+
+def _phone_ok_sql() -> str:
+    """TRUE for a valid "+1" number that the first steps of ``normalize_phones``' NANP test
+    decide (the US patterns: nearly every number of a US account); NULL for everything else,
+    which Python decides (other NANP regions, invalid numbers, other spellings).
+
+    Only the leading pattern steps: each is one compiled regex per query, and the later steps
+    (two dozen regions) would cost more to plan than their rare numbers cost in Python.
+    """
+    steps = phones.nanp_validity_steps() or ()
+    nsn = "substr(phone_raw, 3)"
+    tests: list[str] = []
+    for kind, rule in steps:
+        if kind != "pattern":
+            break
+        if rule is None:
+            continue
+        general, types = rule
+        test = f"regexp_full_match({nsn}, {_q(types)})"
+        tests.append(
+            test if general is None else f"regexp_full_match({nsn}, {_q(general)}) AND {test}"
+        )
+    if not tests:
+        return "NULL::BOOLEAN"
+    whens = " ".join(f"WHEN {t} THEN TRUE" for t in tests)
+    return f"CASE WHEN regexp_full_match(phone_raw, {_q(E164_NANP_RE)}) THEN CASE {whens} END END"
+
+
 def _status_key_sql(x: str) -> str:
     """``status_key(x)``: lower case, words joined by "_" (x is stripped already)."""
     return f"trim(regexp_replace({_lower(x)}, '[-_{_WS_CLASS}]+', '_', 'g'), '_')"
@@ -402,6 +436,7 @@ WITH p1 AS (
   FROM s1
 ), s3 AS (
   SELECT *, CASE WHEN k_fast IS NOT NULL THEN k_fast ELSE {key} END AS k,
+    {_phone_ok_sql()} AS phone_ok,
     CASE
       WHEN o IS NULL THEN 'not-json'
       WHEN NOT is_obj THEN 'not-an-event'
@@ -439,7 +474,7 @@ SELECT
   CASE WHEN recv_fast IS NULL THEN r_raw END AS r_raw,
   mid AS message_id,
   f_externalId AS external_id,
-  phone_raw,
+  phone_raw, phone_ok,
   sender AS sender_name,
   nullif(s_str, '') AS status_code,
   coalesce(k, nullif(s_str, '')) AS status,

@@ -701,53 +701,51 @@ class _Rows:
         }
 
     def _phones(self) -> pa.Array:
-        """``normalize_phones`` of each raw phone; the invalid ones are rejected.
+        """The phone of each row, as ``normalize_phones`` gives it; the invalid ones rejected.
 
-        Once per distinct value while the log repeats its numbers (a real log has several
-        events per number); a log whose blocks hardly repeat any is parsed row for row, with a
-        fresh look every few blocks.
+        E.164 "+1" numbers are judged in SQL already (``phone_ok``). The other spellings go to
+        ``parse_phones``: once per distinct value while the log repeats its numbers (a real log
+        has several events per number), else row for row, with a fresh look every few blocks.
         """
         import pyarrow.compute as pc
 
         raw = self.col("phone_raw").combine_chunks()
         if not pa.types.is_string(raw.type):
             raw = raw.cast(pa.string())
-        loader = self.loader
-        indices: pa.Array | None = None
-        values = raw
-        if loader.phones_repeat or loader.blocks % _PHONE_LOOK_EVERY == 0:
-            encoded = raw.dictionary_encode()
-            values, indices = encoded.dictionary, encoded.indices
-            loader.phones_repeat = len(values) < _PHONE_DISTINCT_SHARE * len(raw)
-        loader.blocks += 1
-        parsed = parse_phones(values)
-        e164 = pa.array(parsed["phone"].array, pa.string())
-        valid = parsed["valid"].to_numpy(dtype=bool)
-        if not valid.all():
-            if indices is None:
-                codes = np.where(_np_bool(pc.is_valid(raw)), np.arange(self.n), -1)
-            else:
-                codes = pc.fill_null(indices, -1).to_numpy(zero_copy_only=False)
-            seen = codes >= 0
-            blank = np.zeros(self.n, dtype=bool)
-            blank[seen] = parsed["missing"].to_numpy(dtype=bool)[codes[seen]]
-            invalid = np.zeros(self.n, dtype=bool)
-            invalid[seen] = ~valid[codes[seen]]
-            invalid &= ~blank
-            events = self.col("event")
-            if blank.any():
-                names = pc.take(events, pa.array(np.flatnonzero(blank))).to_pylist()
-                self.reject(
-                    blank, "missing-field", [f"{e} has a blank phone number" for e in names]
-                )
-            if invalid.any():
-                bad = pc.take(raw, pa.array(np.flatnonzero(invalid))).to_pylist()
-                self.reject(
-                    invalid,
-                    "bad-field",
-                    [f"phone {str(v)[:40]!r} is not a valid phone number" for v in bad],
-                )
-        phone: pa.Array = e164 if indices is None else pc.take(e164, indices)
+        ok = self.col("phone_ok").combine_chunks()
+        good = _np_bool(ok)
+        invalid = _np_bool(pc.is_valid(ok)) & ~good
+        blank = np.zeros(self.n, dtype=bool)
+        phone: pa.Array = pc.if_else(pa.array(good), raw, pa.nulls(self.n, pa.string()))
+        lane = np.flatnonzero(_np_bool(pc.is_null(ok)) & _np_bool(pc.is_valid(raw)))
+        if len(lane):
+            values = raw.take(pa.array(lane))
+            indices: pa.Array | None = None
+            loader = self.loader
+            if loader.phones_repeat or loader.blocks % _PHONE_LOOK_EVERY == 0:
+                encoded = values.dictionary_encode()
+                values, indices = encoded.dictionary, encoded.indices
+                loader.phones_repeat = len(values) < _PHONE_DISTINCT_SHARE * len(lane)
+            loader.blocks += 1
+            parsed = parse_phones(values)
+            e164 = pa.array(parsed["phone"].array, pa.string())
+            codes = np.arange(len(lane)) if indices is None else indices.to_numpy()
+            blank[lane] = parsed["missing"].to_numpy(dtype=bool)[codes]
+            invalid[lane] = ~parsed["valid"].to_numpy(dtype=bool)[codes] & ~blank[lane]
+            found = e164 if indices is None else pc.take(e164, indices)
+            in_lane = np.zeros(self.n, dtype=bool)
+            in_lane[lane] = True
+            phone = pc.replace_with_mask(phone, pa.array(in_lane), found)
+        if blank.any():
+            names = pc.take(self.col("event"), pa.array(np.flatnonzero(blank))).to_pylist()
+            self.reject(blank, "missing-field", [f"{e} has a blank phone number" for e in names])
+        if invalid.any():
+            bad = pc.take(raw, pa.array(np.flatnonzero(invalid))).to_pylist()
+            self.reject(
+                invalid,
+                "bad-field",
+                [f"phone {str(v)[:40]!r} is not a valid phone number" for v in bad],
+            )
         return phone
 
     def _statuses(self) -> tuple[Any, Any, Any]:

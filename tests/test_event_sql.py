@@ -23,7 +23,7 @@ from test_phones import nanp_ish
 from mta_notebook import _event_sql, webhook_log
 from mta_notebook.contract import events, routes, statuses
 from mta_notebook.contract.dates import parse_time
-from mta_notebook.contract.phones import normalize_phones
+from mta_notebook.contract.phones import normalize_phone, normalize_phones
 from mta_notebook.webhook_log import read_bodies
 
 DS = "MTAWebhook.DELIVERY_STATUS"
@@ -383,6 +383,35 @@ def test_phones_equal_normalize_phones(values: list[str], row_for_row: bool) -> 
     for i, v in enumerate(values, 1):
         if i not in got:
             assert reasons[f"bodies:{i}"] == ("missing-field" if not v.strip() else "bad-field")
+
+
+# Area codes of the US, Canada and the Caribbean regions (leading-digit tables), toll free,
+# premium, N11 and unassigned ones.
+_AREAS = [312, 415, 212, 555, 800, 900, 211, 999, 268, 809, 876, 441, 204, 416, 671, 787, 340]
+_e164 = st.one_of(
+    st.from_regex(r"\+1[2-9][0-9]{9}", fullmatch=True),
+    st.builds(lambda a, r: f"+1{a}{r:07d}", st.sampled_from(_AREAS), st.integers(0, 9_999_999)),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_e164, min_size=1, max_size=60))
+def test_sql_judges_e164_as_normalize_phones(values: list[str]) -> None:
+    """SQL calls "+1" and ten digits valid only when normalize_phone keeps it; what SQL leaves
+    open (other NANP regions, invalid numbers) the reader gets from normalize_phones."""
+    lines = [body(destinationNumber=v, messageId=i) for i, v in enumerate(values)]
+    rows = sql_rows(lines)
+    for v, row in zip(values, rows, strict=True):
+        kept = normalize_phone(v)
+        assert kept in (None, v)
+        assert row["phone_ok"] in (None, True)
+        if row["phone_ok"]:
+            assert kept == v
+        if kept and v[2:5] in ("312", "415", "212"):  # US numbers are SQL's own work
+            assert row["phone_ok"] is True, v
+    got = by_source(read_bodies(lines))
+    for i, v in enumerate(values, 1):
+        assert (got[i]["phone"] if i in got else None) == normalize_phone(v), v
 
 
 def test_the_issue_phone_is_rejected() -> None:
