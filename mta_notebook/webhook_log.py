@@ -86,12 +86,15 @@ _EVENT_SCHEMA: Final = pa.schema(
     ]
 )
 _REJECTED_SCHEMA: Final = pa.schema([(c, pa.string()) for c in REJECTED_COLUMNS])
-#: While loading, the columns with a fixed set of values stay dictionary-encoded (DuckDB hands
-#: them over as ENUMs); the frame is built from this shape.
+#: The shape events are kept in while loading: text as ``large_string``, the layout pandas
+#: keeps its "str" columns in (DuckDB hands it over so), so the frame takes it without a copy;
+#: the columns with a fixed set of values dictionary-encoded (DuckDB ENUMs, one byte a row).
 _KEPT_SCHEMA: Final = pa.schema(
     [
         pa.field(f.name, pa.dictionary(pa.uint8(), pa.string()))
         if f.name in _event_sql.ENUM_COLUMNS
+        else pa.field(f.name, pa.large_string())
+        if pa.types.is_string(f.type)
         else f
         for f in _EVENT_SCHEMA
     ]
@@ -162,7 +165,9 @@ def _events_frame(tables: list[pa.Table]) -> pd.DataFrame:
         for i, table in enumerate(tables):
             column = table.column(name)
             tables[i] = table.drop_columns([name])
-            chunks.extend(pc.cast(column, typ, memory_pool=_KEEP_POOL).chunks)
+            if column.type != typ:
+                column = pc.cast(column, typ, memory_pool=_KEEP_POOL)
+            chunks.extend(column.chunks)
             del column
         _release_memory()
         whole = pa.chunked_array(chunks, pa.large_string() if text else target)
@@ -305,6 +310,7 @@ class _Loader:
         self.con: duckdb.DuckDBPyConnection = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
+        self.con.execute("SET arrow_large_buffer_size = true")  # text as large_string
         # Each run holds one block: hand freed memory back instead of caching it for later runs.
         self.con.execute("SET allocator_flush_threshold = '32MB'")
         self.con.execute("SET allocator_bulk_deallocation_flush_threshold = '32MB'")
@@ -471,8 +477,10 @@ class _Loader:
             )
         if not rows.ok.any():
             return
-        line = pc.cast(result.column("line"), pa.string())
-        cols["source"] = pc.binary_join_element_wise(prefix, line, "")
+        line = pc.cast(result.column("line"), pa.large_string())
+        cols["source"] = pc.binary_join_element_wise(
+            pa.scalar(prefix, pa.large_string()), line, pa.scalar("", pa.large_string())
+        )
         for name, (_, values) in _event_sql.ENUM_COLUMNS.items():
             cols[name] = _own_dictionary(cols[name], values)
         table = pa.table([cols[c] for c in EVENT_COLUMNS], schema=_KEPT_SCHEMA)
@@ -710,16 +718,14 @@ class _Rows:
         import pyarrow.compute as pc
 
         raw = self.col("phone_raw").combine_chunks()
-        if not pa.types.is_string(raw.type):
-            raw = raw.cast(pa.string())
         ok = self.col("phone_ok").combine_chunks()
         good = _np_bool(ok)
         invalid = _np_bool(pc.is_valid(ok)) & ~good
         blank = np.zeros(self.n, dtype=bool)
-        phone: pa.Array = pc.if_else(pa.array(good), raw, pa.nulls(self.n, pa.string()))
+        phone: pa.Array = pc.if_else(pa.array(good), raw, pa.nulls(self.n, raw.type))
         lane = np.flatnonzero(_np_bool(pc.is_null(ok)) & _np_bool(pc.is_valid(raw)))
         if len(lane):
-            values = raw.take(pa.array(lane))
+            values = raw.take(pa.array(lane)).cast(pa.string())
             indices: pa.Array | None = None
             loader = self.loader
             if loader.phones_repeat or loader.blocks % _PHONE_LOOK_EVERY == 0:
@@ -735,7 +741,7 @@ class _Rows:
             found = e164 if indices is None else pc.take(e164, indices)
             in_lane = np.zeros(self.n, dtype=bool)
             in_lane[lane] = True
-            phone = pc.replace_with_mask(phone, pa.array(in_lane), found)
+            phone = pc.replace_with_mask(phone, pa.array(in_lane), found.cast(raw.type))
         if blank.any():
             names = pc.take(self.col("event"), pa.array(np.flatnonzero(blank))).to_pylist()
             self.reject(blank, "missing-field", [f"{e} has a blank phone number" for e in names])
@@ -826,7 +832,7 @@ def _patched(arr: Any, idx: np.ndarray, values: list[Any], typ: pa.DataType) -> 
         arr = arr.cast(kind.value_type)
     mask = np.zeros(len(arr), dtype=bool)
     mask[idx] = True
-    out: pa.Array = pc.replace_with_mask(arr, pa.array(mask), pa.array(values, typ))
+    out: pa.Array = pc.replace_with_mask(arr, pa.array(mask), pa.array(values, typ).cast(arr.type))
     return out.cast(kind)
 
 
