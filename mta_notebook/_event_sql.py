@@ -62,10 +62,13 @@ _WS_CLASS: Final = "".join(f"\\x{{{ord(c):x}}}" for c in WS_CHARS)
 #: DuckDB lowers U+0130 to "i", Python to "i" + U+0307: spell it Python's way first.
 LOWER_FIXES: Final = {"\u0130": "\u0130".lower()}
 
-#: Epoch milliseconds below this are read exactly in SQL: ``ms / 1000.0`` is then within half a
-#: microsecond of the true value (the double's spacing at 2**33 s is under 1 us), so Python's
-#: round-half-even ``fromtimestamp`` lands on ``ms * 1000`` us too. Larger ones go to Python.
-EPOCH_MS_EXACT_LIMIT: Final = 8_000_000_000_000
+#: Epoch seconds below 2**33 (year 2242) that Python reads through a float (``ms / 1000.0``, or
+#: a written fraction) are exact in SQL: the double is then within 0.48 us of the written value
+#: (half its spacing, 2**-21 s), so Python's round-half-even ``fromtimestamp`` lands on the
+#: microseconds written. Above it a float can be a microsecond off (8615030400.001 reads as
+#: .000999): those go to Python.
+EPOCH_FLOAT_EXACT_S: Final = 2**33
+EPOCH_MS_EXACT_LIMIT: Final = EPOCH_FLOAT_EXACT_S * 1000
 #: Two zone transitions are never this close, so a naive time with the same offset this far on
 #: either side has exactly one reading (the largest shift in tzdata is 24 h, Samoa 2011).
 _TRANSITION_WINDOW: Final = "INTERVAL 26 HOUR"
@@ -299,8 +302,7 @@ _TIME_RE: Final = r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{3}|\.[0-9]
 ISO_OFFSET_RE: Final = _DATE_RE + "[T ]" + _TIME_RE + r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
 ISO_NAIVE_RE: Final = _DATE_RE + "[T ]" + _TIME_RE
 #: Epoch numbers SQL reads: plain digits (no sign or exponent), or seconds with a fraction of up
-#: to six digits (below 1e10 s the double is within 0.12 us of the written value, so Python's
-#: ``fromtimestamp`` rounds to exactly the microseconds written).
+#: to six digits (below ``EPOCH_FLOAT_EXACT_S``).
 EPOCH_RE: Final = "[0-9]{1,13}"
 EPOCH_FRACTION_RE: Final = r"[0-9]{1,10}\.[0-9]{1,6}"
 
@@ -331,7 +333,8 @@ CREATE OR REPLACE MACRO mta_time(x, zone) AS CASE
     WHEN x::BIGINT < {threshold} THEN make_timestamp(x::BIGINT * 1000000)::TIMESTAMPTZ
     WHEN x::BIGINT < {EPOCH_MS_EXACT_LIMIT} THEN make_timestamp(x::BIGINT * 1000)::TIMESTAMPTZ
     END
-  WHEN regexp_full_match(x, {_q(EPOCH_FRACTION_RE)}) THEN make_timestamp(
+  WHEN regexp_full_match(x, {_q(EPOCH_FRACTION_RE)})
+   AND split_part(x, '.', 1)::BIGINT < {EPOCH_FLOAT_EXACT_S} THEN make_timestamp(
     split_part(x, '.', 1)::BIGINT * 1000000 + rpad(split_part(x, '.', 2), 6, '0')::BIGINT
   )::TIMESTAMPTZ
   WHEN regexp_full_match(x, {_q(ISO_NAIVE_RE)}) THEN mta_local(try_cast(x AS TIMESTAMP), zone)

@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import html
 import io
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,11 +29,10 @@ import pandas as pd
 import pyarrow as pa
 
 from . import _event_sql
+from ._event_rows import KEEP_POOL, Context, Rows, np_bool, own_dictionary, pick
 from ._event_sql import quote_ident
-from .contract import dates, routes, statuses
+from .contract import statuses
 from .contract.assumptions import NAIVE_TIMEZONE
-from .contract.events import DATE_FIELDS, unwrap
-from .contract.phones import parse_phones
 from .errors import ValidationError, WebhookLogError
 
 if TYPE_CHECKING:
@@ -102,9 +100,7 @@ _KEPT_SCHEMA: Final = pa.schema(
 #: Columns an Events Parquet of an earlier version lacks; its rows are read again from ``raw``.
 _NEW_COLUMNS: Final = ("dated", "outcome")
 
-# The events kept until the end live in the system allocator: interleaved with the per-block
-# temporaries in pyarrow's default mimalloc pool they fragment it (about 10 % more peak memory).
-_KEEP_POOL: Final = pa.system_memory_pool()
+_KEEP_POOL: Final = KEEP_POOL
 # Larger blocks mean fewer SQL runs (each costs ~30 ms to plan) but more memory in flight (two
 # blocks, their SQL results and DuckDB's working set) on top of the growing events.
 _BLOCK_BYTES: Final = 48 << 20
@@ -306,7 +302,7 @@ class _Loader:
     ) -> None:
         import duckdb
 
-        self.tables = _event_sql.status_tables(status_map)
+        tables = _event_sql.status_tables(status_map)
         self.con: duckdb.DuckDBPyConnection = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
@@ -314,9 +310,10 @@ class _Loader:
         # Each run holds one block: hand freed memory back instead of caching it for later runs.
         self.con.execute("SET allocator_flush_threshold = '32MB'")
         self.con.execute("SET allocator_bulk_deallocation_flush_threshold = '32MB'")
-        self.zone = _checked_zone(naive_timezone, self.con)
+        zone = _checked_zone(naive_timezone, self.con)
         self.con.execute(_event_sql.macros())
-        self.sql = _event_sql.build_sql(self.tables, secret is not None, self.zone)
+        self.sql = _event_sql.build_sql(tables, secret is not None, zone)
+        self.context = Context(tables, zone)
         self.secret = secret
         self.events: list[pa.Table] = []
         self.pool: Any = None
@@ -326,8 +323,6 @@ class _Loader:
         # Sorted runs of (hash of a kept raw body, its global row index).
         self.runs: list[tuple[np.ndarray, np.ndarray]] = []
         self.rejected: list[pa.Table] = []
-        self.blocks = 0  # SQL results finished so far
-        self.phones_repeat = True  # whether the last look found phones repeating in a block
 
     def close(self) -> None:
         if self.pool is not None:
@@ -415,7 +410,7 @@ class _Loader:
 
         assert self.secret is not None
         need = pc.and_(pc.is_valid(result.column("sig")), result.column("has_raw"))
-        idx = np.flatnonzero(_np_bool(need))
+        idx = np.flatnonzero(np_bool(need))
         bad = np.zeros(len(result), dtype=bool)
         if len(idx) == 0:
             return bad
@@ -453,7 +448,7 @@ class _Loader:
         """File each row of a SQL result as an event or a rejected line."""
         import pyarrow.compute as pc
 
-        rows = _Rows(result, self)
+        rows = Rows(result, self.context)
         if forged is not None:  # before any other reason: the body cannot be trusted
             rows.ok |= forged
             rows.reject(forged, "bad-signature", _FORGED)
@@ -482,7 +477,7 @@ class _Loader:
             pa.scalar(prefix, pa.large_string()), line, pa.scalar("", pa.large_string())
         )
         for name, (_, values) in _event_sql.ENUM_COLUMNS.items():
-            cols[name] = _own_dictionary(cols[name], values)
+            cols[name] = own_dictionary(cols[name], values)
         table = pa.table([cols[c] for c in EVENT_COLUMNS], schema=_KEPT_SCHEMA)
         keys = result.column("dkey").to_numpy()
         if len(bad):
@@ -523,10 +518,10 @@ class _Loader:
             self.rejected.append(
                 pa.table(
                     [
-                        pa.array(_pick(table.column("source"), dup), pa.string()),
+                        pa.array(pick(table.column("source"), dup), pa.string()),
                         pa.array(["duplicate"] * len(dup), pa.string()),
                         pc.binary_join_element_wise("same body as ", sources, ""),
-                        pa.array(_pick(table.column("raw"), dup), pa.string()),
+                        pa.array(pick(table.column("raw"), dup), pa.string()),
                     ],
                     schema=_REJECTED_SCHEMA,
                 )
@@ -559,14 +554,14 @@ class _Loader:
         out: list[Any] = [None] * len(loc)
         for t in np.unique(which).tolist():
             sel = np.flatnonzero(which == t)
-            vals = _pick(tables[t].column(column), loc[sel] - starts[t])
+            vals = pick(tables[t].column(column), loc[sel] - starts[t])
             for i, v in zip(sel.tolist(), vals, strict=True):
                 out[i] = v
         return pa.array(out, pa.string())
 
     def _same_raw(self, table: pa.Table, dup: np.ndarray, first: np.ndarray) -> np.ndarray:
         """Which hash matches are exact duplicates (same raw text), not collisions."""
-        mine = _pick(table.column("raw"), dup)
+        mine = pick(table.column("raw"), dup)
         theirs = self._take("raw", first, table).to_pylist()
         return np.array([a == b for a, b in zip(mine, theirs, strict=True)], dtype=bool)
 
@@ -584,258 +579,6 @@ class _Loader:
 _FORGED: Final = "X-Signature does not match raw_body under the given secret"
 
 
-def _np_bool(arr: Any) -> np.ndarray:
-    """A boolean Arrow array as numpy, nulls as False."""
-    import pyarrow.compute as pc
-
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _each_distinct(values: list[Any], fn: Callable[[Any], Any]) -> list[Any]:
-    """``[fn(v) for v in values]``, calling ``fn`` once per distinct value."""
-    seen: dict[Any, Any] = {}
-    out = []
-    for v in values:
-        if v not in seen:
-            seen[v] = fn(v)
-        out.append(seen[v])
-    return out
-
-
-class _Rows:
-    """One SQL result being finished: what SQL left open is decided with the contract."""
-
-    def __init__(self, result: pa.Table, loader: _Loader) -> None:
-        import pyarrow.compute as pc
-
-        self.result = result
-        self.loader = loader
-        self.n = len(result)
-        reason = result.column("reason")
-        self.ok = ~_np_bool(pc.is_valid(reason))
-        self.reason = np.full(self.n, None, dtype=object)
-        self.detail = np.full(self.n, None, dtype=object)
-        if not self.ok.all():
-            bad = np.flatnonzero(~self.ok)
-            self.reason[bad] = pc.take(reason, pa.array(bad)).to_pylist()
-            self.detail[bad] = pc.take(result.column("detail"), pa.array(bad)).to_pylist()
-
-    def col(self, name: str) -> pa.ChunkedArray:
-        return self.result.column(name)
-
-    def reject(self, mask: np.ndarray, reason: str, detail: str | Sequence[str]) -> None:
-        """Reject the rows of ``mask`` not rejected yet (``detail`` per row of ``mask``)."""
-        rows = np.flatnonzero(mask)
-        fresh = self.ok[rows]
-        if isinstance(detail, str):
-            details: np.ndarray = np.full(len(rows), detail, dtype=object)
-        else:
-            details = np.array(list(detail), dtype=object)
-        self.reason[rows[fresh]] = reason
-        self.detail[rows[fresh]] = details[fresh]
-        self.ok[rows] = False
-
-    def open_rows(self, name: str) -> np.ndarray:
-        """Rows still usable where SQL left ``name`` for Python."""
-        import pyarrow.compute as pc
-
-        column = self.result.column(name)
-        if column.null_count == len(column):
-            return np.zeros(0, dtype=np.int64)
-        return np.flatnonzero(_np_bool(pc.is_valid(column)) & self.ok)
-
-    def time(self, raw: str, fast: str, zone: str, what: Callable[[int], str]) -> Any:
-        """The SQL time column, with the times it left open read by ``parse_time``."""
-        import pyarrow.compute as pc
-
-        arr = self.col(fast)
-        idx = self.open_rows(raw)
-        if len(idx) == 0:
-            return arr
-        texts = pc.take(self.col(raw), pa.array(idx)).to_pylist()
-        parsed = _each_distinct(texts, lambda t: dates.parse_time(t, naive_timezone=zone))
-        failed = np.array([p is None for p in parsed], dtype=bool)
-        if failed.any():
-            mask = np.zeros(self.n, dtype=bool)
-            mask[idx[failed]] = True
-            self.reject(mask, "bad-field", [what(int(i)) for i in idx[failed]])
-        return _patched(arr, idx[~failed], [p for p in parsed if p is not None], _TS)
-
-    def finish(self) -> dict[str, Any]:
-        """The Events columns (full length; rows not ``ok`` are rejected)."""
-        import pyarrow.compute as pc
-
-        res = self.result
-        t_raw, r_raw = (self.col(c).combine_chunks() for c in ("t_raw", "r_raw"))
-        raw = res.column("raw")
-
-        def bad_time(i: int) -> str:
-            body = unwrap(json.loads(_pick(raw, np.array([i]))[0]))
-            field = next(f for f in DATE_FIELDS if str(body.get(f) or "").strip())
-            return f"{field} {str(t_raw[i].as_py())[:40]!r} is not a time"
-
-        def bad_received(i: int) -> str:
-            return f"received_at {str(r_raw[i].as_py())[:40]!r} is not a time"
-
-        ts = self.time("t_raw", "ts_fast", self.loader.zone, bad_time)
-        recv = self.time("r_raw", "recv_fast", "UTC", bad_received)
-        missing = self.col("missing")
-        self.reject(
-            _np_bool(pc.is_valid(missing)),
-            "missing-field",
-            [m for m in missing.to_pylist() if m is not None],
-        )
-        phone = self._phones()
-        status_code, status, outcome = self._statuses()
-        return {
-            "event": res.column("event"),
-            "occurred_at": pc.coalesce(ts, recv),
-            "received_at": recv,
-            "dated": pc.is_valid(ts),
-            "message_id": res.column("message_id"),
-            "external_id": res.column("external_id"),
-            "phone": phone,
-            "sender_name": res.column("sender_name"),
-            "status_code": status_code,
-            "status": status,
-            "outcome": outcome,
-            "route": self._routes(),
-            "is_final": pc.fill_null(pc.is_in(outcome, value_set=_FINAL), False),
-            "text": res.column("reply_text"),
-            "tags": res.column("tags"),
-            "raw": res.column("raw"),
-        }
-
-    def _phones(self) -> pa.Array:
-        """The phone of each row, as ``normalize_phones`` gives it; the invalid ones rejected.
-
-        E.164 "+1" numbers are judged in SQL already (``phone_ok``). The other spellings go to
-        ``parse_phones``: once per distinct value while the log repeats its numbers (a real log
-        has several events per number), else row for row, with a fresh look every few blocks.
-        """
-        import pyarrow.compute as pc
-
-        raw = self.col("phone_raw").combine_chunks()
-        ok = self.col("phone_ok").combine_chunks()
-        good = _np_bool(ok)
-        invalid = _np_bool(pc.is_valid(ok)) & ~good
-        blank = np.zeros(self.n, dtype=bool)
-        phone: pa.Array = pc.if_else(pa.array(good), raw, pa.nulls(self.n, raw.type))
-        lane = np.flatnonzero(_np_bool(pc.is_null(ok)) & _np_bool(pc.is_valid(raw)))
-        if len(lane):
-            values = raw.take(pa.array(lane)).cast(pa.string())
-            indices: pa.Array | None = None
-            loader = self.loader
-            if loader.phones_repeat or loader.blocks % _PHONE_LOOK_EVERY == 0:
-                encoded = values.dictionary_encode()
-                values, indices = encoded.dictionary, encoded.indices
-                loader.phones_repeat = len(values) < _PHONE_DISTINCT_SHARE * len(lane)
-            loader.blocks += 1
-            parsed = parse_phones(values)
-            e164 = pa.array(parsed["phone"].array, pa.string())
-            codes = np.arange(len(lane)) if indices is None else indices.to_numpy()
-            blank[lane] = parsed["missing"].to_numpy(dtype=bool)[codes]
-            invalid[lane] = ~parsed["valid"].to_numpy(dtype=bool)[codes] & ~blank[lane]
-            found = e164 if indices is None else pc.take(e164, indices)
-            in_lane = np.zeros(self.n, dtype=bool)
-            in_lane[lane] = True
-            phone = pc.replace_with_mask(phone, pa.array(in_lane), found.cast(raw.type))
-        if blank.any():
-            names = pc.take(self.col("event"), pa.array(np.flatnonzero(blank))).to_pylist()
-            self.reject(blank, "missing-field", [f"{e} has a blank phone number" for e in names])
-        if invalid.any():
-            bad = pc.take(raw, pa.array(np.flatnonzero(invalid))).to_pylist()
-            self.reject(
-                invalid,
-                "bad-field",
-                [f"phone {str(v)[:40]!r} is not a valid phone number" for v in bad],
-            )
-        return phone
-
-    def _statuses(self) -> tuple[Any, Any, Any]:
-        """The SQL status columns, with the numbers it left open mapped by ``resolve_status``."""
-        import pyarrow.compute as pc
-
-        code, status, outcome = self.col("status_code"), self.col("status"), self.col("outcome")
-        idx = self.open_rows("s_slow")
-        if len(idx) == 0:
-            return code, status, outcome
-        tables = self.loader.tables
-        texts = pc.take(self.col("s_slow"), pa.array(idx)).to_pylist()
-        infos = _each_distinct(
-            texts,
-            lambda t: statuses.resolve_status(
-                json.loads(t), codes=tables.codes, names=tables.names
-            ),
-        )
-        return (
-            _patched(code, idx, [i.status_code for i in infos], pa.string()),
-            _patched(status, idx, [i.status for i in infos], pa.string()),
-            _patched(outcome, idx, [i.outcome for i in infos], pa.string()),
-        )
-
-    def _routes(self) -> Any:
-        """The SQL route, unless an explicit route field names one (``route_of_field``)."""
-        import pyarrow.compute as pc
-
-        route: Any = self.col("route")
-        decided = np.zeros(self.n, dtype=bool)
-        for column in _event_sql.EXPLICIT_ROUTE_COLUMNS:
-            idx = self.open_rows(column)
-            idx = idx[~decided[idx]]
-            if len(idx) == 0:
-                continue
-            texts = pc.take(self.col(column), pa.array(idx)).to_pylist()
-            named = _each_distinct(texts, lambda t: routes.route_of_field(json.loads(t)))
-            hit = np.array([r is not None for r in named], dtype=bool)
-            route = _patched(route, idx[hit], [r for r in named if r is not None], pa.string())
-            decided[idx[hit]] = True
-        return route
-
-
-_FINAL: Final = pa.array(sorted(statuses.FINAL_OUTCOMES), pa.string())
-#: Phones are parsed once per distinct value while a block has fewer distinct numbers than this
-#: share of its rows; otherwise row for row, looking again every this many blocks.
-_PHONE_DISTINCT_SHARE: Final = 0.8
-_PHONE_LOOK_EVERY: Final = 8
-
-
-def _own_dictionary(column: Any, values: Sequence[str]) -> pa.ChunkedArray:
-    """An ENUM column over a dictionary of our own (DuckDB's would pin its result)."""
-    import pyarrow.compute as pc
-
-    dictionary = _DICTIONARIES.setdefault(tuple(values), pa.array(list(values), pa.string()))
-    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    out = []
-    for chunk in chunks:
-        position = pc.index_in(chunk.dictionary, value_set=dictionary).cast(pa.uint8())
-        indices = pc.take(position, chunk.indices, memory_pool=_KEEP_POOL)
-        out.append(pa.DictionaryArray.from_arrays(indices, dictionary))
-    return pa.chunked_array(out, pa.dictionary(pa.uint8(), pa.string()))
-
-
-_DICTIONARIES: dict[tuple[str, ...], pa.Array] = {}
-
-
-def _patched(arr: Any, idx: np.ndarray, values: list[Any], typ: pa.DataType) -> Any:
-    """``arr`` with the rows ``idx`` (ascending) replaced by ``values``."""
-    import pyarrow.compute as pc
-
-    if len(idx) == 0:
-        return arr
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    kind = arr.type
-    if pa.types.is_dictionary(kind):
-        arr = arr.cast(kind.value_type)
-    mask = np.zeros(len(arr), dtype=bool)
-    mask[idx] = True
-    out: pa.Array = pc.replace_with_mask(arr, pa.array(mask), pa.array(values, typ).cast(arr.type))
-    return out.cast(kind)
-
-
 def _checked_zone(name: str, con: duckdb.DuckDBPyConnection) -> str:
     """``name`` if both zoneinfo and DuckDB know the zone, else a ValidationError."""
     from zoneinfo import ZoneInfo
@@ -851,20 +594,6 @@ def _checked_zone(name: str, con: duckdb.DuckDBPyConnection) -> str:
             "give an IANA name such as 'America/Chicago'"
         ) from exc
     return name
-
-
-def _pick(column: pa.ChunkedArray, rows: np.ndarray) -> list[Any]:
-    """Python values of ``column`` at ``rows`` without concatenating its chunks (few rows)."""
-    chunks = column.chunks
-    bounds = np.cumsum([0, *(len(c) for c in chunks)])
-    which = np.searchsorted(bounds, rows, side="right") - 1
-    out: list[Any] = [None] * len(rows)
-    for k in np.unique(which).tolist():
-        sel = np.flatnonzero(which == k)
-        vals = chunks[k].take(pa.array(rows[sel] - bounds[k])).to_pylist()
-        for i, v in zip(sel.tolist(), vals, strict=True):
-            out[i] = v
-    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -173,6 +173,23 @@ def test_sql_times_equal_parse_time(values: list[Any], zone: str) -> None:
             assert log[i]["dated"] is True
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(2**33 - 10**7, 2**33 + 10**7), st.integers(0, 999_999)),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_sql_epoch_floats_near_the_exact_limit(parts: list[tuple[int, int]]) -> None:
+    """Around 2**33 s a float is a microsecond off: SQL must stop reading them itself there."""
+    values = [f"{s}.{f:06d}" for s, f in parts] + [s * 1000 + f % 1000 for s, f in parts]
+    rows = sql_rows([body(date=v, messageId=i) for i, v in enumerate(values)])
+    for v, row in zip(values, rows, strict=True):
+        if row["ts_fast"] is not None:
+            assert row["ts_fast"] == parse_time(v), v
+
+
 def test_sql_reads_the_usual_shapes_itself() -> None:
     values = [
         "2026-11-27T05:02:57.123Z",
