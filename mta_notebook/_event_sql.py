@@ -95,7 +95,7 @@ def quote_ident(name: str) -> str:
 def _strip(x: str) -> str:
     """``x.strip()``; a text starting and ending in printable ASCII skips the (slow) trim."""
     return (
-        f"CASE WHEN ord({x}) BETWEEN 33 AND 126 AND ord({x}[-1]) BETWEEN 33 AND 126 THEN {x} "
+        f"CASE WHEN ord({x}) BETWEEN 33 AND 126 AND ord(({x})[-1]) BETWEEN 33 AND 126 THEN {x} "
         f"ELSE trim({x}, {_WS}) END"
     )
 

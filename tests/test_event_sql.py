@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from test_phones import nanp_ish
 
@@ -155,6 +155,7 @@ time_values = st.one_of(
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(time_values, min_size=1, max_size=30), st.sampled_from(ZONES))
+@example(["2026-11-27T05:00:00Z\r", "\t1764200000", "2026-11-26 23:00:00\u3000"], "UTC")
 def test_sql_times_equal_parse_time(values: list[Any], zone: str) -> None:
     lines = [body(date=v, messageId=i) for i, v in enumerate(values)]
     for v, row in zip(values, sql_rows(lines, zone), strict=True):
@@ -261,6 +262,7 @@ status_values = st.one_of(
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(status_values, min_size=1, max_size=30))
+@example(["0\r", " DELIVERED\t", "\u3000Sent\u3000", "4\n", "\x1cqueued", "x\x85"])
 def test_statuses_equal_resolve_status(values: list[Any]) -> None:
     lines = [body(status=v, messageId=i) for i, v in enumerate(values)]
     rows = sql_rows(lines)
