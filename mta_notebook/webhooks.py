@@ -256,8 +256,11 @@ def register_webhooks(
 def fetch_deliveries(client: Any, start: Any = None, end: Any = None) -> EventLog:
     """The Events table filled from ``GET /v3/deliveries`` (latest status per recipient).
 
-    For accounts without a webhook log. ``/deliveries`` does not show the route, so ``route`` is
-    ``unknown``; ``source`` is ``deliveries:<n>`` (n-th row returned).
+    For accounts without a webhook log. Each row is read like a delivery-status body: its
+    status (one of the six ``/deliveries`` names, or a code) goes through the same status
+    table, so ``status`` is e.g. ``undeliverable`` with outcome ``failed``. ``/deliveries``
+    does not show the route, so ``route`` is ``unknown``; ``source`` is ``deliveries:<n>``
+    (n-th row returned).
 
     Examples
     --------
