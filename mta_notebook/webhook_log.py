@@ -146,8 +146,9 @@ def _release_memory() -> None:
 def _events_frame(tables: list[pa.Table]) -> pd.DataFrame:
     """The Events frame from the kept tables, which it empties as it goes.
 
-    Column by column and block by block, each piece is freed once converted, so the peak stays
-    near the frame's own size (pandas keeps text as ``large_string``: one copy either way).
+    Text is already ``large_string``, pandas' own layout, and is taken as it is; the dictionary
+    columns are spelled out and the numbers converted column by column and block by block, each
+    piece freed once converted, so the frame costs little more memory than the events did.
     """
     import pyarrow.compute as pc
 
@@ -165,7 +166,6 @@ def _events_frame(tables: list[pa.Table]) -> pd.DataFrame:
                 column = pc.cast(column, typ, memory_pool=_KEEP_POOL)
             chunks.extend(column.chunks)
             del column
-        _release_memory()
         whole = pa.chunked_array(chunks, pa.large_string() if text else target)
         chunks.clear()
         if text:  # the "str" dtype over the large_string chunks as they are
@@ -176,6 +176,7 @@ def _events_frame(tables: list[pa.Table]) -> pd.DataFrame:
     df: pd.DataFrame = pd.DataFrame(data, copy=False)
     for col in ("is_final", "dated"):
         df[col] = df[col].astype(bool)
+    _release_memory()  # what the conversion freed, back to the OS rather than kept by glibc
     return df
 
 
