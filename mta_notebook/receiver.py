@@ -8,8 +8,10 @@ Each accepted POST becomes one JSON line in ``DIR/webhooks-YYYY-MM-DD.jsonl`` (U
 The answer is 200 only after the line is written, flushed and fsynced, so an acknowledged event
 survives a crash. One writer task owns the files and commits whatever is queued in one write and
 one fsync (group commit), so concurrent requests never interleave and stay fast. Bad signatures
-get 401 and nothing is stored; bodies over ``max_body`` get 413; a signed body that is not JSON is
-kept in ``DIR/rejects-YYYY-MM-DD.jsonl`` and answered 400.
+(a header that is not ASCII hex included) get 401 and nothing is stored; bodies over
+``max_body`` get 413; a signed body that is not JSON is kept in
+``DIR/rejects-YYYY-MM-DD.jsonl`` and answered 400. The ``event`` of a record is the signed
+body's ``type``; the ``?event=`` of the URL only when the body has none.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from .webhooks import infer_event, verify_signature
+from .contract.events import infer_event
+from .contract.signature import SIGNATURE_HEADER, verify_signature
 
 __all__ = ["DEFAULT_MAX_BODY", "Receiver", "create_receiver_app", "running_receiver", "serve"]
 
@@ -159,15 +162,18 @@ def create_receiver_app(
             if len(body) > max_body:
                 return JSONResponse({"error": f"body over {max_body} bytes"}, status_code=413)
         raw = bytes(body)
-        signature = request.headers.get("x-signature", "")
+        # starlette decodes header bytes as latin-1: a non-ASCII header is simply no match
+        signature = request.headers.get(SIGNATURE_HEADER, "")
         if not verify_signature(raw, signature, secret):
-            return JSONResponse({"error": "X-Signature does not match the body"}, status_code=401)
+            return JSONResponse(
+                {"error": f"{SIGNATURE_HEADER} does not match the body"}, status_code=401
+            )
         moment = _now()
         hint = request.query_params.get("event")
         record: dict[str, Any] = {
             "received_at": _iso(moment),
             "event": hint,
-            "headers": {"X-Signature": signature},
+            "headers": {SIGNATURE_HEADER: signature},
         }
         try:
             text = raw.decode("utf-8")
@@ -181,6 +187,7 @@ def create_receiver_app(
             line = json.dumps(record).encode() + b"\n"
             await writer.append(f"rejects-{moment:%Y-%m-%d}.jsonl", line)
             return JSONResponse({"error": "the body is not JSON; kept as a reject"}, 400)
+        # the signed body's own type decides; the unsigned ?event= hint only fills a gap
         record["event"] = infer_event(payload, hint)
         record["raw_body"] = text
         line = json.dumps(record).encode() + b"\n"

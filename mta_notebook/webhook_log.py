@@ -1,24 +1,25 @@
 """Load webhook logs into the Events table, vectorised with DuckDB over Arrow line buffers.
 
 Files are read in blocks; newline offsets are found with numpy and handed to DuckDB as an Arrow
-string column (no Python object per line). One SQL pass parses each line (receiver record or
-bare body, flat or ``{"data": {...}}``), re-verifies signatures (HMAC-SHA256 written in SQL),
-resolves the event, status and route, normalises times and the common phone shapes, and says
-why a line cannot be used. Only the rare leftovers (unusual phone formats, lines DuckDB chokes
-on) go through Python.
+string column (no Python object per line). One SQL pass (:mod:`._event_sql`, generated from the
+contract's tables) parses each line (receiver record or bare body, flat or ``{"data": {...}}``),
+resolves the event, status and route and reads the usual time formats. What it leaves open is
+finished here with the contract's own functions, once per distinct value: every phone
+(``normalize_phones``), and the rare times, statuses and explicit routes SQL does not decide.
+Signatures are re-checked with ``hmac`` and exact duplicate deliveries dropped.
 """
 
 from __future__ import annotations
 
+import functools
 import glob
 import gzip
 import hashlib
 import hmac
 import html
 import io
-import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
@@ -27,9 +28,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .contract.phones import normalize_phone
-from .errors import WebhookLogError
-from .models import DELIVERY_STATUS_CODES, EVENT_TYPES, FINAL_STATUSES, STATUS_NAMES
+from . import _event_sql
+from ._event_rows import KEEP_POOL, Context, Rows, np_bool, own_dictionary, pick
+from ._event_sql import quote_ident
+from .contract import statuses
+from .contract.assumptions import NAIVE_TIMEZONE
+from .errors import ValidationError, WebhookLogError
 
 if TYPE_CHECKING:
     import duckdb
@@ -40,12 +44,14 @@ EVENT_COLUMNS: Final[tuple[str, ...]] = (
     "event",
     "occurred_at",
     "received_at",
+    "dated",
     "message_id",
     "external_id",
     "phone",
     "sender_name",
     "status_code",
     "status",
+    "outcome",
     "route",
     "is_final",
     "text",
@@ -61,12 +67,14 @@ _EVENT_SCHEMA: Final = pa.schema(
         ("event", pa.string()),
         ("occurred_at", _TS),
         ("received_at", _TS),
+        ("dated", pa.bool_()),
         ("message_id", pa.int64()),
         ("external_id", pa.string()),
         ("phone", pa.string()),
         ("sender_name", pa.string()),
         ("status_code", pa.string()),
         ("status", pa.string()),
+        ("outcome", pa.string()),
         ("route", pa.string()),
         ("is_final", pa.bool_()),
         ("text", pa.string()),
@@ -76,48 +84,27 @@ _EVENT_SCHEMA: Final = pa.schema(
     ]
 )
 _REJECTED_SCHEMA: Final = pa.schema([(c, pa.string()) for c in REJECTED_COLUMNS])
+#: The shape events are kept in while loading: text as ``large_string``, the layout pandas
+#: keeps its "str" columns in (DuckDB hands it over so), so the frame takes it without a copy;
+#: the columns with a fixed set of values dictionary-encoded (DuckDB ENUMs, one byte a row).
+_KEPT_SCHEMA: Final = pa.schema(
+    [
+        pa.field(f.name, pa.dictionary(pa.uint8(), pa.string()))
+        if f.name in _event_sql.ENUM_COLUMNS
+        else pa.field(f.name, pa.large_string())
+        if pa.types.is_string(f.type)
+        else f
+        for f in _EVENT_SCHEMA
+    ]
+)
+#: Columns an Events Parquet of an earlier version lacks; its rows are read again from ``raw``.
+_NEW_COLUMNS: Final = ("dated", "outcome")
 
-# The events kept until the end live in the system allocator: interleaved with the per-block
-# temporaries in pyarrow's default mimalloc pool they fragment it (about 10 % more peak memory).
-_KEEP_POOL: Final = pa.system_memory_pool()
-_BLOCK_BYTES: Final = 64 << 20  # fewer, larger SQL runs: each run costs ~50 ms to plan
+_KEEP_POOL: Final = KEEP_POOL
+# Larger blocks mean fewer SQL runs (each costs ~30 ms to plan) but more memory in flight (two
+# blocks, their SQL results and DuckDB's working set) on top of the growing events.
+_BLOCK_BYTES: Final = 48 << 20
 _RAW_BODY_COLUMNS: Final = ("raw_body", "body", "payload")
-
-# Fields read from each line (receiver record fields and body fields share one struct type).
-_BODY_FIELDS: Final[tuple[str, ...]] = (
-    "type",
-    "event",
-    "messageId",
-    "externalId",
-    "destinationNumber",
-    "number",
-    "fromNumber",
-    "toNumber",
-    "to",
-    "status",
-    "senderName",
-    "timestamp",
-    "date",
-    "message",
-    "text",
-    "optInType",
-    "route",
-    "channel",
-)
-# The receiver record around a body (parsed first) and the body itself (parsed second).
-_RECORD: Final = json.dumps(
-    {
-        "received_at": "VARCHAR",
-        "event": "VARCHAR",
-        "raw_body": "VARCHAR",
-        "body": "JSON",
-        "signature": "VARCHAR",
-        "headers": {"X-Signature": "VARCHAR"},
-    }
-)
-_BODY: Final = json.dumps(
-    {**dict.fromkeys(_BODY_FIELDS, "VARCHAR"), "tags": "JSON", "data": "JSON"}
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -126,7 +113,7 @@ _BODY: Final = json.dumps(
 
 
 def _empty_events() -> pd.DataFrame:
-    return _events_frame(_EVENT_SCHEMA.empty_table())
+    return _events_frame([_KEPT_SCHEMA.empty_table()])
 
 
 def _empty_rejected() -> pd.DataFrame:
@@ -134,15 +121,62 @@ def _empty_rejected() -> pd.DataFrame:
     return frame
 
 
-def _events_frame(table: pa.Table) -> pd.DataFrame:
-    """The Events frame; ``table`` is used up (each column is freed once converted)."""
-    df: pd.DataFrame = table.to_pandas(
-        types_mapper={pa.int64(): pd.Int64Dtype()}.get,
-        self_destruct=True,
-        split_blocks=True,
-        memory_pool=_KEEP_POOL,
-    )
-    df["is_final"] = df["is_final"].astype(bool)
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (``None`` elsewhere)."""
+    import ctypes
+
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):
+        return None
+    return trim
+
+
+def _release_memory() -> None:
+    """Hand freed memory back to the OS: pyarrow's pool, and glibc's heap (the system pool and
+    numpy allocate there, and glibc keeps freed pages otherwise, hundreds of MB at 5M events).
+    """
+    pa.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def _events_frame(tables: list[pa.Table]) -> pd.DataFrame:
+    """The Events frame from the kept tables, which it empties as it goes.
+
+    Text is already ``large_string``, pandas' own layout, and is taken as it is; the dictionary
+    columns are spelled out and the numbers converted column by column and block by block, each
+    piece freed once converted, so the frame costs little more memory than the events did.
+    """
+    import pyarrow.compute as pc
+
+    data: dict[str, Any] = {}
+    text_dtype: Any = pd.StringDtype(na_value=np.nan)  # pandas' default "str"
+    for name in EVENT_COLUMNS:
+        target = _EVENT_SCHEMA.field(name).type
+        text = pa.types.is_string(target)
+        chunks: list[pa.Array] = []
+        typ = pa.large_string() if text else target
+        for i, table in enumerate(tables):
+            column = table.column(name)
+            tables[i] = table.drop_columns([name])
+            if column.type != typ:
+                column = pc.cast(column, typ, memory_pool=_KEEP_POOL)
+            chunks.extend(column.chunks)
+            del column
+        whole = pa.chunked_array(chunks, pa.large_string() if text else target)
+        chunks.clear()
+        if text:  # the "str" dtype over the large_string chunks as they are
+            data[name] = pd.Series(text_dtype.__from_arrow__(whole))
+        else:
+            data[name] = whole.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+        del whole
+    df: pd.DataFrame = pd.DataFrame(data, copy=False)
+    for col in ("is_final", "dated"):
+        df[col] = df[col].astype(bool)
+    _release_memory()  # what the conversion freed, back to the OS rather than kept by glibc
     return df
 
 
@@ -150,17 +184,20 @@ def _events_frame(table: pa.Table) -> pd.DataFrame:
 class EventLog:
     """Webhook events (``.df``) and the lines that could not be used (``.rejected``).
 
-    ``.df`` has the Events columns of the design (``event``, ``occurred_at``, ``received_at``,
+    ``.df`` has the Events columns (``event``, ``occurred_at``, ``received_at``, ``dated``,
     ``message_id``, ``external_id``, ``phone``, ``sender_name``, ``status_code``, ``status``,
-    ``route``, ``is_final``, ``text``, ``tags``, ``source``, ``raw``); ``.rejected`` has
+    ``outcome``, ``route``, ``is_final``, ``text``, ``tags``, ``source``, ``raw``); ``status``
+    is MTA's documented name in lower snake case and ``outcome`` its outcome. ``.rejected`` has
     ``source``, ``reason``, ``detail``, ``raw``. Together they account for every non-blank line.
 
     Examples
     --------
     >>> log = read_bodies(['{"type":"MTAWebhook.DELIVERY_STATUS","messageId":7,'
-    ...                    '"destinationNumber":"(312) 555-0123","status":2}', 'oops'])
-    >>> log.df[["event", "phone", "status", "route"]].to_dict("records")
-    [{'event': 'delivery-status', 'phone': '+13125550123', 'status': 'delivered', 'route': 'sms'}]
+    ...                    '"destinationNumber":"(312) 555-0123","status":4}', 'oops'])
+    >>> log.df[["event", "phone", "status", "outcome", "route"]].iloc[0].tolist()
+    ['delivery-status', '+13125550123', 'delivered', 'delivered', 'sms']
+    >>> bool(log.df["dated"].iloc[0])  # V1 delivery-status has no date of its own
+    False
     >>> log.rejected["reason"].tolist()
     ['not-json']
     """
@@ -192,10 +229,12 @@ class EventLog:
     def latest(self) -> pd.DataFrame:
         """The current status per recipient of each message, from the delivery-status events.
 
-        One row per (``message_id``, ``phone``): the latest event wins, but a final status is
-        never overwritten by a later non-final one (design, "Final status"). Columns:
+        One row per (``message_id``, ``phone``). A final outcome is never overwritten by a
+        later non-final one; among the rest, dated events go by ``occurred_at``; undated ones
+        (V1 bodies) rank below dated ones and among themselves by status precedence
+        (``contract.statuses.precedence``), never by arrival; ties go by precedence. Columns:
         ``message_id``, ``external_id``, ``phone``, ``sender_name``, ``route``, ``status``,
-        ``is_final``, ``occurred_at``.
+        ``outcome``, ``is_final``, ``dated``, ``occurred_at``.
         """
         cols = [
             "message_id",
@@ -204,13 +243,19 @@ class EventLog:
             "sender_name",
             "route",
             "status",
+            "outcome",
             "is_final",
+            "dated",
             "occurred_at",
         ]
-        ds = self.df.loc[self.df["event"] == "delivery-status", cols]
-        ordered = ds.sort_values(["is_final", "occurred_at"], kind="stable", na_position="first")
+        ds = self.df.loc[self.df["event"] == "delivery-status", cols].copy()
+        ds["_when"] = ds["occurred_at"].where(ds["dated"])
+        ds["_rank"] = [statuses.precedence(s) for s in ds["status"].tolist()]
+        ordered = ds.sort_values(
+            ["is_final", "dated", "_when", "_rank"], kind="stable", na_position="first"
+        )
         last = ordered.drop_duplicates(["message_id", "phone"], keep="last")
-        result: pd.DataFrame = last.sort_values(["message_id", "phone"], ignore_index=True)
+        result: pd.DataFrame = last[cols].sort_values(["message_id", "phone"], ignore_index=True)
         return result
 
     def time_span(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
@@ -250,233 +295,28 @@ class EventLog:
 
 
 # ---------------------------------------------------------------------------------------------
-# SQL
-# ---------------------------------------------------------------------------------------------
-
-
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _status_case(status_map: Mapping[Any, str] | None) -> str:
-    codes: dict[int, str] = dict(DELIVERY_STATUS_CODES)
-    names: dict[str, str] = {n: n for n in STATUS_NAMES}
-    for key, value in (status_map or {}).items():
-        name = str(value).strip().lower()
-        if isinstance(key, (int, np.integer)) or (isinstance(key, str) and key.strip().isdigit()):
-            codes[int(key)] = name
-        else:
-            names[str(key).strip().lower()] = name
-        names.setdefault(name, name)
-    by_code = " ".join(f"WHEN {c} THEN {_q(n)}" for c, n in sorted(codes.items()))
-    by_name = " ".join(f"WHEN {_q(k)} THEN {_q(n)}" for k, n in sorted(names.items()))
-    exact = " ".join(f"WHEN {_q(str(c))} THEN {_q(n)}" for c, n in sorted(codes.items()))
-    return (
-        f"CASE WHEN f_status IS NULL THEN NULL ELSE CASE f_status {exact} ELSE "
-        "CASE WHEN try_cast(f_status AS BIGINT) IS NOT NULL THEN "
-        f"CASE try_cast(f_status AS BIGINT) {by_code} ELSE 'unknown' END "
-        f"ELSE CASE lower(trim(f_status)) {by_name} ELSE 'unknown' END END END END"
-    )
-
-
-def _event_case() -> str:
-    aliases: dict[str, str] = {k.lower(): v for k, v in EVENT_TYPES.items()}
-    for name in EVENT_TYPES.values():
-        aliases[name] = name
-        aliases[name.replace("-", "_")] = name
-    when = " ".join(f"WHEN {_q(k)} THEN {_q(v)}" for k, v in sorted(aliases.items()))
-    canonical = ", ".join(_q(v) for v in EVENT_TYPES.values())
-    exact = " ".join(f"WHEN {_q(k)} THEN {_q(v)}" for k, v in EVENT_TYPES.items())
-    return (
-        f"CASE WHEN f_hint IN ({canonical}) THEN f_hint "
-        f"WHEN f_hint IS NULL AND f_type IN ({', '.join(_q(k) for k in EVENT_TYPES)}) "
-        f"THEN CASE f_type {exact} END ELSE "
-        f"coalesce(CASE lower(trim(f_hint)) {when} END, CASE lower(trim(f_type)) {when} END, "
-        "CASE WHEN f_status IS NOT NULL THEN 'delivery-status' "
-        "WHEN f_fromNumber IS NOT NULL AND coalesce(f_message, f_text) IS NOT NULL "
-        "THEN 'message-reply' "
-        "WHEN f_optInType IS NOT NULL THEN 'number-opt-in' "
-        "WHEN f_destinationNumber IS NOT NULL THEN 'message-send' END) END"
-    )
-
-
-_NANP_RE: Final = r"(\+?1[ .-]?)?\(?[2-9][0-9]{2}\)?[ .-]?[2-9][0-9]{2}[ .-]?[0-9]{4}"
-_FINAL_SQL: Final = ", ".join(_q(s) for s in sorted(FINAL_STATUSES))
-
-_MACROS: Final = r"""
-CREATE OR REPLACE MACRO mta_ts_slow(x) AS coalesce(
-    CASE WHEN try_cast(x AS DOUBLE) IS NOT NULL THEN
-      CASE WHEN abs(try_cast(x AS DOUBLE)) >= 1e11
-           THEN try(to_timestamp(try_cast(x AS DOUBLE) / 1000.0))
-           ELSE try(to_timestamp(try_cast(x AS DOUBLE))) END END,
-    try_strptime(x, '%Y%m%dT%H%M%S%z'),
-    try_strptime(x, '%Y-%m-%d %H:%M:%S %z'));
-"""
-
-
-def _build_sql(status_map: Mapping[Any, str] | None, verify: bool) -> str:
-    fields = ",\n    ".join(
-        f"coalesce(d.{_qi(f)}, b.{_qi(f)}) AS f_{f}" for f in _BODY_FIELDS if f not in ("event",)
-    )
-    sig = (
-        """coalesce(o.headers['X-Signature'], o.signature,
-        CASE WHEN contains(text, '"x-signature"')
-             THEN json_extract_string(text, '$.headers."x-signature"') END)"""
-        if verify
-        else "NULL::VARCHAR"
-    )
-    ws = "' ' || chr(9) || chr(13) || chr(10) || chr(65279)"
-    return f"""
-WITH p1 AS (
-  SELECT line, text,
-    CASE WHEN starts_with(text, '{{') THEN TRUE
-         ELSE starts_with(ltrim(text, {ws}), '{{') END AS is_obj,
-    try(from_json(text, {_q(_RECORD)})) AS o
-  FROM chunk
-), p2 AS (
-  SELECT *,
-    (o.raw_body IS NOT NULL OR o.body IS NOT NULL) AS is_rec,
-    coalesce(o.raw_body, o.body::VARCHAR) AS rb
-  FROM p1
-), p3 AS (
-  SELECT *,
-    CASE WHEN o IS NULL OR NOT is_obj THEN NULL WHEN is_rec THEN rb ELSE text END AS src
-  FROM p2
-), p4 AS (
-  SELECT *,
-    CASE WHEN starts_with(src, '{{') THEN TRUE
-         ELSE starts_with(ltrim(src, {ws}), '{{') END AS src_obj,
-    try(from_json(src, {_q(_BODY)})) AS b
-  FROM p3
-), p5 AS (
-  SELECT *, CASE WHEN b.data IS NOT NULL THEN try(from_json(b.data, {_q(_BODY)})) END AS d
-  FROM p4
-), f AS (
-  SELECT line, text, is_obj, o, is_rec, rb, src_obj, b,
-    {sig} AS sig,
-    o.raw_body IS NOT NULL AS has_raw,
-    coalesce(CASE WHEN is_rec THEN o.event END, d.event, b.event) AS f_hint,
-    CASE WHEN is_rec THEN nullif(o.received_at, '') END AS f_received,
-    coalesce(d.tags, b.tags) AS f_tags,
-    {fields}
-  FROM p5
-), g AS (
-  SELECT *,
-    {_event_case()} AS ev,
-    nullif(f_senderName, '') AS sender,
-    try_cast(coalesce(f_timestamp, f_date) AS TIMESTAMPTZ) AS ts0,
-    try_cast(f_received AS TIMESTAMPTZ) AS recv0,
-    try_cast(f_messageId AS BIGINT) AS mid
-  FROM f
-), g2 AS (
-  SELECT *,
-    CASE WHEN ts0 IS NOT NULL OR coalesce(f_timestamp, f_date) IS NULL THEN ts0
-         ELSE mta_ts_slow(coalesce(f_timestamp, f_date)) END AS ts,
-    CASE WHEN recv0 IS NOT NULL OR f_received IS NULL THEN recv0
-         ELSE mta_ts_slow(f_received) END AS recv
-  FROM g
-), h AS (
-  SELECT *,
-    CASE ev WHEN 'message-reply' THEN coalesce(f_fromNumber, f_number)
-            WHEN 'number-opt-in' THEN coalesce(f_number, f_fromNumber, f_destinationNumber)
-            ELSE coalesce(f_destinationNumber, f_number, f_to, f_toNumber) END AS phone_raw,
-    {_status_case(status_map)} AS st
-  FROM g2
-), k AS (
-  SELECT *,
-    CASE
-      WHEN phone_raw IS NULL THEN NULL
-      WHEN regexp_full_match(phone_raw, '\\+1[2-9][0-9]{{2}}[2-9][0-9]{{6}}') THEN phone_raw
-      WHEN regexp_full_match(phone_raw, {_q(_NANP_RE)})
-        THEN '+1' || right(regexp_replace(phone_raw, '[^0-9]', '', 'g'), 10)
-      WHEN regexp_full_match(phone_raw, '\\+[2-9][0-9]{{6,14}}') THEN phone_raw
-    END AS phone_fast
-  FROM h
-)
-SELECT * EXCLUDE (text, c_msg, c_ts, c_recv),
-  CASE WHEN reason IS NULL THEN NULL ELSE CASE reason
-    WHEN 'not-json' THEN CASE WHEN is_rec THEN 'the record''s body is not valid JSON'
-                              ELSE 'the line is not valid JSON' END
-    WHEN 'not-an-event' THEN CASE WHEN NOT is_obj THEN 'the line is JSON but not an object'
-                                  WHEN is_rec AND NOT src_obj
-                                  THEN 'the record''s body is JSON but not an object'
-                                  ELSE 'no event name, type or known event fields' END
-    WHEN 'bad-field' THEN coalesce(c_msg, c_ts, c_recv)
-    WHEN 'missing-field' THEN CASE WHEN phone_raw IS NULL THEN event || ' has no phone number field'
-                                   ELSE 'delivery-status has no status' END
-  END END AS detail,
-  CASE WHEN reason IS NOT NULL THEN rtrim(text, chr(13) || chr(10)) END AS raw_line,
-  CASE WHEN reason IS NULL THEN hash(raw) END AS dkey
-FROM (SELECT
-  line, text, sig, has_raw, is_rec, is_obj, src_obj,
-  CASE
-    WHEN o IS NULL THEN 'not-json'
-    WHEN NOT is_obj THEN 'not-an-event'
-    WHEN is_rec AND b IS NULL THEN 'not-json'
-    WHEN is_rec AND NOT src_obj THEN 'not-an-event'
-    WHEN ev IS NULL THEN 'not-an-event'
-    WHEN f_messageId IS NOT NULL AND mid IS NULL THEN 'bad-field'
-    WHEN coalesce(f_timestamp, f_date) IS NOT NULL AND ts IS NULL THEN 'bad-field'
-    WHEN f_received IS NOT NULL AND recv IS NULL THEN 'bad-field'
-    WHEN phone_raw IS NULL THEN 'missing-field'
-    WHEN ev = 'delivery-status' AND f_status IS NULL THEN 'missing-field'
-  END AS reason,
-  CASE WHEN f_messageId IS NOT NULL AND mid IS NULL
-       THEN 'messageId ' || left(f_messageId, 40) || ' is not an integer' END AS c_msg,
-  CASE WHEN coalesce(f_timestamp, f_date) IS NOT NULL AND ts IS NULL
-       THEN 'timestamp ' || left(coalesce(f_timestamp, f_date), 40) || ' is not a time'
-  END AS c_ts,
-  CASE WHEN f_received IS NOT NULL AND recv IS NULL
-       THEN 'received_at ' || left(f_received, 40) || ' is not a time' END AS c_recv,
-  ev AS event,
-  coalesce(ts, recv) AS occurred_at,
-  recv AS received_at,
-  mid AS message_id,
-  f_externalId AS external_id,
-  phone_raw,
-  phone_fast,
-  sender AS sender_name,
-  f_status AS status_code,
-  st AS status,
-  CASE
-    WHEN lower(coalesce(f_route, f_channel)) LIKE '%imessage%' THEN 'imessage'
-    WHEN lower(coalesce(f_route, f_channel)) LIKE '%sms%' THEN 'sms'
-    WHEN lower(coalesce(f_route, f_channel)) LIKE '%mms%' THEN 'sms'
-    WHEN nullif(trim(coalesce(f_route, f_channel)), '') IS NOT NULL THEN 'unknown'
-    WHEN ev = 'number-opt-in' THEN CASE lower(f_optInType) WHEN 'imessage' THEN 'imessage'
-                                    WHEN 'sms' THEN 'sms' ELSE 'unknown' END
-    WHEN sender IS NOT NULL THEN 'imessage'
-    ELSE 'sms'
-  END AS route,
-  coalesce(st IN ({_FINAL_SQL}), FALSE) AS is_final,
-  CASE WHEN ev = 'message-reply' THEN coalesce(f_message, f_text) END AS reply_text,
-  f_tags::VARCHAR AS tags,
-  CASE WHEN is_rec THEN rb ELSE rtrim(text, chr(13) || chr(10)) END AS raw
-FROM k) z
-"""
-
-
-def _qi(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-# ---------------------------------------------------------------------------------------------
 # The line pipeline
 # ---------------------------------------------------------------------------------------------
 
 
 class _Loader:
-    def __init__(self, secret: str | None, status_map: Mapping[Any, str] | None) -> None:
+    def __init__(
+        self, secret: str | None, status_map: Mapping[Any, str] | None, naive_timezone: str
+    ) -> None:
         import duckdb
 
+        tables = _event_sql.status_tables(status_map)
         self.con: duckdb.DuckDBPyConnection = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
+        self.con.execute("SET arrow_large_buffer_size = true")  # text as large_string
         # Each run holds one block: hand freed memory back instead of caching it for later runs.
         self.con.execute("SET allocator_flush_threshold = '32MB'")
         self.con.execute("SET allocator_bulk_deallocation_flush_threshold = '32MB'")
-        self.con.execute(_MACROS)
-        self.sql = _build_sql(status_map, secret is not None)
+        zone = _checked_zone(naive_timezone, self.con)
+        self.con.execute(_event_sql.macros())
+        self.sql = _event_sql.build_sql(tables, secret is not None, zone)
+        self.context = Context(tables, zone)
         self.secret = secret
         self.events: list[pa.Table] = []
         self.pool: Any = None
@@ -543,9 +383,8 @@ class _Loader:
         self._finish(result, texts, name)
 
     def _finish(self, result: pa.Table, texts: pa.Array, name: str) -> None:
-        if self.secret is not None:
-            result = self._verify(result, texts)
-        self._split(result, name)
+        forged = self._forged(result) if self.secret is not None else None
+        self._split(result, texts, name, forged)
         del result
         # Per-block temporaries are freed now; hand their pages back so they do not add up
         # with the growing events at the peak.
@@ -568,43 +407,28 @@ class _Loader:
             result = result.sort_by("line")  # DuckDB keeps insertion order; make sure of it
         return result
 
-    def _verify(self, result: pa.Table, texts: pa.Array) -> pa.Table:
-        """Re-check X-Signature of every record with a raw body (HMAC in C via hashlib)."""
+    def _forged(self, result: pa.Table) -> np.ndarray:
+        """Rows whose record has a raw body and an X-Signature that does not match it."""
         import pyarrow.compute as pc
 
         assert self.secret is not None
         need = pc.and_(pc.is_valid(result.column("sig")), result.column("has_raw"))
-        idx = np.flatnonzero(need.to_numpy(zero_copy_only=False))
+        idx = np.flatnonzero(np_bool(need))
+        bad = np.zeros(len(result), dtype=bool)
         if len(idx) == 0:
-            return result
+            return bad
         take = pa.array(idx)
         bodies = pc.take(result.column("raw"), take).to_pylist()
         sigs = pc.take(result.column("sig"), take).to_pylist()
-        key = self.secret.encode()
-        mac = hmac.new(key, digestmod=hashlib.sha256)
-        bad = np.zeros(len(result), dtype=bool)
+        mac = hmac.new(self.secret.encode(), digestmod=hashlib.sha256)
         for i, body, sig in zip(idx.tolist(), bodies, sigs, strict=True):
             m = mac.copy()
             m.update(body.encode())
-            if not hmac.compare_digest(m.hexdigest(), sig.strip().lower()):
+            # the same test as contract.signature.verify_signature, with the key schedule reused
+            candidate = sig.strip().lower()
+            if not candidate.isascii() or not hmac.compare_digest(m.hexdigest(), candidate):
                 bad[i] = True
-        if not bad.any():
-            return result
-        mask = pa.array(bad)
-        bad_idx = pa.array(np.flatnonzero(bad))
-        lines = [str(t).rstrip("\r\n") for t in pc.take(texts, bad_idx).to_pylist()]
-        full = pa.array([None] * len(result), pa.string())
-        full = pc.replace_with_mask(full, mask, pa.array(lines, pa.string()))
-        raw_line = pc.coalesce(result.column("raw_line"), full)
-        reason = pc.if_else(mask, "bad-signature", result.column("reason"))
-        detail = pc.if_else(
-            mask,
-            "X-Signature does not match raw_body under the given secret",
-            result.column("detail"),
-        )
-        for name, values in (("reason", reason), ("detail", detail), ("raw_line", raw_line)):
-            result = result.set_column(result.schema.get_field_index(name), name, values)
-        return result
+        return bad
 
     def _reject_rows(self, chunk: pa.Table, name: str, reason: str, detail: str) -> None:
         texts = [str(t).rstrip("\r\n") for t in chunk.column("text").to_pylist()]
@@ -621,34 +445,48 @@ class _Loader:
             )
         )
 
-    def _split(self, result: pa.Table, name: str) -> None:
+    def _split(
+        self, result: pa.Table, texts: pa.Array, name: str, forged: np.ndarray | None
+    ) -> None:
+        """File each row of a SQL result as an event or a rejected line."""
         import pyarrow.compute as pc
 
-        result = self._fix_phones(result)
-        reason = result.column("reason")
-        bad = pc.is_valid(reason)
+        rows = Rows(result, self.context)
+        if forged is not None:  # before any other reason: the body cannot be trusted
+            rows.ok |= forged
+            rows.reject(forged, "bad-signature", _FORGED)
+        cols = rows.finish()
         prefix = name + ":"
-        if pc.any(bad).as_py():
-            rej = result.filter(bad)
-            src = pc.binary_join_element_wise(prefix, pc.cast(rej.column("line"), pa.string()), "")
-            raw = pc.coalesce(rej.column("raw_line"), rej.column("raw"))
+        bad = np.flatnonzero(~rows.ok)
+        if len(bad):
+            take = pa.array(bad)
+            lines = pc.cast(pc.take(result.column("line"), take), pa.string())
+            raw = pc.utf8_rtrim(pc.take(texts, take), characters="\r\n")
             self.rejected.append(
                 pa.table(
-                    [src, rej.column("reason"), rej.column("detail"), raw],
+                    [
+                        pc.binary_join_element_wise(prefix, lines, ""),
+                        pa.array(rows.reason[bad], pa.string()),
+                        pa.array(rows.detail[bad], pa.string()),
+                        raw,
+                    ],
                     schema=_REJECTED_SCHEMA,
                 )
             )
-            result = pc.filter(result, pc.invert(bad), memory_pool=_KEEP_POOL)
-        if len(result) == 0:
+        if not rows.ok.any():
             return
-        line = pc.cast(result.column("line"), pa.string())
-        src = pc.binary_join_element_wise(prefix, line, "", memory_pool=_KEEP_POOL)
-        cols = {c: result.column(c) for c in EVENT_COLUMNS if c not in ("source", "phone", "text")}
-        cols["text"] = result.column("reply_text")
-        cols["source"] = src
-        cols["phone"] = result.column("phone_fast")
-        table = pa.table([cols[c] for c in EVENT_COLUMNS], schema=_EVENT_SCHEMA)
-        self._add(table, result.column("dkey").to_numpy())
+        line = pc.cast(result.column("line"), pa.large_string())
+        cols["source"] = pc.binary_join_element_wise(
+            pa.scalar(prefix, pa.large_string()), line, pa.scalar("", pa.large_string())
+        )
+        for name, (_, values) in _event_sql.ENUM_COLUMNS.items():
+            cols[name] = own_dictionary(cols[name], values)
+        table = pa.table([cols[c] for c in EVENT_COLUMNS], schema=_KEPT_SCHEMA)
+        keys = result.column("dkey").to_numpy()
+        if len(bad):
+            table = pc.filter(table, pa.array(rows.ok))
+            keys = keys[rows.ok]
+        self._add(table, keys)
 
     def _add(self, table: pa.Table, keys: np.ndarray) -> None:
         """Keep ``table``'s events, minus exact duplicates of bodies already kept (rejected)."""
@@ -683,15 +521,17 @@ class _Loader:
             self.rejected.append(
                 pa.table(
                     [
-                        pa.array(_pick(table.column("source"), dup), pa.string()),
+                        pa.array(pick(table.column("source"), dup), pa.string()),
                         pa.array(["duplicate"] * len(dup), pa.string()),
                         pc.binary_join_element_wise("same body as ", sources, ""),
-                        pa.array(_pick(table.column("raw"), dup), pa.string()),
+                        pa.array(pick(table.column("raw"), dup), pa.string()),
                     ],
                     schema=_REJECTED_SCHEMA,
                 )
             )
-            table = pc.filter(table, pa.array(keep), memory_pool=_KEEP_POOL)
+        # Always a copy into the keep pool, duplicates or not: a column still pointing into
+        # DuckDB's result would keep all of that result (every column) alive until the end.
+        table = pc.filter(table, pa.array(keep), memory_pool=_KEEP_POOL)
         # Remember the new bodies (first occurrences only) by their row in the kept table.
         new = ~hit & ~same & keep[order]
         uk = sk[new]
@@ -717,14 +557,14 @@ class _Loader:
         out: list[Any] = [None] * len(loc)
         for t in np.unique(which).tolist():
             sel = np.flatnonzero(which == t)
-            vals = _pick(tables[t].column(column), loc[sel] - starts[t])
+            vals = pick(tables[t].column(column), loc[sel] - starts[t])
             for i, v in zip(sel.tolist(), vals, strict=True):
                 out[i] = v
         return pa.array(out, pa.string())
 
     def _same_raw(self, table: pa.Table, dup: np.ndarray, first: np.ndarray) -> np.ndarray:
         """Which hash matches are exact duplicates (same raw text), not collisions."""
-        mine = _pick(table.column("raw"), dup)
+        mine = pick(table.column("raw"), dup)
         theirs = self._take("raw", first, table).to_pylist()
         return np.array([a == b for a, b in zip(mine, theirs, strict=True)], dtype=bool)
 
@@ -738,48 +578,25 @@ class _Loader:
             self.con.unregister("ev_in")
         self._add(table, keys.column("h").to_numpy())
 
-    def _fix_phones(self, result: pa.Table) -> pa.Table:
-        """Normalise the phones the SQL fast path left alone; reject the invalid ones."""
-        import pyarrow.compute as pc
 
-        need = pc.and_(
-            pc.and_(
-                pc.is_null(result.column("phone_fast")), pc.is_valid(result.column("phone_raw"))
-            ),
-            pc.is_null(result.column("reason")),
-        )
-        if not pc.any(need).as_py():
-            return result
-        idx = np.flatnonzero(need.to_numpy(zero_copy_only=False))
-        raws = pc.take(result.column("phone_raw"), pa.array(idx)).to_pylist()
-        fixed = [normalize_phone(r) for r in raws]
-        phone = result.column("phone_fast").to_pylist()
-        reason = result.column("reason").to_pylist()
-        detail = result.column("detail").to_pylist()
-        for i, raw, norm in zip(idx.tolist(), raws, fixed, strict=True):
-            if norm is None:
-                reason[i] = "bad-field"
-                detail[i] = f"phone {str(raw)[:40]!r} is not a valid phone number"
-            else:
-                phone[i] = norm
-        for name, values in (("phone_fast", phone), ("reason", reason), ("detail", detail)):
-            pos = result.schema.get_field_index(name)
-            result = result.set_column(pos, name, pa.array(values, pa.string()))
-        return result
+_FORGED: Final = "X-Signature does not match raw_body under the given secret"
 
 
-def _pick(column: pa.ChunkedArray, rows: np.ndarray) -> list[Any]:
-    """Python values of ``column`` at ``rows`` without concatenating its chunks (few rows)."""
-    chunks = column.chunks
-    bounds = np.cumsum([0, *(len(c) for c in chunks)])
-    which = np.searchsorted(bounds, rows, side="right") - 1
-    out: list[Any] = [None] * len(rows)
-    for k in np.unique(which).tolist():
-        sel = np.flatnonzero(which == k)
-        vals = chunks[k].take(pa.array(rows[sel] - bounds[k])).to_pylist()
-        for i, v in zip(sel.tolist(), vals, strict=True):
-            out[i] = v
-    return out
+def _checked_zone(name: str, con: duckdb.DuckDBPyConnection) -> str:
+    """``name`` if both zoneinfo and DuckDB know the zone, else a ValidationError."""
+    from zoneinfo import ZoneInfo
+
+    import duckdb
+
+    try:
+        ZoneInfo(name)
+        con.execute("SELECT timezone(?, TIMESTAMP '2000-01-01')", [name]).fetchall()
+    except (KeyError, ValueError, TypeError, duckdb.Error) as exc:
+        raise ValidationError(
+            f"naive_timezone={name!r} is not a time zone Python and DuckDB both know; "
+            "give an IANA name such as 'America/Chicago'"
+        ) from exc
+    return name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1094,13 +911,13 @@ class _Reader:
                     (lower[c] for c in ("x_signature", "x-signature", "signature") if c in lower),
                     None,
                 )
-                parts = [f"raw_body := coalesce({_qi(body_col)}, '')"]
+                parts = [f"raw_body := coalesce({quote_ident(body_col)}, '')"]
                 if "received_at" in lower:
-                    parts.append(f"received_at := {_qi(lower['received_at'])}")
+                    parts.append(f"received_at := {quote_ident(lower['received_at'])}")
                 if "event" in lower:
-                    parts.append(f"event := {_qi(lower['event'])}")
+                    parts.append(f"event := {quote_ident(lower['event'])}")
                 if sig_col is not None:
-                    parts.append(f"signature := {_qi(sig_col)}")
+                    parts.append(f"signature := {quote_ident(sig_col)}")
                 sql = f"SELECT to_json(struct_pack({', '.join(parts)}))::VARCHAR AS text FROM t_in"
             else:
                 sql = "SELECT to_json(t_in)::VARCHAR AS text FROM t_in"
@@ -1114,9 +931,13 @@ class _Reader:
 
         table = pq.read_table(path)
         if set(EVENT_COLUMNS) <= set(table.column_names):
-            table = table.select(list(EVENT_COLUMNS)).cast(_EVENT_SCHEMA)
+            table = table.select(list(EVENT_COLUMNS)).cast(_KEPT_SCHEMA)
             self.loader.add_events(table)
             return
+        if set(EVENT_COLUMNS) - set(_NEW_COLUMNS) <= set(table.column_names):
+            # an Events file of an earlier version: its statuses were read with another table
+            table = table.select(["received_at", "event", "raw"])
+            table = table.rename_columns(["received_at", "event", "raw_body"])
         self._table(table, name, first_line=1)
 
 
@@ -1131,10 +952,11 @@ def _run(
     source: str,
     secret: str | None,
     status_map: Mapping[Any, str] | None,
+    naive_timezone: str,
 ) -> EventLog:
     from tqdm.auto import tqdm
 
-    loader = _Loader(secret, status_map)
+    loader = _Loader(secret, status_map, naive_timezone)
     try:
         total = sum(p.stat().st_size for p in paths or ())
         with tqdm(
@@ -1152,19 +974,13 @@ def _run(
                 texts = pa.array(list(bodies), pa.string())
                 loader.lines(texts, np.arange(1, len(texts) + 1), source)
         loader.drain()
-        if loader.events:
-            events = pa.Table.from_batches(
-                [b for t in loader.events for b in t.to_batches()], schema=_EVENT_SCHEMA
-            )
-        else:
-            events = _EVENT_SCHEMA.empty_table()
+        events = loader.events or [_KEPT_SCHEMA.empty_table()]
         loader.events = []
         loader.runs = []  # the duplicate index is no longer needed: free it before the frame
         rejected_tables = loader.rejected
     finally:
         loader.close()
     df = _events_frame(events)
-    del events
     if rejected_tables:
         rejected = pa.concat_tables(rejected_tables).to_pandas()
     else:
@@ -1177,6 +993,7 @@ def read_webhook_log(
     *,
     secret: str | None = None,
     status_map: Mapping[Any, str] | None = None,
+    naive_timezone: str = NAIVE_TIMEZONE,
 ) -> EventLog:
     """Load webhook logs into the Events table.
 
@@ -1186,15 +1003,21 @@ def read_webhook_log(
         Any mix of: the receiver's JSON Lines (``received_at``, ``event``, ``headers``,
         ``raw_body``); JSON Lines of bare bodies; a JSON array of bodies; CSV (a ``.csv`` or
         ``.tsv`` name) with a ``raw_body``/``body``/``payload`` column or with the payload
-        fields as columns; Parquet
-        from :meth:`EventLog.to_parquet`; any of these gzipped. Bodies may be flat or wrapped in
-        ``{"data": {...}}``.
+        fields as columns; Parquet from :meth:`EventLog.to_parquet` (one written by an earlier
+        version is read again from its ``raw`` bodies); any of these gzipped. Bodies may be flat
+        or wrapped in ``{"data": {...}}``.
     secret : str, optional
         Re-verify each record that has its raw body and ``X-Signature``; mismatches go to
         ``.rejected`` as ``bad-signature``.
     status_map : mapping, optional
-        Extra or replacement status codes (``{7: "delivered"}``) or names
-        (``{"failed": "undelivered"}``) on top of ``models.DELIVERY_STATUS_CODES``.
+        Codes or names to add to MTA's documented table, or to read differently, each mapped
+        to a documented status name: ``{14: "delivery_failed", "bounced": "undeliverable"}``.
+        The outcome follows the name.
+    naive_timezone : str
+        The zone a body's time is read in when it has neither ``Z`` nor an offset (default
+        ``contract.assumptions.NAIVE_TIMEZONE``, Central time like MTA's own stamps). Times
+        with ``Z`` or an offset are read as given, epoch numbers as UTC. A body without a time
+        (a V1 delivery-status) takes ``received_at``, with ``dated`` False.
 
     Returns
     -------
@@ -1211,12 +1034,12 @@ def read_webhook_log(
     >>> _ = path.write_text('{"type":"MTAWebhook.MESSAGE_SEND","messageId":"5",'
     ...     '"destinationNumber":"+13125550123","senderName":"Acme","timestamp":1764200000}\\n')
     >>> log = read_webhook_log(path)
-    >>> log.df[["event", "message_id", "route"]].to_dict("records")
-    [{'event': 'message-send', 'message_id': 5, 'route': 'imessage'}]
+    >>> log.df[["event", "message_id", "route", "outcome"]].to_dict("records")
+    [{'event': 'message-send', 'message_id': 5, 'route': 'imessage', 'outcome': 'pending'}]
     >>> str(log.df["occurred_at"].iloc[0])
     '2025-11-26 23:33:20+00:00'
     """
-    return _run(_expand(source), None, "", secret, status_map)
+    return _run(_expand(source), None, "", secret, status_map, naive_timezone)
 
 
 def read_bodies(
@@ -1224,6 +1047,7 @@ def read_bodies(
     *,
     source: str = "bodies",
     status_map: Mapping[Any, str] | None = None,
+    naive_timezone: str = NAIVE_TIMEZONE,
 ) -> EventLog:
     """The Events table from webhook bodies given as strings (``source`` is ``<source>:<n>``)."""
-    return _run(None, list(bodies), source, None, status_map)
+    return _run(None, list(bodies), source, None, status_map, naive_timezone)

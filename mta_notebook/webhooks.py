@@ -1,24 +1,30 @@
 """Webhooks: signatures, single-event models, registration, and the public loader entry points.
 
 MTA signs each webhook with ``X-Signature``: the lowercase hex HMAC-SHA256 of the exact raw body
-under the webhook secret. :func:`verify_signature` checks one body; the receiver
-(:mod:`mta_notebook.receiver`) stores every signed event; :func:`read_webhook_log`
-(:mod:`mta_notebook.webhook_log`) loads millions of them into the Events table.
+under the webhook secret (:mod:`.contract.signature`). :func:`verify_signature` checks one body;
+the receiver (:mod:`mta_notebook.receiver`) stores every signed event; :func:`read_webhook_log`
+(:mod:`mta_notebook.webhook_log`) loads millions of them into the Events table. The models here
+read one body with the contract's field names (:mod:`.contract.events`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final, cast
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .contract import events as _events
+from .contract import routes as _routes
+from .contract.assumptions import NAIVE_TIMEZONE
+from .contract.dates import parse_time
+from .contract.events import EventName, infer_event, unwrap
+from .contract.signature import sign, verify_signature
+from .contract.statuses import StatusInfo, resolve_status
 from .errors import WebhookSignatureError
-from .models import EVENT_TYPES, EventName
 
 if TYPE_CHECKING:
     from .webhook_log import EventLog
@@ -30,6 +36,7 @@ __all__ = [
     "MessageSendEvent",
     "NumberOptInEvent",
     "WebhookEvent",
+    "check_signature",
     "fetch_deliveries",
     "infer_event",
     "parse_event",
@@ -38,101 +45,106 @@ __all__ = [
     "verify_signature",
 ]
 
-ALL_EVENTS: Final[tuple[EventName, ...]] = (
-    "message-send",
-    "delivery-status",
-    "message-reply",
-    "number-opt-in",
-)
-
-
-def sign(raw_body: bytes, secret: str) -> str:
-    """The ``X-Signature`` MTA sends for ``raw_body``: lowercase hex HMAC-SHA256.
-
-    >>> sign(b'{"a":1}', "s3cret")[:12]
-    '5910e62016ef'
-    """
-    return hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
-
-
-def verify_signature(raw_body: bytes, signature: str, secret: str) -> bool:
-    """Whether ``signature`` is the HMAC-SHA256 of the exact ``raw_body`` under ``secret``.
-
-    The comparison runs in constant time. Verify the raw bytes *before* parsing JSON: any
-    re-serialisation changes the signature.
-
-    Parameters
-    ----------
-    raw_body : bytes
-        The request body exactly as received.
-    signature : str
-        The ``X-Signature`` header (hex; case-insensitive).
-    secret : str
-        The secret the webhook was registered with.
-
-    Examples
-    --------
-    >>> body = b'{"type":"MTAWebhook.DELIVERY_STATUS","status":2}'
-    >>> verify_signature(body, sign(body, "s3cret"), "s3cret")
-    True
-    >>> verify_signature(body + b" ", sign(body, "s3cret"), "s3cret")
-    False
-    """
-    if not signature or not secret:
-        return False
-    expected = sign(raw_body, secret)
-    return hmac.compare_digest(expected, signature.strip().lower())
+ALL_EVENTS: Final[tuple[EventName, ...]] = _events.EVENTS
+_TYPE_OF: Final = {event: mta_type for mta_type, event in _events.MTA_TYPES.items()}
 
 
 # ---------------------------------------------------------------------------------------------
 # Single-event models (the receiver, tests, one-off parsing; the bulk loader uses DuckDB).
 # ---------------------------------------------------------------------------------------------
 
-_TYPE_ALIASES: Final[dict[str, EventName]] = {
-    **{k.lower(): v for k, v in EVENT_TYPES.items()},
-    **{e: e for e in ALL_EVENTS},
-    **{e.replace("-", "_"): e for e in ALL_EVENTS},
-}
-
 
 class _EventBase(BaseModel):
+    """Fields every event may carry; unknown fields are kept (``model_extra``)."""
+
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    EVENT: ClassVar[EventName]
 
     type: str | None = None
     tags: dict[str, Any] | None = None
+    date: str | int | float | None = None
     timestamp: str | int | float | None = None
-    sender_name: str | None = Field(default=None, alias="senderName")
+    sender_name: str | None = Field(default=None, alias=_routes.ROUTE_EVIDENCE_FIELD)
+
+    def _value(self, name: str) -> Any:
+        return self.model_dump(by_alias=True).get(name)
+
+    @property
+    def phone(self) -> str | None:
+        """The raw phone number: the first present field of ``PHONE_FIELDS`` for this event."""
+        for name in _events.PHONE_FIELDS[self.EVENT]:
+            value = self._value(name)
+            if value is not None:
+                return str(value)
+        return None
+
+    def occurred_at(self, naive_timezone: str = NAIVE_TIMEZONE) -> datetime | None:
+        """The body's own time in UTC (``DATE_FIELDS``, ``parse_time``); ``None`` without one."""
+        for name in _events.DATE_FIELDS:
+            value = self._value(name)
+            if value is not None and not (isinstance(value, str) and not value.strip()):
+                return parse_time(value, naive_timezone=naive_timezone)
+        return None
 
 
 class MessageSendEvent(_EventBase):
-    """``message-send``: MTA handed an outbound message to a carrier."""
+    """``message-send``: MTA handed an outbound message to a provider."""
 
-    message_id: int | str | None = Field(default=None, alias="messageId")
+    EVENT: ClassVar[EventName] = "message-send"
+
+    message_id: int | None = Field(default=None, alias="messageId")
     external_id: str | None = Field(default=None, alias="externalId")
-    destination_number: str = Field(alias="destinationNumber")
+    destination_number: str | None = Field(default=None, alias="destinationNumber")
 
 
 class DeliveryStatusEvent(MessageSendEvent):
-    """``delivery-status``: a status update (``status`` is a code or a name)."""
+    """``delivery-status``: a status update; ``status`` is a code (or a name).
+
+    >>> ev = parse_event(b'{"type":"MTAWebhook.DELIVERY_STATUS","status":7,'
+    ...                  b'"destinationNumber":"+13125550123"}')
+    >>> ev.status_info.status, ev.status_info.outcome, ev.occurred_at() is None
+    ('delivery_unconfirmed', 'unconfirmed', True)
+    """
+
+    EVENT: ClassVar[EventName] = "delivery-status"
 
     status: int | str
+
+    @property
+    def status_info(self) -> StatusInfo:
+        """The status through MTA's documented table (``resolve_status``)."""
+        return resolve_status(self.status)
 
 
 class MessageReplyEvent(_EventBase):
     """``message-reply``: a subscriber answered."""
 
+    EVENT: ClassVar[EventName] = "message-reply"
+
     reply_id: int | str | None = Field(default=None, alias="replyId")
-    from_number: str = Field(alias="fromNumber")
+    from_number: str | None = Field(default=None, alias="fromNumber")
     to_number: str | None = Field(default=None, alias="toNumber")
     message: str | None = None
-    message_id: int | str | None = Field(default=None, alias="messageId")
+    message_id: int | None = Field(default=None, alias="messageId")
     external_id: str | None = Field(default=None, alias="externalId")
+
+    @property
+    def reply_text(self) -> str | None:
+        """The reply's text: the first present field of ``REPLY_TEXT_FIELDS``."""
+        for name in _events.REPLY_TEXT_FIELDS:
+            value = self._value(name)
+            if value is not None:
+                return str(value)
+        return None
 
 
 class NumberOptInEvent(_EventBase):
-    """``number-opt-in``: a subscriber opted in (to iMessage or RCS) for a sender."""
+    """``number-opt-in``: a subscriber opted in; ``optInType`` is the method, not a channel."""
 
-    number: str
+    EVENT: ClassVar[EventName] = "number-opt-in"
+
+    number: str | None = None
     opt_in_type: str | None = Field(default=None, alias="optInType")
 
 
@@ -146,64 +158,27 @@ _MODELS: Final[dict[EventName, type[_EventBase]]] = {
 }
 
 
-def _unwrap(payload: Any) -> Any:
-    if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
-        return payload["data"]
-    return payload
-
-
-def infer_event(payload: Any, hint: str | None = None) -> EventName | None:
-    """The event name of a webhook body: ``hint`` (``?event=``), else ``type``, else its shape.
-
-    Shape rules (reference/mta-api.md §9): ``status`` -> delivery-status; ``fromNumber`` and
-    ``message`` -> message-reply; ``optInType`` -> number-opt-in; ``destinationNumber`` ->
-    message-send. ``None`` when nothing matches.
-
-    >>> infer_event({"data": {"type": "MTAWebhook.MESSAGE_REPLY"}})
-    'message-reply'
-    >>> infer_event({"status": 2, "destinationNumber": "+13125550123"})
-    'delivery-status'
-    >>> infer_event([1, 2]) is None
-    True
-    """
-    if hint and hint.strip().lower() in _TYPE_ALIASES:
-        return _TYPE_ALIASES[hint.strip().lower()]
-    body = _unwrap(payload)
-    if not isinstance(body, dict):
-        return None
-    kind = body.get("type")
-    if isinstance(kind, str) and kind.strip().lower() in _TYPE_ALIASES:
-        return _TYPE_ALIASES[kind.strip().lower()]
-    if body.get("status") is not None:
-        return "delivery-status"
-    if body.get("fromNumber") is not None and body.get("message") is not None:
-        return "message-reply"
-    if body.get("optInType") is not None:
-        return "number-opt-in"
-    if body.get("destinationNumber") is not None:
-        return "message-send"
-    return None
-
-
 def parse_event(raw: bytes | str | Mapping[str, Any], *, event: str | None = None) -> WebhookEvent:
     """Parse one webhook body (raw bytes, text or dict; flat or ``{"data": {...}}``) to a model.
 
-    Raises ``ValueError`` (pydantic's ``ValidationError`` or ``json.JSONDecodeError``) when the
-    body is not an event.
+    The event is the body's ``type``, else ``event`` (the ``?event=`` hint), else its shape
+    (:func:`infer_event`). Raises ``ValueError`` (pydantic's ``ValidationError`` or
+    ``json.JSONDecodeError``) when the body is not an event.
 
-    >>> parse_event(b'{"type":"MTAWebhook.NUMBER_OPT_IN","number":"+13125550123"}').number
-    '+13125550123'
+    >>> ev = parse_event(b'{"type":"MTAWebhook.NUMBER_OPT_IN","number":"+13125550123"}')
+    >>> ev.number, ev.phone
+    ('+13125550123', '+13125550123')
     """
     payload: Any = json.loads(raw) if isinstance(raw, (bytes, str)) else dict(raw)
     name = infer_event(payload, event)
     if name is None:
         raise ValueError("not a webhook event: no known type, ?event= or field shape")
-    return cast("WebhookEvent", _MODELS[name].model_validate(_unwrap(payload)))
+    return cast("WebhookEvent", _MODELS[name].model_validate(unwrap(payload)))
 
 
 def check_signature(raw_body: bytes, signature: str | None, secret: str) -> None:
     """Raise :class:`WebhookSignatureError` unless ``signature`` matches ``raw_body``."""
-    if not verify_signature(raw_body, signature or "", secret):
+    if not verify_signature(raw_body, signature, secret):
         raise WebhookSignatureError(
             "X-Signature does not match the body: check that the receiver uses the secret the "
             "webhook was registered with and verifies the raw bytes before any parsing"
@@ -259,7 +234,7 @@ def register_webhooks(
     """
     wanted: list[str] = []
     for event in events:
-        alias = _TYPE_ALIASES.get(event.strip().lower())
+        alias = _events.event_name(event)
         if alias is None:
             raise ValueError(f"unknown webhook event {event!r}: use one of {', '.join(ALL_EVENTS)}")
         if alias not in wanted:
@@ -281,8 +256,11 @@ def register_webhooks(
 def fetch_deliveries(client: Any, start: Any = None, end: Any = None) -> EventLog:
     """The Events table filled from ``GET /v3/deliveries`` (latest status per recipient).
 
-    For accounts without a webhook log. ``/deliveries`` does not show the route, so ``route`` is
-    ``unknown``; ``source`` is ``deliveries:<n>`` (n-th row returned).
+    For accounts without a webhook log. Each row is read like a delivery-status body: its
+    status (one of the six ``/deliveries`` names, or a code) goes through the same status
+    table, so ``status`` is e.g. ``undeliverable`` with outcome ``failed``. ``/deliveries``
+    does not show the route, so ``route`` is ``unknown``; ``source`` is ``deliveries:<n>``
+    (n-th row returned).
 
     Examples
     --------
@@ -293,13 +271,14 @@ def fetch_deliveries(client: Any, start: Any = None, end: Any = None) -> EventLo
     bodies: list[str] = []
     for row in client.iter_deliveries(start=start, end=end):
         body = {
-            "type": "MTAWebhook.DELIVERY_STATUS",
+            "type": _TYPE_OF["delivery-status"],
             "messageId": _field(row, "message_id"),
             "externalId": _field(row, "external_id"),
             "destinationNumber": _field(row, "number"),
             "status": _field(row, "status"),
-            "timestamp": _iso(_field(row, "date")),
-            "route": "unknown",
+            _events.DATE_FIELDS[0]: _iso(_field(row, "date")),
+            # /deliveries does not say how a message went: an explicit "unknown" route
+            _routes.EXPLICIT_ROUTE_FIELDS[0]: "unknown",
         }
         bodies.append(json.dumps(body, separators=(",", ":")))
     return read_bodies(bodies, source="deliveries")

@@ -4,10 +4,11 @@ Run: ``.venv/bin/python tests/make_webhooks_sample.py`` (about 30 s). Three camp
 the embedded sandbox (seed 7): "fall-sale" with the identity Acme, "weekly-deals" with Acme
 Deals, and "store-hours" from the plain longcode (no identity); six subscribers opt in to an
 identity first. The sandbox writes every webhook
-it dispatches in the receiver's format; this script then moves the times onto a fixed calendar
-(20-22 November 2026, one campaign a day) and re-signs each body, so the output is the same on
-every run and the dates make sense in a date filter. The ids, routes, statuses and replies are
-the sandbox's own.
+it dispatches in the receiver's format (V3 bodies, MTA's documented status codes: 1 QUEUED,
+2 SENDING, 3 SENT, then 4 DELIVERED or a failure code); this script then moves the times onto a
+fixed calendar (20-22 November 2026, one campaign a day) and re-signs each body, so the output
+is the same on every run and the dates make sense in a date filter. The ids, routes, statuses
+and replies are the sandbox's own.
 """
 
 from __future__ import annotations
@@ -23,9 +24,15 @@ from typing import Any
 
 import pandas as pd
 
+from mta_notebook.contract.events import DATE_FIELDS, MTA_TYPES
+from mta_notebook.contract.statuses import STATUS_BY_NAME
+
 # The sandbox's default webhook secret (SandboxConfig.webhook_secret): a public test value.
 SECRET = "sandbox-webhook-secret"
 BASE = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
+_TYPE_OF = {event: mta_type for mta_type, event in MTA_TYPES.items()}
+#: The lifecycle codes before a final one (QUEUED, SENDING, SENT), in order.
+_LIFECYCLE = [STATUS_BY_NAME[k].code for k in ("queued", "sending", "sent")]
 CAMPAIGNS: list[dict[str, Any]] = [
     {
         "campaign_id": "fall-sale",
@@ -104,7 +111,9 @@ def run_sandbox(tmp: Path) -> tuple[list[dict[str, Any]], pd.DataFrame]:
                 campaign_id=c["campaign_id"],
                 journal=tmp / "journal.sqlite",
             )
-            plan.send(client, confirm=True, progress=False)
+            # one chunk at a time: the sandbox's draws depend on the message ids, so the order
+            # of the /send calls must not depend on thread timing
+            plan.send(client, confirm=True, progress=False, max_in_flight=1)
         sb.settle(timeout=120)
     journal = Journal(tmp / "journal.sqlite")
     try:
@@ -141,11 +150,12 @@ def normalise(lines: list[dict[str, Any]], sends: pd.DataFrame) -> tuple[list[st
         if start is None:  # opt-ins and anything outside the ledger: the evening before
             start = BASE - timedelta(hours=2)
             offset = _jitter(*ident, spread=3600.0)
-        elif kind == "MTAWebhook.MESSAGE_SEND":
+        elif kind == _TYPE_OF["message-send"]:
             offset = 1.0 + _jitter(*ident, spread=1.0)
-        elif kind == "MTAWebhook.DELIVERY_STATUS" and body.get("status") == 1:
-            offset = 2.0 + _jitter(*ident, spread=2.0)
-        elif kind == "MTAWebhook.DELIVERY_STATUS":
+        elif kind == _TYPE_OF["delivery-status"] and body.get("status") in _LIFECYCLE:
+            step = _LIFECYCLE.index(body["status"])
+            offset = 2.0 + step + _jitter(*ident, spread=1.0)
+        elif kind == _TYPE_OF["delivery-status"]:
             offset = 6.0 + _jitter(*ident, spread=90.0)
         else:  # replies
             offset = 120.0 + _jitter(*ident, spread=3 * 3600.0)
@@ -162,8 +172,9 @@ def normalise(lines: list[dict[str, Any]], sends: pd.DataFrame) -> tuple[list[st
     for n, (occurred, line, body, ident) in enumerate(timed):
         if "replyId" in body:
             body["replyId"] = reply_ids[body["replyId"]]
-        if "timestamp" in body:
-            body["timestamp"] = _iso(occurred)
+        for name in DATE_FIELDS:
+            if name in body:
+                body[name] = _iso(occurred)
         raw = json.dumps(body, separators=(",", ":"))
         received = occurred + timedelta(milliseconds=200 + int(_jitter(*ident, spread=300.0)))
         record = {

@@ -32,7 +32,7 @@ def _body(i: int, **extra: Any) -> bytes:
         "messageId": 100000 + i,
         "externalId": f"camp-{i:05d}",
         "destinationNumber": f"+1312555{i % 10000:04d}",
-        "status": 2,
+        "status": 4,
         "timestamp": "2026-11-27T05:00:00.000Z",
         **extra,
     }
@@ -54,16 +54,26 @@ def test_stores_the_exact_body_and_event(tmp_path: Path) -> None:
     body = (
         b'{"type":"MTAWebhook.MESSAGE_SEND", "messageId":1,\n "destinationNumber":"+13125550123"}'
     )
+    untyped = b'{"messageId":2,"number":"+13125550123"}'
     with running_receiver(secret=SECRET, out_dir=tmp_path) as rx, httpx.Client() as http:
-        ok = http.post(rx.url + "hooks?event=delivery-status", content=body, headers=_headers(body))
+        # the signed body's type wins over the unsigned ?event= hint
+        hinted = http.post(
+            rx.url + "hooks?event=delivery-status", content=body, headers=_headers(body)
+        )
         inferred = http.post(rx.url, content=body, headers=_headers(body))
+        # without a type, the hint says what the body is
+        by_hint = http.post(
+            rx.url + "?event=number-opt-in", content=untyped, headers=_headers(untyped)
+        )
         assert http.get(rx.url + "healthz").text == "ok"
         assert rx.files() == sorted(tmp_path.glob("webhooks-*.jsonl"))
-    assert ok.status_code == 200
-    assert inferred.status_code == 200
+    assert [hinted.status_code, inferred.status_code, by_hint.status_code] == [200, 200, 200]
     rows = _lines(tmp_path)
-    assert [r["event"] for r in rows] == ["delivery-status", "message-send"]
-    assert all(r["raw_body"].encode() == body for r in rows)
+    assert [r["event"] for r in rows] == ["message-send", "message-send", "number-opt-in"]
+    assert [r["raw_body"].encode() for r in rows] == [body, body, untyped]
+    log = read_webhook_log(tmp_path, secret=SECRET)
+    assert log.df["event"].tolist() == ["message-send", "number-opt-in"]
+    assert log.rejected["reason"].tolist() == ["duplicate"]
     assert rows[0]["headers"] == {"X-Signature": sign(body, SECRET)}
     assert set(rows[0]) == {"received_at", "event", "headers", "raw_body"}
     assert rows[0]["received_at"].endswith("Z")
@@ -80,6 +90,19 @@ def test_rejects_bad_signatures_oversize_and_non_json(tmp_path: Path) -> None:
         forged = http.post(rx.url, content=body, headers=_headers(body, "wrong"))
         missing = http.post(rx.url, content=body)
         tampered = http.post(rx.url, content=body + b" ", headers=_headers(body))
+        good = sign(body, SECRET)
+        # headers that are not ASCII (or not hex at all): 401, never a 500
+        odd = [
+            ("é" + good[1:]).encode("utf-8"),
+            ("é" + good[1:]).encode("latin-1"),
+            b"\xff" * 64,
+            good.encode() + b"\x80",
+            b"sha256=" + good.encode(),
+            b"not-hex",
+        ]
+        unreadable = [
+            http.post(rx.url, content=body, headers={"X-Signature": v}).status_code for v in odd
+        ]
         big = b"{" + b" " * 3000 + b"}"
         too_big = http.post(rx.url, content=big, headers=_headers(big))
 
@@ -96,6 +119,7 @@ def test_rejects_bad_signatures_oversize_and_non_json(tmp_path: Path) -> None:
         )
         get = http.get(rx.url + "hooks")
     assert [forged.status_code, missing.status_code, tampered.status_code] == [401, 401, 401]
+    assert unreadable == [401] * len(odd)
     assert [too_big.status_code, streamed.status_code] == [413, 413]
     assert [not_json.status_code, not_utf8.status_code] == [400, 400]
     assert get.status_code == 405
@@ -169,7 +193,7 @@ async def _post_all(
 
 def test_under_load_every_signed_post_is_stored_once(tmp_path: Path) -> None:
     good = [_body(i) for i in range(10_000)]
-    bad = [_body(i, status=3) for i in range(1_000)]
+    bad = [_body(i, status=6) for i in range(1_000)]
     with running_receiver(secret=SECRET, out_dir=tmp_path) as rx:
         codes = asyncio.run(_post_all(rx.url + "?event=delivery-status", good, SECRET, 50))
         bad_codes = asyncio.run(_post_all(rx.url, bad, "attacker", 50))

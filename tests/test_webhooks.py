@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,18 +21,23 @@ from hypothesis import strategies as st
 from mta_notebook import (
     Client,
     EventLog,
+    ValidationError,
     fetch_deliveries,
     read_webhook_log,
     register_webhooks,
     running_receiver,
     sandbox,
     verify_signature,
+    webhooks,
 )
+from mta_notebook.contract import events, signature, statuses
+from mta_notebook.contract.assumptions import DELIVERIES_NAME_FOR_CODE
 from mta_notebook.errors import WebhookLogError
 from mta_notebook.webhook_log import EVENT_COLUMNS, REJECTED_COLUMNS, read_bodies
 from mta_notebook.webhooks import (
     DeliveryStatusEvent,
     MessageReplyEvent,
+    MessageSendEvent,
     NumberOptInEvent,
     infer_event,
     parse_event,
@@ -46,7 +53,7 @@ def _body(**fields: Any) -> str:
         "messageId": 100001,
         "externalId": "camp-00001",
         "destinationNumber": "+13125550123",
-        "status": 2,
+        "status": 4,
         "tags": {"campaign": "bf"},
         "timestamp": "2026-11-27T05:00:00.123Z",
     }
@@ -88,19 +95,41 @@ def test_verify_signature_matches_hmac_and_rejects_changes() -> None:
     assert not verify_signature(body, good, "other")
     assert not verify_signature(body, "", SECRET)
     assert not verify_signature(body, good, "")
+    # a header that is not ASCII hex is no match, never an exception
+    assert not verify_signature(body, "é" + good[1:], SECRET)
+    assert not verify_signature(body, good.encode("utf-16"), SECRET)
+    assert verify_signature(body, good.encode(), SECRET)
+
+
+def test_signing_and_inference_are_the_contracts() -> None:
+    assert webhooks.sign is signature.sign
+    assert webhooks.verify_signature is signature.verify_signature is verify_signature
+    assert webhooks.infer_event is events.infer_event
+    assert webhooks.ALL_EVENTS is events.EVENTS
 
 
 def test_parse_event_models_and_inference() -> None:
     ev = parse_event(_body(status="Delivered", senderName="Acme").encode())
     assert isinstance(ev, DeliveryStatusEvent)
     assert ev.status == "Delivered"
+    assert (ev.status_info.status, ev.status_info.outcome) == ("delivered", "delivered")
     assert ev.sender_name == "Acme"
-    reply = parse_event({"data": {"fromNumber": "+13125550123", "message": "STOP"}})
+    assert ev.phone == "+13125550123"
+    assert ev.occurred_at() == pd.Timestamp("2026-11-27T05:00:00.123Z")
+    reply = parse_event({"data": {"fromNumber": "+13125550123", "text": "STOP"}})
     assert isinstance(reply, MessageReplyEvent)
-    assert isinstance(
-        parse_event('{"number":"+13125550123"}', event="number-opt-in"), NumberOptInEvent
-    )
-    assert infer_event({"optInType": "imessage"}) == "number-opt-in"
+    assert (reply.phone, reply.reply_text) == ("+13125550123", "STOP")
+    opt_in = parse_event('{"number":"+13125550123"}', event="number-opt-in")
+    assert isinstance(opt_in, NumberOptInEvent)
+    assert opt_in.phone == "+13125550123"
+    # the body's own type wins over the (unsigned) ?event= hint
+    assert isinstance(parse_event(_body(), event="number-opt-in"), DeliveryStatusEvent)
+    send = parse_event('{"type":"MTAWebhook.MESSAGE_SEND","to":"+13125550123","date":"x"}')
+    assert isinstance(send, MessageSendEvent)
+    assert (send.phone, send.occurred_at()) == ("+13125550123", None)
+    v1 = parse_event(_body(timestamp=None))  # V1 delivery-status: no date at all
+    assert v1.occurred_at() is None
+    assert infer_event({"optInType": "inbound-message"}) == "number-opt-in"
     assert infer_event({"destinationNumber": "+1"}) == "message-send"
     assert infer_event({"x": 1}) is None
     with pytest.raises(ValueError, match="not a webhook event"):
@@ -122,10 +151,12 @@ def test_receiver_jsonl_columns_and_values(tmp_path: Path) -> None:
     assert row["external_id"] == "camp-00001"
     assert row["phone"] == "+13125550123"
     assert row["sender_name"] == "Acme"
-    assert row["status_code"] == "2"
+    assert row["status_code"] == "4"
     assert row["status"] == "delivered"
+    assert row["outcome"] == "delivered"
     assert row["route"] == "imessage"
     assert bool(row["is_final"]) is True
+    assert bool(row["dated"]) is True
     assert json.loads(row["tags"]) == {"campaign": "bf"}
     assert row["source"] == f"{tmp_path / 'w.jsonl'}:1"
     assert row["raw"] == body
@@ -150,12 +181,21 @@ def test_bare_bodies_wrapped_status_names_ids_phones_and_times(tmp_path: Path) -
     assert df["status"].tolist() == [
         "delivered",
         "undelivered",
-        "sent",
+        "queued",
+        "99",
+        "Weird",
+        "delivered",
+    ]
+    assert df["outcome"].tolist() == [
+        "delivered",
+        "failed",
+        "pending",
         "unknown",
         "unknown",
-        "undeliverable",
+        "delivered",
     ]
     assert df["is_final"].tolist() == [True, True, False, False, False, True]
+    assert df["dated"].tolist() == [True, True, True, True, True, False]
     assert df["message_id"].tolist() == [7, 100001, 100001, 100001, 100001, 100001]
     assert df["phone"].tolist()[2:5] == ["+13125550124", "+13125550125", "+442079460958"]
     assert df["event"].eq("delivery-status").all()
@@ -164,15 +204,22 @@ def test_bare_bodies_wrapped_status_names_ids_phones_and_times(tmp_path: Path) -
     assert t[0] == pd.Timestamp("2025-11-26T23:33:20Z")
     assert t[1] == pd.Timestamp("2025-11-26T23:33:20.123Z")
     assert t[2] == pd.Timestamp("2026-11-27T05:00:00Z")
-    assert t[3] == pd.Timestamp("2026-11-27T05:00:00Z")  # no offset: UTC
+    assert t[3] == pd.Timestamp("2026-11-27T11:00:00Z")  # no offset: Chicago (CST), not UTC
     assert t[4] == pd.Timestamp("2026-11-27T05:00:00Z")
     assert pd.isna(t[5])  # no time and no received_at
+    utc = read_webhook_log(tmp_path / "bodies.jsonl", naive_timezone="UTC").df["occurred_at"]
+    assert utc.iloc[3] == pd.Timestamp("2026-11-27T05:00:00Z")
+    assert utc.drop(index=3).tolist()[:4] == [*t[:3], t[4]]
+    with pytest.raises(ValidationError, match="naive_timezone"):
+        read_webhook_log(tmp_path / "bodies.jsonl", naive_timezone="Mars/Olympus_Mons")
 
 
 def test_missing_time_uses_received_at(tmp_path: Path) -> None:
     body = _body(timestamp=None)
     log = read_webhook_log(_write(tmp_path / "w.jsonl", [_record(body)]))
     assert log.df["occurred_at"].iloc[0] == pd.Timestamp("2026-11-27T05:00:01Z")
+    assert log.df["received_at"].iloc[0] == pd.Timestamp("2026-11-27T05:00:01Z")
+    assert bool(log.df["dated"].iloc[0]) is False
 
 
 def test_all_event_types_and_route_rules(tmp_path: Path) -> None:
@@ -186,10 +233,15 @@ def test_all_event_types_and_route_rules(tmp_path: Path) -> None:
             }
         ),
         json.dumps({"fromNumber": "+13125550123", "toNumber": "+13125550101", "message": "STOP"}),
-        json.dumps({"number": "+13125550123", "senderName": "Acme", "optInType": "imessage"}),
+        json.dumps({"number": "+13125550123", "senderName": "Acme", "optInType": "deeplink"}),
+        # optInType is the method of the opt-in, not a channel: no senderName, route unknown
+        json.dumps({"number": "+13125550124", "optInType": "imessage"}),
         _body(route="SMS", senderName="Acme"),  # an explicit route wins over senderName
         _body(channel="iMessage"),
         _body(senderName=""),
+        _body(senderName=None, route="", channel="carrier pigeon"),  # a blank route is none
+        _record(_body(messageId=9), event="number-opt-in"),  # the body's type beats the hint
+        _record(json.dumps({"number": "+13125550125"}), event="number-opt-in"),
     ]
     log = read_webhook_log(_write(tmp_path / "w.jsonl", lines))
     _accounted(log, len(lines))
@@ -197,22 +249,74 @@ def test_all_event_types_and_route_rules(tmp_path: Path) -> None:
         "message-send",
         "message-reply",
         "number-opt-in",
+        "number-opt-in",
         "delivery-status",
         "delivery-status",
         "delivery-status",
+        "delivery-status",
+        "delivery-status",
+        "number-opt-in",
     ]
-    assert log.df["route"].tolist() == ["imessage", "sms", "imessage", "sms", "imessage", "sms"]
+    assert log.df["route"].tolist() == [
+        "imessage",
+        "sms",
+        "imessage",
+        "unknown",
+        "sms",
+        "imessage",
+        "sms",
+        "unknown",
+        "sms",
+        "unknown",
+    ]
+    assert log.df["outcome"].iloc[0] == "pending"
+    assert log.df["outcome"].isna().tolist()[1:4] == [True, True, True]
+    assert log.df["sender_name"].isna().tolist()[4:7] == [False, True, True]
     assert log.df["text"].tolist()[1] == "STOP"
     assert pd.isna(log.df["text"].tolist()[0])
 
 
 def test_status_map_overrides_codes_and_names(tmp_path: Path) -> None:
-    lines = [_body(status=7), _body(status="Failed"), _body(status=5)]
-    log = read_webhook_log(
-        _write(tmp_path / "w.jsonl", lines), status_map={7: "delivered", "failed": "undelivered"}
-    )
-    assert log.df["status"].tolist() == ["delivered", "undelivered", "unknown"]
-    assert log.df["status_code"].tolist() == ["7", "Failed", "5"]
+    lines = [_body(status=s) for s in (7, "Failed", 5, 14, "14", " bounced ", 7.0)]
+    path = _write(tmp_path / "w.jsonl", lines)
+    # values: documented names in any case, or documented codes
+    status_map = {7: "delivered", "failed": "undelivered", "14": "DELIVERY_FAILED", "Bounced": 12}
+    log = read_webhook_log(path, status_map=status_map)
+    assert log.df["status"].tolist() == [
+        "delivered",
+        "undelivered",
+        "sending_failed",
+        "delivery_failed",
+        "delivery_failed",
+        "landline",
+        "delivered",
+    ]
+    assert log.df["outcome"].tolist() == ["delivered", *["failed"] * 5, "delivered"]
+    assert log.df["status_code"].tolist() == ["7", "Failed", "5", "14", "14", "bounced", "7"]
+    plain = read_webhook_log(path).df
+    assert plain["status"].tolist() == [
+        "delivery_unconfirmed",
+        "Failed",
+        "sending_failed",
+        "14",
+        "14",
+        "bounced",
+        "delivery_unconfirmed",
+    ]
+    assert plain["outcome"].tolist() == [
+        "unconfirmed",
+        "unknown",
+        "failed",
+        "unknown",
+        "unknown",
+        "unknown",
+        "unconfirmed",
+    ]
+    assert plain["is_final"].tolist() == [True, False, True, False, False, False, True]
+    with pytest.raises(ValidationError, match="not a documented status name"):
+        read_webhook_log(path, status_map={7: "kinda delivered"})
+    with pytest.raises(ValidationError, match="neither a code nor a name"):
+        read_webhook_log(path, status_map={(7,): "delivered"})
 
 
 def test_json_array_csv_parquet_and_gzip(tmp_path: Path) -> None:
@@ -245,7 +349,7 @@ def test_json_array_csv_parquet_and_gzip(tmp_path: Path) -> None:
     fields = read_webhook_log(tmp_path / "fields.csv")
     _accounted(fields, 2)
     assert fields.df["phone"].tolist() == ["+13125550111", "+13125550112"]
-    assert fields.df["status"].tolist() == ["delivered", "undelivered"]
+    assert fields.df["status"].tolist() == ["delivered", "sent"]
     gz = read_webhook_log(tmp_path / "recs.jsonl.gz", secret=SECRET)
     _accounted(gz, 3)
 
@@ -253,6 +357,17 @@ def test_json_array_csv_parquet_and_gzip(tmp_path: Path) -> None:
     gz.to_parquet(tmp_path / "events.parquet")
     back = read_webhook_log(tmp_path / "events.parquet")
     pd.testing.assert_frame_equal(back.df, gz.df)
+
+    # An Events file of an earlier version (no dated/outcome, statuses read with the invented
+    # table of old) is read again from its raw bodies.
+    old = gz.df.drop(columns=["dated", "outcome"]).assign(status="undeliverable")
+    pq.write_table(pa.Table.from_pandas(old, preserve_index=False), tmp_path / "old.parquet")
+    again = read_webhook_log(tmp_path / "old.parquet")
+    _accounted(again, 3)
+    assert again.df["status"].tolist() == ["delivered"] * 3
+    assert again.df["outcome"].tolist() == ["delivered"] * 3
+    assert again.df["received_at"].tolist() == gz.df["received_at"].tolist()
+    (tmp_path / "old.parquet").unlink()
 
     # A list, a glob and a directory; the same bodies everywhere count once.
     both = read_webhook_log([tmp_path / "array.json", str(tmp_path / "*.csv")])
@@ -367,20 +482,32 @@ def test_reverification_agrees_with_verify_signature(tmp_path: Path, secret: str
 def test_summary_latest_and_html(tmp_path: Path) -> None:
     lines = [
         _body(status=1, timestamp="2026-11-27T05:00:00Z"),
-        _body(status=2, timestamp="2026-11-27T05:00:05Z"),
-        _body(status=1, timestamp="2026-11-27T05:00:09Z"),  # a late non-final never wins
+        _body(status=4, timestamp="2026-11-27T05:00:05Z"),
+        _body(status=3, timestamp="2026-11-27T05:00:09Z"),  # a late non-final never wins
         _body(status=1, destinationNumber="+13125550199", timestamp="2026-11-27T05:00:01Z"),
+        # undated (V1) events of one message: precedence decides, not the order they came in
+        _body(status=3, messageId=7, timestamp=None),
+        _body(status=2, messageId=7, timestamp=None),
+        _body(status=2, messageId=8, timestamp=None),
+        _body(status=1, messageId=8, timestamp="2026-11-27T05:00:00Z"),  # dated beats undated
     ]
     log = read_webhook_log(_write(tmp_path / "w.jsonl", [*lines, "oops"]))
     summary = log.summary()
-    assert summary["events"].sum() == 4
+    assert summary["events"].sum() == 8
     assert set(summary.columns) == {"event", "status", "route", "events", "first", "last"}
-    latest = log.latest().set_index("phone")["status"].to_dict()
-    assert latest == {"+13125550123": "delivered", "+13125550199": "sent"}
+    latest = log.latest()
+    got = {(int(m), p): s for m, p, s in latest[["message_id", "phone", "status"]].to_numpy()}
+    assert got == {
+        (100001, "+13125550123"): "delivered",
+        (100001, "+13125550199"): "queued",
+        (7, "+13125550123"): "sent",
+        (8, "+13125550123"): "queued",
+    }
+    assert latest["outcome"].tolist() == ["pending", "pending", "delivered", "pending"]
     html = log._repr_html_()
-    assert "4 events" in html
+    assert "8 events" in html
     assert "not-json" in html
-    assert "4 events, 1 rejected" in repr(log)
+    assert "8 events, 1 rejected" in repr(log)
     empty = EventLog()
     assert empty.summary().empty
     assert "0 events" in empty._repr_html_()
@@ -393,6 +520,8 @@ _fragments = st.sampled_from(
         _body(),
         _record(_body()),
         '{"data": {"status": 2}}',
+        '{"status": 4.0, "destinationNumber": "+13125550123", "date": "2026-11-01 01:30"}',
+        '{"status": true, "number": "(555) 234-5678", "route": 5, "timestamp": "1e3"}',
         '{"raw_body": "{',
         '{"status": [1], "destinationNumber": {"a": 1}}',
         '{"timestamp": 1e400}',
@@ -462,11 +591,15 @@ def test_fetch_deliveries_fills_the_events_table(sb: Any) -> None:
         client.send(subscribers=["+13125550123", "+13125550124"], message="hi", external_id="d-1")
         sb.settle()
         log = fetch_deliveries(client, "2000-01-01", "2100-01-01")
-    truth = {r["phone"]: r["status"] for r in sb.ground_truth()}
+    # /deliveries lists a message under one of its six filter names, not the webhook code
+    truth = {r["phone"]: DELIVERIES_NAME_FOR_CODE[r["status_code"]] for r in sb.ground_truth()}
     _accounted(log, 2)
     assert dict(zip(log.df["phone"], log.df["status"], strict=True)) == truth
+    outcomes = {s.key: s.outcome for s in statuses.DELIVERIES_FILTER_STATUSES}
+    assert log.df["outcome"].tolist() == [outcomes[s] for s in log.df["status"]]
     assert log.df["route"].eq("unknown").all()
     assert log.df["external_id"].eq("d-1").all()
+    assert log.df["dated"].all()
 
 
 def _campaign_matches_ground_truth(sb: Any, out: Path, faults: dict[str, float]) -> EventLog:
@@ -496,6 +629,7 @@ def _campaign_matches_ground_truth(sb: Any, out: Path, faults: dict[str, float])
         (r["message_id"], r["phone"]): (r["status"], r["route"], r["external_id"]) for r in truth
     }
     assert got == want
+    assert {r["status"] for r in truth} <= set(statuses.STATUS_BY_NAME)
     assert len(want) == 80
     assert {r["route"] for r in truth} == {"imessage", "sms"}
     sends = log.df[log.df["event"] == "message-send"]

@@ -83,7 +83,10 @@ def parse_time(value: object, *, naive_timezone: str = NAIVE_TIMEZONE) -> dateti
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=_zone(naive_timezone))
-    return when.astimezone(timezone.utc)
+    try:
+        return when.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past the end of datetime
+        return None
 
 
 def _parse_text(text: str) -> datetime | None:

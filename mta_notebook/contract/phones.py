@@ -39,6 +39,9 @@ import pyarrow.compute as pc
 from phonenumbers import phonenumberutil as _pnu
 
 __all__ = [
+    "NanpRule",
+    "NanpStep",
+    "nanp_validity_steps",
     "normalize_phone",
     "normalize_phones",
     "parse_phones",
@@ -199,6 +202,49 @@ class _Nanp:
 @functools.lru_cache(maxsize=1)
 def _nanp() -> _Nanp:
     return _Nanp()
+
+
+#: A validity rule: ``None`` matches nothing; else ``(general, types)``, anchored RE2 patterns
+#: that must both match the 10-digit national number (``general`` ``None``: no condition).
+NanpRule = tuple[str | None, str] | None
+#: One step of the NANP validity test: ``("pattern", rule)`` (valid when the rule matches, else
+#: the next step decides) or ``("prefix", ((rule, four-digit prefixes), ...))`` (a number whose
+#: first four digits are listed is decided by that rule alone, valid or not).
+NanpStep = tuple[str, Any]
+
+
+def nanp_validity_steps() -> tuple[NanpStep, ...] | None:
+    """The test the vectorised path runs on "+1" and ten digits starting 2-9, as data.
+
+    phonenumbers reads such a number as country code 1 and those ten digits, and
+    ``is_valid_number`` is then these steps in order (the first region whose leading digits
+    or patterns match, then that region's patterns); whatever no step decides is invalid. For
+    code that must decide it elsewhere exactly as here (the webhook log reader's SQL; the
+    patterns are RE2, as pyarrow and DuckDB run them). ``None`` when the metadata breaks the
+    fast path's assumptions: then only phonenumbers may decide.
+
+    >>> steps = nanp_validity_steps()
+    >>> [kind for kind, _ in steps][:2]
+    ['pattern', 'prefix']
+    """
+    nanp = _nanp()
+    if not nanp.ok:
+        return None
+    steps: list[NanpStep] = []
+    for kind, arg in nanp.steps:
+        if kind == "pattern":
+            steps.append(("pattern", nanp.rules[arg]))
+            continue
+        owners = sorted(int(k) for k in np.unique(arg[arg >= 0]))
+        steps.append(
+            (
+                "prefix",
+                tuple(
+                    (nanp.rules[k], tuple(int(p) for p in np.flatnonzero(arg == k))) for k in owners
+                ),
+            )
+        )
+    return tuple(steps)
 
 
 @functools.cache

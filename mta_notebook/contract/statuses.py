@@ -12,15 +12,21 @@ StatusInfo(status_code='4', status='delivered', outcome='delivered', is_final=Tr
 ('delivery_rejected', 'failed')
 >>> resolve_status(42)
 StatusInfo(status_code='42', status='42', outcome='unknown', is_final=False)
+
+A code is ASCII digits with an optional sign (``"+04"`` is 4; ``"٣"`` or ``"+-4"`` are not codes
+but unmapped text). A name matches in any case, with spaces, hyphens or underscores between its
+words (:func:`status_key`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
 __all__ = [
+    "CODE_PATTERN",
     "DELIVERIES_FILTER_STATUSES",
     "DELIVERY_STATUSES",
     "FINAL_OUTCOMES",
@@ -111,6 +117,10 @@ STATUS_BY_NAME: Final[Mapping[str, Status]] = {
     **{s.key: s for s in DELIVERY_STATUSES},
 }
 
+#: A raw status that is a code (matched in full; ASCII digits only, as ``int()`` reads them).
+CODE_PATTERN: Final = r"[+-]?[0-9]+"
+_CODE: Final = re.compile(CODE_PATTERN)
+
 #: Rank of a raw value that maps to nothing (kept, outcome unknown).
 _UNMAPPED_RANK: Final = 0
 
@@ -125,11 +135,17 @@ class StatusInfo:
     is_final: bool
 
 
-def resolve_status(value: object) -> StatusInfo:
+def resolve_status(
+    value: object,
+    *,
+    codes: Mapping[int, Status] = STATUS_BY_CODE,
+    names: Mapping[str, Status] = STATUS_BY_NAME,
+) -> StatusInfo:
     """Map a raw ``status`` (a code as number or text, or a name in any case) through the table.
 
-    ``None`` and blank give an all-``None`` answer; an unmapped value keeps its raw text as
-    ``status`` with outcome ``unknown``.
+    ``None``, booleans and blank give an all-``None`` answer; an unmapped value keeps its raw
+    text as ``status`` with outcome ``unknown``. ``codes`` and ``names`` (lower-snake keys)
+    replace the documented tables, e.g. with a user's additions.
     """
     if value is None or isinstance(value, bool):
         return StatusInfo(None, None, None, False)
@@ -138,11 +154,7 @@ def resolve_status(value: object) -> StatusInfo:
     raw = str(value).strip()
     if not raw:
         return StatusInfo(None, None, None, False)
-    status: Status | None
-    if raw.lstrip("+-").isdigit():
-        status = STATUS_BY_CODE.get(int(raw))
-    else:
-        status = STATUS_BY_NAME.get(status_key(raw))
+    status = codes.get(int(raw)) if _CODE.fullmatch(raw) else names.get(status_key(raw))
     if status is None:
         return StatusInfo(raw, raw, "unknown", False)
     return StatusInfo(raw, status.key, status.outcome, status.is_final)
