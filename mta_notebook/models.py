@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
-from typing import Any, Final, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -15,24 +15,20 @@ from pydantic import (
     model_validator,
 )
 
+from .contract.assumptions import DELIVERIES_NUMBER_FIELDS
 from .contract.dates import format_scheduled_date, parse_time
-from .contract.events import EventName
 
 __all__ = [
     "Account",
     "BulkResult",
     "DedicatedNumber",
     "Delivery",
-    "EventName",
     "Page",
-    "RouteName",
     "SendRequest",
     "SendResult",
     "Subscriber",
     "Webhook",
 ]
-
-RouteName = Literal["imessage", "sms", "unknown"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,11 +171,6 @@ class BulkResult(_Response):
     requests: int = 0
 
 
-#: Where a ``/deliveries`` row may keep the recipient's number: the row schema could not be
-#: read; third-party integrations read ``to``/``toNumber`` (mta-api.md §8).
-_DELIVERY_NUMBER_FIELDS: Final = ("number", "toNumber", "to", "destinationNumber")
-
-
 class Delivery(_Response):
     """One row of ``GET /v3/deliveries``: a message to one recipient and its latest status.
 
@@ -204,7 +195,7 @@ class Delivery(_Response):
         if not isinstance(data, dict):
             return data
         out = dict(data)
-        number = next((out[k] for k in _DELIVERY_NUMBER_FIELDS if out.get(k) is not None), None)
+        number = next((out[k] for k in DELIVERIES_NUMBER_FIELDS if out.get(k) is not None), None)
         if number is not None:
             out["number"] = str(number)
         for key in ("externalId", "external_id"):
@@ -263,28 +254,3 @@ class Page(BaseModel, Generic[ItemT]):
         if len(self.rows) == 0 or len(self.rows) < size:
             return True
         return self.total is not None and (self.page + 1) * size >= self.total
-
-
-# -- legacy ----------------------------------------------------------------------------------
-# The invented tables of before issue 11, kept only while modules of other areas still import
-# them on this branch (sandbox.dispatch, webhook_log, webhooks, analytics,
-# tests/analytics_fixtures).
-# Their branches move to ``contract``; delete this block when those are merged. Not exported.
-EVENT_TYPES: Final[dict[str, EventName]] = {
-    "MTAWebhook.MESSAGE_SEND": "message-send",
-    "MTAWebhook.DELIVERY_STATUS": "delivery-status",
-    "MTAWebhook.MESSAGE_REPLY": "message-reply",
-    "MTAWebhook.NUMBER_OPT_IN": "number-opt-in",
-}
-DELIVERY_STATUS_CODES: Final[dict[int, str]] = {
-    1: "sent",
-    2: "delivered",
-    3: "undelivered",
-    4: "undeliverable",
-    5: "unknown",
-    6: "rejected",
-}
-STATUS_NAMES: Final[tuple[str, ...]] = tuple(DELIVERY_STATUS_CODES.values())
-FINAL_STATUSES: Final[frozenset[str]] = frozenset(
-    {"delivered", "undelivered", "undeliverable", "rejected"}
-)

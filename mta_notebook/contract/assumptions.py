@@ -20,6 +20,7 @@ __all__ = [
     "ASSUMPTIONS",
     "DELIVERIES_DATE_MARGIN_DAYS",
     "DELIVERIES_NAME_FOR_CODE",
+    "DELIVERIES_NUMBER_FIELDS",
     "DOMESTIC_COUNTRY_CODE",
     "NAIVE_TIMEZONE",
     "RECONCILE_CLOCK_MARGIN_S",
@@ -56,6 +57,10 @@ RECONCILE_CLOCK_MARGIN_S: Final = 120.0
 #: events unless international sending is enabled on the account (``/faq``: "failed non-US
 #: recipients"). Sandbox config ``international``.
 DOMESTIC_COUNTRY_CODE: Final = 1
+
+#: Where a ``/deliveries`` row keeps the recipient's number, first present wins: the row schema
+#: could not be read; third-party integrations read ``to``/``toNumber`` (mta-api.md §8).
+DELIVERIES_NUMBER_FIELDS: Final[tuple[str, ...]] = ("number", "toNumber", "to", "destinationNumber")
 
 #: The ``/deliveries`` status name a message shows under, from its latest webhook code (the row
 #: schema could not be read). Only the sandbox needs it: it answers ``filters[status]`` with it.
@@ -137,6 +142,11 @@ ASSUMPTIONS: Final[Mapping[str, Assumption]] = {
         " ".join(sorted(keywords.STOP_WORDS)) + " / " + " ".join(sorted(keywords.START_WORDS)),
         "MTA does not list its keywords; carrier-standard words",
         "contract.keywords",
+    ),
+    "DELIVERIES_NUMBER_FIELDS": Assumption(
+        ", ".join(DELIVERIES_NUMBER_FIELDS),
+        "the /deliveries row schema could not be read; third-party code reads to/toNumber",
+        "contract constant",
     ),
     "DELIVERIES_NAME_FOR_CODE": Assumption(
         "4 delivered, 5/6/9 undelivered, 10/12 undeliverable, 8/11/13 rejected, 7 unknown",
