@@ -1,25 +1,27 @@
 """mta-notebook: iMessage campaigns through a Mobile Text Alerts Sender Identity, from Jupyter.
 
-Load a list (``load_subscribers``), plan and send a campaign (``plan_campaign``), read the
-webhook log (``read_webhook_log``) and report delivery per identity and route
-(``delivery_report``, ``charts``, ``Dashboard``). ``sandbox.running()`` is a local MTA to
-rehearse against.
+The flow, and the names that carry it (this namespace is the one public path):
+
+1. load: ``load_subscribers`` -> ``SubscriberList`` (``.df`` usable rows, ``.rejected``)
+2. plan: ``plan_campaign`` -> ``CampaignPlan`` (preview, segments, credits, warnings)
+3. send: ``plan.send(client)`` / ``resume_campaign`` -> ``CampaignResult`` (the send ledger),
+   journaled in a ``Journal``; ``Client`` / ``AsyncClient`` talk to MTA
+4. events: ``running_receiver`` (signed webhooks) -> ``read_webhook_log`` -> ``EventLog``
+5. analytics: ``message_table``, ``delivery_report``, ``delivery_timeseries``,
+   ``failure_reasons``, ``reply_report``, ``fallback_summary``
+6. display: ``charts``, ``save_report``, ``Dashboard``
+
+``sandbox.running()`` is a local MTA to rehearse against; ``contract`` is what MTA documents.
+Everything but the errors loads on first use, so ``import mta_notebook`` is quick and pulls in
+neither pandas nor a web server.
 """
 
-from . import charts, contract, sandbox
-from .analytics import (
-    delivery_report,
-    delivery_timeseries,
-    failure_reasons,
-    fallback_summary,
-    reply_report,
-)
-from .campaigns import CampaignPlan, CampaignResult, plan_campaign, resume_campaign
-from .client import AsyncClient, Client
-from .config import Settings
-from .contract.phones import normalize_phones
-from .dashboard import Dashboard
-from .errors import (
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -28,6 +30,7 @@ from .errors import (
     BadRequestError,
     CampaignError,
     ConfigError,
+    ConflictError,
     JournalError,
     MTAError,
     NotFoundError,
@@ -40,25 +43,99 @@ from .errors import (
     WebhookLogError,
     WebhookSignatureError,
 )
-from .journal import Journal
-from .models import (
-    Account,
-    BulkResult,
-    DedicatedNumber,
-    Delivery,
-    Page,
-    SendRequest,
-    SendResult,
-    Subscriber,
-    Webhook,
-)
-from .receiver import running_receiver
-from .report import save_report
-from .subscribers import SubscriberList, load_subscribers
-from .webhook_log import EventLog, read_webhook_log
-from .webhooks import fetch_deliveries, register_webhooks, verify_signature
+
+if TYPE_CHECKING:
+    from . import charts, contract, sandbox
+    from ._client import AsyncClient, Client
+    from ._config import Settings
+    from ._models import (
+        Account,
+        BulkResult,
+        DedicatedNumber,
+        Delivery,
+        Page,
+        SendRequest,
+        SendResult,
+        Subscriber,
+        Webhook,
+    )
+    from .analytics import (
+        delivery_report,
+        delivery_timeseries,
+        failure_reasons,
+        fallback_summary,
+        message_table,
+        reply_report,
+    )
+    from .campaigns import (
+        CampaignPlan,
+        CampaignResult,
+        check_message,
+        plan_campaign,
+        resume_campaign,
+    )
+    from .contract.phones import normalize_phones
+    from .contract.signature import verify_signature
+    from .dashboard import Dashboard
+    from .journal import Journal
+    from .receiver import running_receiver
+    from .report import save_report
+    from .subscribers import SubscriberList, load_subscribers
+    from .webhook_log import EventLog, read_webhook_log
+    from .webhooks import fetch_deliveries, register_webhooks
 
 __version__ = "0.1.0"
+
+#: Public name -> the module that defines it (imported on first use).
+_LAZY: dict[str, str] = {
+    "Client": "._client",
+    "AsyncClient": "._client",
+    "Settings": "._config",
+    **dict.fromkeys(
+        (
+            "Account",
+            "BulkResult",
+            "DedicatedNumber",
+            "Delivery",
+            "Page",
+            "SendRequest",
+            "SendResult",
+            "Subscriber",
+            "Webhook",
+        ),
+        "._models",
+    ),
+    "load_subscribers": ".subscribers",
+    "SubscriberList": ".subscribers",
+    "plan_campaign": ".campaigns",
+    "check_message": ".campaigns",
+    "resume_campaign": ".campaigns",
+    "CampaignPlan": ".campaigns",
+    "CampaignResult": ".campaigns",
+    "Journal": ".journal",
+    "running_receiver": ".receiver",
+    "read_webhook_log": ".webhook_log",
+    "EventLog": ".webhook_log",
+    "register_webhooks": ".webhooks",
+    "fetch_deliveries": ".webhooks",
+    "verify_signature": ".contract.signature",
+    "normalize_phones": ".contract.phones",
+    **dict.fromkeys(
+        (
+            "message_table",
+            "delivery_report",
+            "delivery_timeseries",
+            "failure_reasons",
+            "reply_report",
+            "fallback_summary",
+        ),
+        ".analytics",
+    ),
+    "save_report": ".report",
+    "Dashboard": ".dashboard",
+}
+#: Public submodules, also loaded on first use.
+_SUBMODULES: dict[str, str] = {"charts": ".charts", "contract": ".contract", "sandbox": ".sandbox"}
 
 __all__ = [
     "APIConnectionError",
@@ -75,6 +152,7 @@ __all__ = [
     "CampaignResult",
     "Client",
     "ConfigError",
+    "ConflictError",
     "Dashboard",
     "DedicatedNumber",
     "Delivery",
@@ -100,6 +178,7 @@ __all__ = [
     "WebhookSignatureError",
     "__version__",
     "charts",
+    "check_message",
     "contract",
     "delivery_report",
     "delivery_timeseries",
@@ -107,6 +186,7 @@ __all__ = [
     "fallback_summary",
     "fetch_deliveries",
     "load_subscribers",
+    "message_table",
     "normalize_phones",
     "plan_campaign",
     "read_webhook_log",
@@ -118,3 +198,45 @@ __all__ = [
     "save_report",
     "verify_signature",
 ]
+
+for _error in (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    CampaignError,
+    ConfigError,
+    ConflictError,
+    JournalError,
+    MTAError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    SendOutcomeUnknown,
+    ServerError,
+    SubscriberLoadError,
+    ValidationError,
+    WebhookLogError,
+    WebhookSignatureError,
+):
+    _error.__module__ = __name__  # tracebacks and reprs show the public path
+del _error
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        value: Any = importlib.import_module(_SUBMODULES[name], __name__)
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        if isinstance(value, type):
+            value.__module__ = __name__
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # the next lookup is an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -33,10 +33,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ._errors import ValidationError
 from .contract import dates, events, phones, routes, statuses
 from .contract.signature import SIGNATURE_HEADER
 from .contract.statuses import Status
-from .errors import ValidationError
 
 __all__ = [
     "BODY_FIELDS",

@@ -2,7 +2,7 @@
 
 Everything here is pure logic with an injectable clock; the two clients only add the I/O
 (``httpx.Client.send`` or ``await httpx.AsyncClient.send``) and the sleeping. Errors from httpx
-and HTTP error answers are translated into the :mod:`mta_notebook.errors` tree here and only
+and HTTP error answers are translated into the :mod:`mta_notebook._errors` tree here and only
 here (``Pipeline.on_exception`` / ``Pipeline.on_response``).
 """
 
@@ -21,9 +21,8 @@ from typing import Any, Final
 
 import httpx
 
-from .config import DEFAULT_MAX_RETRIES, redact
-from .contract.limits import RATE_LIMITS, Family, RateLimit, rate_family
-from .errors import (
+from ._config import DEFAULT_MAX_RETRIES, redact
+from ._errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -34,6 +33,7 @@ from .errors import (
     SendOutcomeUnknown,
     status_error,
 )
+from .contract.limits import RATE_LIMITS, Family, RateLimit, rate_family
 
 __all__ = [
     "DEFAULT_TIMEOUT",

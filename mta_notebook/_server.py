@@ -11,7 +11,7 @@ from typing import Any
 
 import uvicorn
 
-from .errors import MTAError
+from ._errors import MTAError
 
 __all__ = ["free_port", "serve_in_thread"]
 

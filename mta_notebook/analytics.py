@@ -49,8 +49,8 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 import pandas as pd
 
+from ._errors import ValidationError
 from .contract import keywords, routes, statuses
-from .errors import ValidationError
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir

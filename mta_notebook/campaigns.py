@@ -31,15 +31,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from .contract.assumptions import (
-    DELIVERIES_DATE_MARGIN_DAYS,
-    RECONCILE_CLOCK_MARGIN_S,
-    SMS_OVER_160,
-    SmsOver160,
-)
-from .contract.dates import format_scheduled_date, parse_scheduled_date, parse_time
-from .contract.limits import MMS_CREDITS, MMS_MAX_CHARS, RATE_LIMITS, SMS_CREDITS, SMS_MAX_CHARS
-from .errors import (
+from ._errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -51,6 +43,14 @@ from .errors import (
     RateLimitError,
     SendOutcomeUnknown,
 )
+from .contract.assumptions import (
+    DELIVERIES_DATE_MARGIN_DAYS,
+    RECONCILE_CLOCK_MARGIN_S,
+    SMS_OVER_160,
+    SmsOver160,
+)
+from .contract.dates import format_scheduled_date, parse_scheduled_date, parse_time
+from .contract.limits import MMS_CREDITS, MMS_MAX_CHARS, RATE_LIMITS, SMS_CREDITS, SMS_MAX_CHARS
 from .journal import Journal, utcnow
 
 __all__ = [

@@ -24,7 +24,7 @@ from typing import Any, Final, Literal
 
 import pandas as pd
 
-from .errors import JournalError
+from ._errors import JournalError
 
 __all__ = [
     "CHUNK_STATES",

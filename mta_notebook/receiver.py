@@ -270,8 +270,8 @@ def serve(
 
 def serve_cli(args: Any) -> int:
     """Entry point for ``mta-notebook webhooks serve`` (secret from --secret or the env)."""
-    from .config import Settings
-    from .errors import ConfigError
+    from ._config import Settings
+    from ._errors import ConfigError
 
     try:
         secret = Settings.load(webhook_secret=args.secret).require_webhook_secret()

@@ -3,7 +3,7 @@
 Every row read ends up in exactly one place: ``SubscriberList.df`` (usable recipients) or
 ``SubscriberList.rejected`` (with one ``reason``: ``missing-phone``, ``invalid-phone``,
 ``duplicate``, ``opted-out``, and a ``detail``). File-level problems raise
-:class:`~mta_notebook.errors.SubscriberLoadError`.
+:class:`~mta_notebook._errors.SubscriberLoadError`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
+from ._errors import SubscriberLoadError
 from .contract.keywords import KEYWORD_DROP_PATTERN, START_WORDS, STOP_WORDS
 from .contract.limits import BULK_MAX_RECORDS
 from .contract.phones import _to_text, parse_phones, phone_timezones
-from .errors import SubscriberLoadError
 
 __all__ = ["REASONS", "SubscriberList", "UploadResult", "load_subscribers"]
 
@@ -583,7 +583,7 @@ def _suppressed_path(path: Path, default_region: str | None) -> dict[str, str]:
             return _stops(frame, default_region)
         if _find_phone(columns, snake) is not None:
             return _suppressed(frame, default_region)
-    from .errors import WebhookLogError
+    from ._errors import WebhookLogError
     from .webhook_log import read_webhook_log
 
     try:

@@ -29,11 +29,11 @@ import pandas as pd
 import pyarrow as pa
 
 from . import _event_sql
+from ._errors import ValidationError, WebhookLogError
 from ._event_rows import KEEP_POOL, Context, Rows, np_bool, own_dictionary, pick
 from ._event_sql import quote_ident
 from .contract import statuses
 from .contract.assumptions import NAIVE_TIMEZONE
-from .errors import ValidationError, WebhookLogError
 
 if TYPE_CHECKING:
     import duckdb

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._errors import WebhookSignatureError
 from .contract import events as _events
 from .contract import routes as _routes
 from .contract.assumptions import NAIVE_TIMEZONE
@@ -24,7 +25,6 @@ from .contract.dates import parse_time
 from .contract.events import EventName, infer_event, unwrap
 from .contract.signature import sign, verify_signature
 from .contract.statuses import StatusInfo, resolve_status
-from .errors import WebhookSignatureError
 
 if TYPE_CHECKING:
     from .webhook_log import EventLog

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _jupyter import ensure_kernel
 
 from mta_notebook._server import free_port
 from mta_notebook.dashboard import CHART_NAMES, TILE_NAMES, Dashboard, _pct
+from tests._jupyter import ensure_kernel
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

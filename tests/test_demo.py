@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from mta_notebook.demo import IDENTITIES, run_demo
+from mta_notebook._demo import IDENTITIES, run_demo
 
 
 def test_demo_end_to_end(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _jupyter import KERNEL, ensure_kernel
+
+from tests._jupyter import KERNEL, ensure_kernel
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ["01_load_subscribers.ipynb", "02_send_campaign.ipynb", "03_delivery_dashboard.ipynb"]

@@ -1,29 +1,62 @@
-"""The curated namespace: complete, sorted, and light to import."""
+"""The curated namespace: complete, sorted, the one public path, and light to import."""
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 
+import pytest
+
 import mta_notebook
+from mta_notebook import _errors, _models
 
 
-def test_all_is_complete_and_importable() -> None:
-    # ruff (RUF022, run by test_quality) keeps __all__ sorted; here: no duplicates, no gaps
+def test_all_is_sorted_unique_and_importable() -> None:
     names = mta_notebook.__all__
+    assert names == sorted(names)
     assert len(names) == len(set(names))
-    public = {n for n in vars(mta_notebook) if not n.startswith("_")}
-    modules = {"analytics", "campaigns", "cli", "client", "config", "dashboard", "demo", "errors"}
-    modules |= {"journal", "models", "receiver", "report", "subscribers", "webhook_log"}
-    assert public - modules - {"webhooks"} <= set(names)
     for name in names:
-        assert hasattr(mta_notebook, name), name
+        assert getattr(mta_notebook, name) is not None, name
+    assert set(dir(mta_notebook)) >= set(names)
 
 
-def test_import_does_not_load_heavy_libraries() -> None:
+def test_every_public_error_and_model_is_exported() -> None:
+    errors = {
+        n for n, obj in vars(_errors).items() if inspect.isclass(obj) and not n.startswith("_")
+    }
+    errors = {n for n in errors if issubclass(getattr(_errors, n), Exception)}
+    models = set(_models.__all__)
+    assert errors | models <= set(mta_notebook.__all__)
+
+
+@pytest.mark.parametrize(
+    "name", ["Client", "CampaignPlan", "EventLog", "RateLimitError", "Journal"]
+)
+def test_public_classes_show_the_public_module(name: str) -> None:
+    cls = getattr(mta_notebook, name)
+    assert cls.__module__ == "mta_notebook"
+    assert repr(cls) == f"<class 'mta_notebook.{name}'>"
+
+
+def test_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        mta_notebook.nope  # noqa: B018
+
+
+def test_import_loads_no_heavy_library() -> None:
+    heavy = ("pandas", "pyarrow", "numpy", "starlette", "uvicorn", "plotly", "ipywidgets")
+    heavy += ("ibis", "duckdb", "phonenumbers", "httpx", "pydantic")
+    code = f"import sys, mta_notebook; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_using_the_client_does_not_load_the_web_server_or_charts() -> None:
     code = (
-        "import sys, mta_notebook; "
-        "print(','.join(m for m in ('plotly', 'ipywidgets', 'ibis', 'duckdb') if m in sys.modules))"
+        "import sys, mta_notebook as mta; mta.Client(api_key='k'); mta.read_webhook_log; "
+        "print(','.join(m for m in ('starlette', 'uvicorn', 'plotly', 'ipywidgets') "
+        "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

@@ -6,8 +6,8 @@ from urllib.parse import quote
 
 import pytest
 
-from mta_notebook.config import DEFAULT_BASE_URL, Settings, redact
-from mta_notebook.errors import ConfigError
+from mta_notebook import ConfigError
+from mta_notebook._config import DEFAULT_BASE_URL, Settings, redact
 
 
 def test_kwargs_beat_env_beat_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,26 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from mta_notebook import AsyncClient, Client, SendRequest, sandbox
+from mta_notebook import (
+    APIConnectionError,
+    APITimeoutError,
+    AsyncClient,
+    AuthenticationError,
+    BadRequestError,
+    BulkResult,
+    Client,
+    Delivery,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    SendOutcomeUnknown,
+    SendRequest,
+    ServerError,
+    Subscriber,
+    ValidationError,
+    Webhook,
+    sandbox,
+)
 from mta_notebook._http import RetryPolicy
 from mta_notebook._server import free_port
 from mta_notebook.contract.assumptions import DELIVERIES_NAME_FOR_CODE
@@ -27,19 +46,6 @@ from mta_notebook.contract.statuses import (
     resolve_status,
     status_key,
 )
-from mta_notebook.errors import (
-    APIConnectionError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    SendOutcomeUnknown,
-    ServerError,
-    ValidationError,
-)
-from mta_notebook.models import BulkResult, Delivery, Subscriber, Webhook
 
 T = TypeVar("T")
 

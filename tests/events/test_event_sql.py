@@ -18,13 +18,13 @@ import pyarrow as pa
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from test_phones import nanp_ish
 
 from mta_notebook import _event_sql, webhook_log
 from mta_notebook.contract import events, routes, statuses
 from mta_notebook.contract.dates import parse_time
 from mta_notebook.contract.phones import normalize_phone, normalize_phones
 from mta_notebook.webhook_log import read_bodies
+from tests.contract.test_phones import nanp_ish
 
 DS = "MTAWebhook.DELIVERY_STATUS"
 ZONES = ["America/Chicago", "UTC", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Apia"]

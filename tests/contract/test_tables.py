@@ -14,7 +14,7 @@ import pytest
 
 from mta_notebook.contract import assumptions, keywords, limits, statuses
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # code, documented name, outcome (mta-api.md §0a, "MTA Delivery Status Codes")
 DOCUMENTED_CODES = [

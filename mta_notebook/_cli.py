@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _build_parser().parse_args(argv)
     if args.command == "demo":
-        from .demo import run_demo
+        from ._demo import run_demo
 
         run_demo(args.out, subscribers=args.subscribers, seed=args.seed)
         return 0

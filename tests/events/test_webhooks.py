@@ -22,6 +22,7 @@ from mta_notebook import (
     Client,
     EventLog,
     ValidationError,
+    WebhookLogError,
     fetch_deliveries,
     read_webhook_log,
     register_webhooks,
@@ -32,7 +33,6 @@ from mta_notebook import (
 )
 from mta_notebook.contract import events, signature, statuses
 from mta_notebook.contract.assumptions import DELIVERIES_NAME_FOR_CODE
-from mta_notebook.errors import WebhookLogError
 from mta_notebook.webhook_log import EVENT_COLUMNS, REJECTED_COLUMNS, read_bodies
 from mta_notebook.webhooks import (
     DeliveryStatusEvent,

@@ -7,16 +7,15 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-from analytics_fixtures import scenario
 
-from mta_notebook import charts, contract
+from mta_notebook import ValidationError, charts, contract
 from mta_notebook.analytics import (
     delivery_report,
     delivery_timeseries,
     failure_reasons,
     reply_report,
 )
-from mta_notebook.errors import ValidationError
+from tests.analytics.fixtures import scenario
 
 LABEL_TO_ROUTE = {label: route for route, label in charts.ROUTE_LABELS.items()}
 

@@ -21,13 +21,10 @@ from urllib.parse import quote
 import httpx
 import pydantic
 
+from ._config import Settings
+from ._errors import ValidationError
 from ._http import DEFAULT_TIMEOUT, Call, Pacer, Pipeline, RetryPolicy
-from .config import Settings
-from .contract.dates import format_deliveries_date
-from .contract.limits import BULK_MAX_RECORDS, RATE_LIMITS, Family
-from .contract.statuses import DELIVERIES_FILTER_STATUSES
-from .errors import ValidationError
-from .models import (
+from ._models import (
     Account,
     BulkResult,
     DedicatedNumber,
@@ -38,6 +35,9 @@ from .models import (
     Subscriber,
     Webhook,
 )
+from .contract.dates import format_deliveries_date
+from .contract.limits import BULK_MAX_RECORDS, RATE_LIMITS, Family
+from .contract.statuses import DELIVERIES_FILTER_STATUSES
 
 __all__ = ["AsyncClient", "Client"]
 

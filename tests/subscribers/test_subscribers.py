@@ -17,11 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mta_notebook
-from mta_notebook import Client, sandbox
-from mta_notebook.errors import SubscriberLoadError
+from mta_notebook import Client, SubscriberLoadError, sandbox
 from mta_notebook.subscribers import REASONS, SubscriberList, load_subscribers
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "subscribers.csv"
+DATA = Path(__file__).resolve().parents[2] / "data" / "subscribers.csv"
 KEY = "sk-sandbox-subscribers-4471"
 
 ROWS = [
@@ -325,7 +324,7 @@ def test_suppress_from_events() -> None:
 
 
 def test_suppress_from_webhook_log_file() -> None:
-    log = Path(__file__).resolve().parents[1] / "data" / "webhooks_sample.jsonl"
+    log = Path(__file__).resolve().parents[2] / "data" / "webhooks_sample.jsonl"
     events = mta_notebook.read_webhook_log(log).df
     stops = events[(events["event"] == "message-reply") & events["text"].str.upper().eq("STOP")]
     assert len(stops)

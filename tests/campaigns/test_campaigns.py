@@ -14,7 +14,15 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from mta_notebook import Client, sandbox
+from mta_notebook import (
+    APIConnectionError,
+    BadRequestError,
+    CampaignError,
+    Client,
+    SendOutcomeUnknown,
+    ServerError,
+    sandbox,
+)
 from mta_notebook.campaigns import (
     CampaignPlan,
     _request,
@@ -26,16 +34,9 @@ from mta_notebook.campaigns import (
 from mta_notebook.contract.assumptions import DELIVERIES_DATE_MARGIN_DAYS
 from mta_notebook.contract.dates import format_scheduled_date
 from mta_notebook.contract.limits import MMS_CREDITS, MMS_MAX_CHARS, SMS_MAX_CHARS
-from mta_notebook.errors import (
-    APIConnectionError,
-    BadRequestError,
-    CampaignError,
-    SendOutcomeUnknown,
-    ServerError,
-)
 from mta_notebook.journal import SENDS_COLUMNS, Journal, utcnow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # -- message checks --------------------------------------------------------------------------
 
@@ -718,7 +719,7 @@ def test_stop_button_ends_after_the_chunk_in_flight(tmp_path: Path, capsys: Any)
 
 
 def test_resume_unknown_campaign_names_the_journal(tmp_path: Path) -> None:
-    from mta_notebook.errors import JournalError
+    from mta_notebook import JournalError
 
     with pytest.raises(JournalError, match="No campaign 'zz'"):
         resume_campaign("zz", ScriptedClient(), journal=tmp_path / "j.sqlite")

@@ -6,9 +6,8 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-from analytics_fixtures import scenario
-
 from mta_notebook.report import save_report
+from tests.analytics.fixtures import scenario
 
 
 def _script_sources(text: str) -> list[str]:

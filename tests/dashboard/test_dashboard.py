@@ -376,7 +376,7 @@ def test_from_files_missing_paths_say_what(tmp_path: Path) -> None:
         Dashboard.from_files(tmp_path / "logs")
 
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 def test_from_files_on_the_sample_log(tmp_path: Path) -> None:

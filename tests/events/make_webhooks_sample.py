@@ -1,14 +1,13 @@
 """Regenerate data/webhooks_sample.jsonl and data/sends_sample.csv from a sandbox run.
 
-Run: ``.venv/bin/python tests/make_webhooks_sample.py`` (about 30 s). Three campaigns go through
-the embedded sandbox (seed 7): "fall-sale" with the identity Acme, "weekly-deals" with Acme
-Deals, and "store-hours" from the plain longcode (no identity); six subscribers opt in to an
-identity first. The sandbox writes every webhook
-it dispatches in the receiver's format (V3 bodies, MTA's documented status codes: 1 QUEUED,
-2 SENDING, 3 SENT, then 4 DELIVERED or a failure code); this script then moves the times onto a
-fixed calendar (20-22 November 2026, one campaign a day) and re-signs each body, so the output
-is the same on every run and the dates make sense in a date filter. The ids, routes, statuses
-and replies are the sandbox's own.
+Run: ``.venv/bin/python tests/events/make_webhooks_sample.py`` (about 30 s). Three campaigns go
+through the embedded sandbox (seed 7): "fall-sale" with the identity Acme, "weekly-deals" with
+Acme Deals, and "store-hours" from the plain longcode (no identity); six subscribers opt in to
+an identity first. The sandbox writes every webhook it dispatches in the receiver's format (V3
+bodies, MTA's documented status codes: 1 QUEUED, 2 SENDING, 3 SENT, then 4 DELIVERED or a
+failure code); this script then moves the times onto a fixed calendar (20-22 November 2026, one
+campaign a day) and re-signs each body, so the output is the same on every run and the dates
+make sense in a date filter. The ids, routes, statuses and replies are the sandbox's own.
 """
 
 from __future__ import annotations
@@ -205,4 +204,4 @@ def main(out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "data")
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "data")

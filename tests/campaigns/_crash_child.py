@@ -1,6 +1,6 @@
 """Child process for tests/test_campaign_crash.py: plan (reusing the journaled campaign) and send.
 
-Usage: python tests/_crash_child.py CSV JOURNAL BASE_URL CAMPAIGN_ID CLOCK_MARGIN_S
+Usage: python tests/campaigns/_crash_child.py CSV JOURNAL BASE_URL CAMPAIGN_ID CLOCK_MARGIN_S
 (API key in MTA_API_KEY). It imports everything, prints READY, and waits for a line on stdin
 before it starts, so the test can warm the next child up while it judges the current run.
 """

@@ -9,7 +9,7 @@ from urllib.parse import quote, quote_plus
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .errors import ConfigError
+from ._errors import ConfigError
 
 __all__ = [
     "DEFAULT_BASE_URL",

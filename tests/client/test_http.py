@@ -15,6 +15,19 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
+from mta_notebook import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    Client,
+    ConfigError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    SendOutcomeUnknown,
+    ServerError,
+)
 from mta_notebook._http import (
     Pacer,
     Pipeline,
@@ -23,20 +36,7 @@ from mta_notebook._http import (
     parse_rate_limit_reset,
     parse_retry_after,
 )
-from mta_notebook.client import Client
 from mta_notebook.contract.limits import BULK_MAX_RECORDS, RATE_LIMITS, rate_family
-from mta_notebook.errors import (
-    APIConnectionError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConfigError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    SendOutcomeUnknown,
-    ServerError,
-)
 
 NOW = 1_800_000_000.0  # a fixed wall-clock time for HTTP dates and epoch resets
 KEY = "sk-unit-SECRET-9f3a"
@@ -689,7 +689,7 @@ def test_auto_paging(total: int, page_size: int, cap: int, requests: int) -> Non
 
 
 def test_send_request_model() -> None:
-    from mta_notebook.models import SendRequest
+    from mta_notebook import SendRequest
 
     req = SendRequest(
         subscriber_ids=[1, 2],
@@ -717,7 +717,7 @@ def test_send_request_model() -> None:
 
 
 def test_response_models_keep_unknown_fields() -> None:
-    from mta_notebook.models import SendResult, Subscriber, Webhook
+    from mta_notebook import SendResult, Subscriber, Webhook
 
     res = SendResult.model_validate(
         {"messageId": 5, "totalSent": 2, "totalFailedInternationalRecipients": 1, "newField": "x"}

@@ -672,7 +672,7 @@ def test_cli_prints_base_url_and_serves(tmp_path: Any) -> None:
 
 
 def test_cli_rejects_bad_faults() -> None:
-    from mta_notebook.cli import main
+    from mta_notebook._cli import main
 
     assert main(["sandbox", "--port", "0", "--faults", "[1]"]) == 2
     assert main(["sandbox", "--port", "0", "--faults", '{"nope": 1}']) == 2

@@ -10,18 +10,10 @@ from typing import Any
 import ibis
 import pandas as pd
 import pytest
-from analytics_fixtures import (
-    DOCUMENTED,
-    T0,
-    Log,
-    every_code_frames,
-    evidence_log,
-    phone,
-    scenario,
-)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mta_notebook import ValidationError
 from mta_notebook.analytics import (
     REPORT_COLUMNS,
     delivery_report,
@@ -34,7 +26,15 @@ from mta_notebook.analytics import (
     wilson_interval,
 )
 from mta_notebook.contract import statuses
-from mta_notebook.errors import ValidationError
+from tests.analytics.fixtures import (
+    DOCUMENTED,
+    T0,
+    Log,
+    every_code_frames,
+    evidence_log,
+    phone,
+    scenario,
+)
 
 COUNTS = ["messages", "delivered", "failed", "unconfirmed", "pending", "unmatched"]
 
@@ -638,9 +638,8 @@ def test_report_equals_sandbox_ground_truth(tmp_path: Path) -> None:
     """Campaigns through several identities, opt-in mixes, duplicate and reordered webhooks."""
     import secrets
 
-    from mta_notebook import sandbox
+    from mta_notebook import Client, sandbox
     from mta_notebook.campaigns import plan_campaign
-    from mta_notebook.client import Client
     from mta_notebook.journal import Journal
     from mta_notebook.receiver import running_receiver
     from mta_notebook.webhook_log import read_webhook_log

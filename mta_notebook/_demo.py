@@ -58,9 +58,9 @@ def run_demo(
     import pandas as pd
 
     from . import sandbox
+    from ._client import Client
     from .analytics import delivery_report
     from .campaigns import plan_campaign
-    from .client import Client
     from .journal import Journal
     from .receiver import running_receiver
     from .report import save_report

@@ -26,8 +26,8 @@ from mta_notebook import Client, sandbox
 from mta_notebook.campaigns import CampaignResult, plan_campaign, resume_campaign
 from mta_notebook.journal import Journal
 
-ROOT = Path(__file__).resolve().parents[1]
-CHILD = ROOT / "tests" / "_crash_child.py"
+ROOT = Path(__file__).resolve().parents[2]
+CHILD = Path(__file__).with_name("_crash_child.py")
 MESSAGE = "Hi {{first_name}}, your code is {{code}}"
 RUNS = 20
 RECIPIENTS = 80  # 8 chunks of 10

@@ -9,10 +9,10 @@ from typing import Any
 import ibis
 import pandas as pd
 import pytest
-from analytics_fixtures import DOCUMENTED, every_code_frames, evidence_log, phone, scenario
 from pyspark.sql import SparkSession
 
 from mta_notebook import analytics
+from tests.analytics.fixtures import DOCUMENTED, every_code_frames, evidence_log, phone, scenario
 
 # py4j leaves its gateway sockets to the garbage collector; that is Spark's, not ours.
 pytestmark = [

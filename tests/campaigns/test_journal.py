@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mta_notebook.errors import JournalError
+from mta_notebook import JournalError
 from mta_notebook.journal import SENDS_COLUMNS, Journal
 
 
