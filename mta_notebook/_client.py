@@ -9,6 +9,7 @@ its concurrent calls together.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import threading
 import time
@@ -20,9 +21,10 @@ from urllib.parse import quote
 
 import httpx
 import pydantic
+from typing_extensions import Unpack
 
 from ._config import Settings
-from ._errors import ValidationError
+from ._errors import ConfigError, ValidationError
 from ._http import DEFAULT_TIMEOUT, Call, Pacer, Pipeline, RetryPolicy
 from ._models import (
     Account,
@@ -30,6 +32,7 @@ from ._models import (
     DedicatedNumber,
     Delivery,
     Page,
+    SendFields,
     SendRequest,
     SendResult,
     Subscriber,
@@ -95,6 +98,16 @@ def _fields(**kwargs: Any) -> dict[str, Any]:
     return out
 
 
+def _check_timeout(timeout: httpx.Timeout) -> None:
+    for part in ("connect", "read", "write", "pool"):
+        value = getattr(timeout, part)
+        if value is not None and not (isinstance(value, (int, float)) and 0 < value < math.inf):
+            raise ConfigError(
+                f"Invalid settings: timeout.{part} must be a positive number of seconds or None "
+                f"(no limit), got {value!r}"
+            )
+
+
 class _BaseClient:
     """Everything both clients share: settings, calls, and parsing of the answers."""
 
@@ -109,12 +122,15 @@ class _BaseClient:
         pacing: bool | Pacer,
         clock: Callable[[], float] | None,
     ) -> None:
-        settings = Settings.load(api_key=api_key, base_url=base_url, max_retries=max_retries)
+        number = timeout if isinstance(timeout, (int, float)) else None
+        settings = Settings.load(
+            api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=number
+        )
         key = settings.require_api_key()
         if retry_policy is None:
             retry_policy = RetryPolicy(max_retries=settings.max_retries)
         elif max_retries is not None:
-            raise ValidationError("pass max_retries= or retry_policy=, not both")
+            raise ConfigError("pass max_retries= or retry_policy=, not both")
         clock = clock or time.monotonic
         if isinstance(pacing, Pacer):
             pacer: Pacer | None = pacing
@@ -124,6 +140,10 @@ class _BaseClient:
             timeout = (
                 DEFAULT_TIMEOUT if "timeout" not in settings.model_fields_set else settings.timeout
             )
+        elif isinstance(timeout, httpx.Timeout):
+            _check_timeout(timeout)
+        else:
+            timeout = settings.timeout
         self.timeout: httpx.Timeout = (
             timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         )
@@ -179,7 +199,8 @@ class _BaseClient:
             idempotent=idempotent,
         )
 
-    def _send_call(self, request: SendRequest | None, fields: dict[str, Any]) -> Call:
+    def _send_call(self, request: SendRequest | None, fields: SendFields) -> Call:
+        """The one body builder of both clients' ``send``."""
         given = {k: v for k, v in fields.items() if v is not None}
         if request is not None and given:
             raise ValidationError(
@@ -430,27 +451,7 @@ class Client(_BaseClient):
     def send(
         self,
         request: SendRequest | None = None,
-        *,
-        subscribers: list[int | str] | None = None,
-        subscriber_ids: list[int] | None = None,
-        groups: list[int] | None = None,
-        all_subscribers: bool | None = None,
-        thread_id: int | None = None,
-        message: str | None = None,
-        image: str | None = None,
-        rehost: bool | None = None,
-        is_mms: bool | None = None,
-        template_id: int | None = None,
-        link_id: int | None = None,
-        sender_name: str | None = None,
-        longcode_id: int | None = None,
-        scheduled_date: str | datetime | None = None,
-        repeat: dict[str, Any] | None = None,
-        external_id: str | None = None,
-        tags: dict[str, str] | None = None,
-        properties: dict[str, dict[str, Any]] | None = None,
-        header: str | None = None,
-        footer: str | None = None,
+        **fields: Unpack[SendFields],
     ) -> SendResult:
         """Send a message (``POST /send``); one ``message_id`` covers all recipients.
 
@@ -461,10 +462,7 @@ class Client(_BaseClient):
         An error raised before the request left (a refused connection, an illegal header value)
         is an ``APIConnectionError``: nothing was sent.
         """
-        call = self._send_call(
-            request, {k: v for k, v in locals().items() if k not in ("self", "request")}
-        )
-        return self._send_result(self._request(call))
+        return self._send_result(self._request(self._send_call(request, fields)))
 
     # -- subscribers -------------------------------------------------------------------------
 
@@ -705,33 +703,10 @@ class AsyncClient(_BaseClient):
     async def send(
         self,
         request: SendRequest | None = None,
-        *,
-        subscribers: list[int | str] | None = None,
-        subscriber_ids: list[int] | None = None,
-        groups: list[int] | None = None,
-        all_subscribers: bool | None = None,
-        thread_id: int | None = None,
-        message: str | None = None,
-        image: str | None = None,
-        rehost: bool | None = None,
-        is_mms: bool | None = None,
-        template_id: int | None = None,
-        link_id: int | None = None,
-        sender_name: str | None = None,
-        longcode_id: int | None = None,
-        scheduled_date: str | datetime | None = None,
-        repeat: dict[str, Any] | None = None,
-        external_id: str | None = None,
-        tags: dict[str, str] | None = None,
-        properties: dict[str, dict[str, Any]] | None = None,
-        header: str | None = None,
-        footer: str | None = None,
+        **fields: Unpack[SendFields],
     ) -> SendResult:
         """Send a message (``POST /send``); see :meth:`Client.send`."""
-        call = self._send_call(
-            request, {k: v for k, v in locals().items() if k not in ("self", "request")}
-        )
-        return self._send_result(await self._request(call))
+        return self._send_result(await self._request(self._send_call(request, fields)))
 
     def iter_subscribers(
         self,

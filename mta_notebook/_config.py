@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, Final
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +22,8 @@ __all__ = [
 DEFAULT_BASE_URL: Final = "https://api.mobile-text-alerts.com/v3"
 DEFAULT_TIMEOUT: Final = 30.0
 DEFAULT_MAX_RETRIES: Final = 3
+#: More retries than this only hides a real outage behind minutes of waiting.
+MAX_RETRIES_LIMIT: Final = 20
 
 
 class Settings(BaseSettings):
@@ -47,8 +49,8 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None
     base_url: str = DEFAULT_BASE_URL
     webhook_secret: SecretStr | None = None
-    timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0)
-    max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0)
+    timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0, allow_inf_nan=False)
+    max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0, le=MAX_RETRIES_LIMIT)
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -81,6 +83,18 @@ class Settings(BaseSettings):
                     "(Settings > Developer) into api_key= or MTA_API_KEY"
                 )
         return key or None
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        try:
+            parts = urlsplit(value.strip())
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            ok = False
+        if not ok:
+            raise ValueError("must be an http(s) URL ending in /v3, such as " + DEFAULT_BASE_URL)
+        return value.strip()
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -24,6 +24,7 @@ __all__ = [
     "DedicatedNumber",
     "Delivery",
     "Page",
+    "SendFields",
     "SendRequest",
     "SendResult",
     "Subscriber",
@@ -67,6 +68,32 @@ class Account(_Response):
     name: str | None = None
     email: str | None = None
     message: str | None = None
+
+
+class SendFields(TypedDict, total=False):
+    """The keyword fields of ``Client.send`` / ``AsyncClient.send``: those of :class:`SendRequest`
+    (a test keeps the two the same)."""
+
+    subscribers: list[int | str]
+    subscriber_ids: list[int]
+    groups: list[int]
+    all_subscribers: bool
+    thread_id: int
+    message: str
+    image: str
+    rehost: bool
+    is_mms: bool
+    template_id: int
+    link_id: int
+    sender_name: str
+    longcode_id: int
+    scheduled_date: str | datetime
+    repeat: dict[str, Any]
+    external_id: str
+    tags: dict[str, str]
+    properties: dict[str, dict[str, Any]]
+    header: str
+    footer: str
 
 
 class SendRequest(BaseModel):

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 
-from mta_notebook import ConfigError
+from mta_notebook import Client, ConfigError, SendRequest
 from mta_notebook._config import DEFAULT_BASE_URL, Settings, redact
+from mta_notebook._models import SendFields
 
 
 def test_kwargs_beat_env_beat_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,3 +109,25 @@ def test_redact_covers_escaped_and_encoded_spellings() -> None:
         out = redact(text, key)
         assert "***" in out, text
         assert "sk-a" not in out, out
+
+
+@pytest.mark.parametrize(
+    ("options", "setting"),
+    [
+        ({"max_retries": -1}, "max_retries"),
+        ({"max_retries": 21}, "max_retries"),
+        ({"max_retries": "x"}, "max_retries"),
+        ({"timeout": -1}, "timeout"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": float("nan")}, "timeout"),
+        ({"timeout": httpx.Timeout(5.0, connect=-1.0)}, "timeout.connect"),
+        ({"base_url": "ftp://example.org/v3"}, "base_url"),
+    ],
+)
+def test_bad_client_settings_are_config_errors(options: dict[str, Any], setting: str) -> None:
+    with pytest.raises(ConfigError, match=rf"{re.escape(setting)}\b"):
+        Client(api_key="k-123", **options)
+
+
+def test_send_fields_are_the_send_request_fields() -> None:
+    assert set(SendFields.__annotations__) == set(SendRequest.model_fields)

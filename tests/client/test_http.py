@@ -565,9 +565,9 @@ def test_refused_connection_is_not_send_outcome_unknown() -> None:
 
 def test_a_url_that_cannot_be_built_is_a_config_error() -> None:
     handler, seen = _script(_ok_send())
-    client = Client(api_key=KEY, base_url="http://[::1/v3", transport=httpx.MockTransport(handler))
-    with pytest.raises(ConfigError, match="nothing was sent"):
-        client.send(**SEND)  # type: ignore[arg-type]
+    for bad in ("http://[::1/v3", "ftp://example.org/v3", "api.mobile-text-alerts.com/v3"):
+        with pytest.raises(ConfigError, match="base_url: must be an http"):
+            Client(api_key=KEY, base_url=bad, transport=httpx.MockTransport(handler))
     assert seen == []
 
 
