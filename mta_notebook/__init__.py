@@ -60,6 +60,7 @@ if TYPE_CHECKING:
         Subscriber,
         Webhook,
     )
+    from ._samples import sample_path
     from .analytics import (
         delivery_report,
         delivery_timeseries,
@@ -134,6 +135,7 @@ _LAZY: dict[str, str] = {
         ".analytics",
     ),
     "save_report": ".report",
+    "sample_path": "._samples",
     "Dashboard": ".dashboard",
 }
 #: Public submodules, also loaded on first use.
@@ -197,6 +199,7 @@ __all__ = [
     "reply_report",
     "resume_campaign",
     "running_receiver",
+    "sample_path",
     "sandbox",
     "save_report",
     "verify_signature",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DemoResult", "default_subscribers_path", "run_demo"]
+__all__ = ["DemoResult", "run_demo"]
 
 # The two Sender Identities the sandbox ships with; half of the list goes through each.
 IDENTITIES = ("Acme", "Acme Deals")
@@ -34,14 +34,6 @@ class DemoResult:
     seconds: float
 
 
-def default_subscribers_path() -> Path:
-    """``data/subscribers.csv`` in the working directory, else beside the package (a checkout)."""
-    here = Path("data/subscribers.csv")
-    if here.exists():
-        return here
-    return Path(__file__).resolve().parents[1] / "data" / "subscribers.csv"
-
-
 def run_demo(
     out_dir: str | Path = "out",
     *,
@@ -59,6 +51,7 @@ def run_demo(
 
     from . import sandbox
     from ._client import Client
+    from ._samples import sample_path
     from .analytics import delivery_report
     from .campaigns import plan_campaign
     from .journal import Journal
@@ -81,7 +74,7 @@ def run_demo(
     def say(text: str) -> None:
         print(text, file=stream, flush=True)
 
-    source = Path(subscribers) if subscribers is not None else default_subscribers_path()
+    source = Path(subscribers) if subscribers is not None else sample_path("subscribers.csv")
     subs = load_subscribers(source)
     say(f"Loaded {source}: {len(subs)} usable subscribers, {len(subs.rejected)} rejected")
     for reason, count in subs.summary()["rows"].items():
