@@ -6,7 +6,7 @@ import json
 from typing import Any, Final
 from urllib.parse import quote, quote_plus, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ._errors import ConfigError
@@ -67,22 +67,26 @@ class Settings(BaseSettings):
         # kept as the context of this one.
         raise ConfigError(f"Invalid settings: {problems}")
 
-    @field_validator("api_key", mode="before")
+    @field_validator("api_key", "webhook_secret", mode="before")
     @classmethod
-    def _clean_api_key(cls, value: Any) -> Any:
+    def _clean_secret(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
         if not isinstance(value, str):
             return value
-        key = value.strip()
-        for i, ch in enumerate(key):
+        secret = value.strip()
+        for i, ch in enumerate(secret):
             if not (ch.isascii() and ch.isprintable()):
-                raise ValueError(
-                    f"the API key has a non-printable or non-ASCII character (U+{ord(ch):04X}) "
-                    f"at position {i + 1}; copy the key again from the MTA dashboard "
-                    "(Settings > Developer) into api_key= or MTA_API_KEY"
+                where = (
+                    "the MTA dashboard (Settings > Developer) into api_key= or MTA_API_KEY"
+                    if info.field_name == "api_key"
+                    else "your webhook registration into secret= or MTA_WEBHOOK_SECRET"
                 )
-        return key or None
+                raise ValueError(
+                    f"has a non-printable or non-ASCII character (U+{ord(ch):04X}) at position "
+                    f"{i + 1}; copy it again from {where}"
+                )
+        return secret or None
 
     @field_validator("base_url")
     @classmethod
