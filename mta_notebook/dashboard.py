@@ -932,14 +932,10 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def dashboard_notebook() -> Path:
-    """``notebooks/03_delivery_dashboard.ipynb`` of this checkout."""
-    path = Path(__file__).resolve().parents[1] / "notebooks" / "03_delivery_dashboard.ipynb"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} is missing: the dashboard page is notebook 03 of the mta-notebook "
-            "repository; run this command from a checkout (pip install -e .)"
-        )
-    return path
+    """The dashboard page (notebook 03), from the wheel's package data or this checkout."""
+    from ._samples import sample_path
+
+    return sample_path("03_delivery_dashboard.ipynb")
 
 
 def serve_dashboard(

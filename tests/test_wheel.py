@@ -71,14 +71,15 @@ def _free_port() -> int:
 def test_the_dashboard_serves_from_the_wheel(venv: Path, tmp_path: Path) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    proc = subprocess.Popen(
-        [str(venv / "bin" / "mta-notebook"), "dashboard", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log = tmp_path / "server.log"
+    with log.open("w") as out:  # a file, not a pipe: a chatty server never blocks on it
+        proc = subprocess.Popen(
+            [str(venv / "bin" / "mta-notebook"), "dashboard", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 120
         page = ""
@@ -89,7 +90,7 @@ def test_the_dashboard_serves_from_the_wheel(venv: Path, tmp_path: Path) -> None
                     break
             except OSError:
                 time.sleep(0.5)
-        assert proc.poll() is None, proc.communicate()[0][-3000:]
+        assert proc.poll() is None, log.read_text()[-3000:]
         assert "voila" in page.lower()
     finally:
         proc.terminate()
