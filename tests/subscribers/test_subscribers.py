@@ -350,7 +350,7 @@ def test_sample_file_and_display() -> None:
     assert all(phonenumbers.is_valid_number(phonenumbers.parse(p)) for p in subs.df["phone"])
     assert {"signup_date", "favorite_store"} <= set(subs.df.columns)
     html = subs._repr_html_()
-    for text in ("SubscriberList", "183", "duplicate", "invalid-phone", "Sample"):
+    for text in ("Subscriber list", "183", "duplicate", "invalid-phone", "Sample"):
         assert text in html
     assert "183 of 205" in repr(subs)
     assert mta_notebook.load_subscribers is load_subscribers
@@ -477,4 +477,4 @@ def test_sample_file_upload_has_no_errors(sb: Any) -> None:
         result = subs.upload(client)  # another name for to_mta, with its progress bar
     assert (len(result.created), len(result.errors)) == (183, 0)
     assert result.created["source_row"].notna().all()
-    assert "183 created" in result._repr_html_()
+    assert "<th>created</th><td>183</td>" in result._repr_html_()

@@ -1,0 +1,236 @@
+"""Read a subscriber source into a raw DataFrame of text cells: files of every usual format, or
+an MTA account. Nothing is validated here; problems reading the file raise SubscriberLoadError.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .._errors import SubscriberLoadError
+
+
+def _decode(data: bytes, where: str) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise SubscriberLoadError(
+                f"{where}: starts with a UTF-16 byte order mark but is not valid UTF-16 "
+                f"({exc.reason} at byte {exc.start}). Save it again as UTF-8 CSV."
+            ) from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    sample = data[:4096]
+    if sample.count(b"\x00") > len(sample) // 4:
+        for enc in ("utf-16-le", "utf-16-be"):
+            try:
+                text = data.decode(enc)
+            except UnicodeDecodeError:
+                continue
+            if text and "\x00" not in text:
+                return text
+        raise SubscriberLoadError(
+            f"{where}: binary data or an unknown encoding (many NUL bytes, not UTF-16). "
+            "Export the list as CSV (UTF-8), Excel .xlsx, JSON or Parquet."
+        )
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _sniff_delimiter(text: str) -> str:
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    if not lines:
+        return ","
+    try:
+        dialect = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t|")
+        return str(dialect.delimiter)
+    except csv.Error:
+        pass
+    header = lines[0]
+    counts = {d: header.count(d) for d in (",", "\t", ";", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _read_delimited(text: str, where: str, suffix: str) -> pd.DataFrame:
+    if not text.strip():
+        raise SubscriberLoadError(f"{where}: the file is empty (no header row).")
+    delimiter = "\t" if suffix == ".tsv" else _sniff_delimiter(text)
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        header: list[str] = []
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                header = row
+                break
+        width = len(header)
+        rows = []
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue  # blank line
+            if len(row) > width:
+                # an unquoted delimiter inside the last field: keep the row, rejoin the overflow
+                row = [*row[: width - 1], delimiter.join(row[width - 1 :])]
+            elif len(row) < width:
+                row = row + [""] * (width - len(row))
+            rows.append(row)
+    except csv.Error as exc:
+        raise SubscriberLoadError(f"{where}: cannot read as delimited text ({exc}).") from exc
+    names: list[str] = []
+    for i, name in enumerate(header):
+        name = name.strip() or f"column_{i + 1}"
+        base, k = name, 1
+        while name in names:
+            k += 1
+            name = f"{base}_{k}"
+        names.append(name)
+    columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
+    frame: pd.DataFrame = pd.DataFrame(columns, dtype=object)
+    return frame
+
+
+def _read_json(text: str, where: str, lines: bool | None) -> pd.DataFrame:
+    stripped = text.lstrip()
+    if lines is None:
+        lines = not stripped.startswith("[")
+        if not lines:
+            pass
+        elif stripped.startswith("{"):
+            try:
+                json.loads(stripped)
+                lines = False
+            except json.JSONDecodeError:
+                lines = True
+    if not lines:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SubscriberLoadError(
+                f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
+                "Give a JSON array of objects or JSON Lines (one object per line)."
+            ) from exc
+        if isinstance(data, dict):
+            for key in ("data", "rows", "subscribers", "records"):
+                if isinstance(data.get(key), dict):
+                    data = data[key]
+                if isinstance(data, dict) and isinstance(data.get(key), list):
+                    data = data[key]
+                    break
+        if not isinstance(data, list):
+            raise SubscriberLoadError(
+                f"{where}: JSON must be an array of subscriber objects, got {type(data).__name__}."
+            )
+        rows = [item if isinstance(item, dict) else {"value": item} for item in data]
+        return _frame(rows)
+    rows = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            item = {"_unreadable": f"line {lineno} is not JSON ({exc.msg}): {line[:80]}"}
+        rows.append(item if isinstance(item, dict) else {"value": item})
+    return _frame(rows)
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str] | None = None) -> pd.DataFrame:
+    frame: pd.DataFrame = (
+        pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=columns or [])
+    )
+    return frame
+
+
+def _read_path(path: Path) -> pd.DataFrame:
+    where = str(path)
+    if not path.exists():
+        raise SubscriberLoadError(f"{where}: no such file. Check the path (cwd is {os.getcwd()}).")
+    if path.is_dir():
+        raise SubscriberLoadError(f"{where}: is a directory; give one subscriber file.")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SubscriberLoadError(f"{where}: cannot read ({exc.strerror}).") from exc
+    name = path.name.lower()
+    if name.endswith(".gz") or data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise SubscriberLoadError(f"{where}: not a valid gzip file ({exc}).") from exc
+        name = name.removesuffix(".gz")
+    suffix = Path(name).suffix
+    if suffix in (".xlsx", ".xlsm") or data[:4] == b"PK\x03\x04":
+        return _read_excel(data, where)
+    if suffix == ".xls":
+        raise SubscriberLoadError(
+            f"{where}: old Excel .xls is not supported; save it as .xlsx or CSV."
+        )
+    if suffix in (".parquet", ".pq") or data[:4] == b"PAR1":
+        try:
+            return pd.read_parquet(io.BytesIO(data))
+        except Exception as exc:  # pyarrow raises several types for corrupt files
+            raise SubscriberLoadError(f"{where}: cannot read as Parquet ({exc}).") from exc
+    text = _decode(data, where)
+    if suffix in (".json", ".jsonl", ".ndjson") or text.lstrip()[:1] in ("[", "{"):
+        lines = {".json": None, ".jsonl": True, ".ndjson": True}.get(suffix)
+        return _read_json(text, where, lines)
+    return _read_delimited(text, where, suffix)
+
+
+def _read_excel(data: bytes, where: str) -> pd.DataFrame:
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about styles/extensions it ignores; they do not affect the cells
+            warnings.simplefilter("ignore")
+            frame: pd.DataFrame = pd.read_excel(
+                io.BytesIO(data), sheet_name=0, dtype=object, engine="openpyxl"
+            )
+    except Exception as exc:  # openpyxl/zipfile raise many types for damaged files
+        raise SubscriberLoadError(f"{where}: cannot read as Excel .xlsx ({exc}).") from exc
+    return frame
+
+
+def _from_client(client: Any, progress: bool) -> pd.DataFrame:
+    from tqdm.auto import tqdm
+
+    rows = []
+    items = client.iter_subscribers()
+    if not hasattr(items, "__iter__"):
+        raise SubscriberLoadError(
+            f"{type(client).__name__}.iter_subscribers() is not a plain iterator (an "
+            "AsyncClient?). Pass a Client, or collect the subscribers into a DataFrame first."
+        )
+    with tqdm(unit="sub", desc="subscribers", disable=not progress) as bar:
+        for sub in items:
+            extra = dict(getattr(sub, "model_extra", None) or {})
+            phone = getattr(sub, "e164_number", None) or getattr(sub, "number", None)
+            if phone in (0, "0"):
+                phone = None
+            rows.append(
+                {
+                    "subscriber_id": getattr(sub, "id", None),
+                    "phone": phone,
+                    "first_name": getattr(sub, "first_name", None),
+                    "last_name": getattr(sub, "last_name", None),
+                    "email": getattr(sub, "email", None),
+                    **{k: v for k, v in extra.items() if k not in ("number", "e164Number")},
+                }
+            )
+            bar.update(1)
+    columns = ["subscriber_id", "phone", "first_name", "last_name", "email"]
+    return _frame(rows, columns)
