@@ -6,19 +6,24 @@ MTA documents an SMS as 160 characters and 1 credit, an MMS as 3 credits
 (``assumptions.SMS_OVER_160``). Where it is split, the split is the carriers' standard
 (3GPP TS 23.038 / 23.040): GSM-7 bodies take 160 septets in one segment and 153 per segment
 when concatenated, the two-septet extension characters counting twice; anything else goes as
-UCS-2, 70 UTF-16 units in one segment and 67 per segment.
+UCS-2, 70 UTF-16 units in one segment and 67 per segment. A concatenated message is packed
+greedily and never splits a character: an escape sequence (GSM-7, TS 23.040 §9.2.3.24.1) or a
+surrogate pair (UCS-2, an emoji) that does not fit in a segment starts the next one, so
+``"[" * 153`` is 3 segments, not 2. Checked against Twilio's ``sms-segments-calculator``
+(``tests/contract/oracles/``).
 
 >>> encoding("Hi Ann, 20% off!"), encoding("Hi Ann ✨")
 ('GSM-7', 'UCS-2')
 >>> segments("x" * 160), segments("x" * 161), segments("{" * 80), segments("{" * 81)
 (1, 2, 1, 2)
+>>> segments("a" * 152 + "€" + "a" * 152), segments("[" * 153), segments("😀" * 67)
+(3, 3, 3)
 >>> credits("x" * 161, mms=False), credits("x" * 161, mms=True)
 (2, 3)
 """
 
 from __future__ import annotations
 
-import math
 from typing import Final, Literal
 
 from .limits import MMS_CREDITS, SMS_CREDITS
@@ -59,10 +64,19 @@ def units(text: str) -> int:
 
 
 def segments(text: str) -> int:
-    """Segments of one SMS body (at least 1)."""
-    single, multi = SEGMENT_UNITS[encoding(text)]
-    n = units(text)
-    return 1 if n <= single else math.ceil(n / multi)
+    """Segments of one SMS body (at least 1); a character never straddles two segments."""
+    enc = encoding(text)
+    single, multi = SEGMENT_UNITS[enc]
+    if units(text) <= single:
+        return 1
+    wide = GSM7_EXTENDED if enc == "GSM-7" else None
+    count, used = 1, 0
+    for ch in text:
+        cost = (2 if ch in wide else 1) if wide is not None else (2 if ch > "\uffff" else 1)
+        if used + cost > multi:
+            count, used = count + 1, 0
+        used += cost
+    return count
 
 
 def credits(text: str, *, mms: bool) -> int:
