@@ -45,7 +45,6 @@ __all__ = [
     "normalize_phone",
     "normalize_phones",
     "parse_phones",
-    "phone_timezones",
 ]
 
 # phonenumbers refuses longer input outright (NumberParseException TOO_LONG).
@@ -622,25 +621,3 @@ def normalize_phones(
     ['+13125550123', '+14155550134', <NA>]
     """
     return parse_phones(values, default_region)["phone"]
-
-
-@functools.lru_cache(maxsize=65536)
-def _timezone(e164: str) -> str | None:
-    from phonenumbers import timezone as pn_timezone
-
-    zones = pn_timezone.time_zones_for_number(phonenumbers.parse(e164, None))
-    known = [z for z in zones if z != pn_timezone.UNKNOWN_TIMEZONE]
-    return str(known[0]) if known else None
-
-
-def phone_timezones(phones: pd.Series) -> pd.Series:
-    """IANA time zone of each E.164 number (the first phonenumbers gives), ``<NA>`` if unknown.
-
-    Examples
-    --------
-    >>> phone_timezones(pd.Series(["+13125550123", None])).tolist()
-    ['America/Chicago', <NA>]
-    """
-    out = [None if pd.isna(p) else _timezone(str(p)) for p in phones.tolist()]
-    zones: pd.Series = pd.Series(pd.array(out, dtype="string"), index=phones.index, name="timezone")
-    return zones

@@ -61,6 +61,7 @@ RESERVED: Final = (
     "source_row",
     "region",
     "timezone",
+    "timezones",
 )
 
 

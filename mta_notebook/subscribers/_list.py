@@ -54,7 +54,9 @@ class SubscriberList(HtmlRepr):
 
     ``df`` columns: ``phone`` (E.164), ``email``, ``first_name``, ``last_name``,
     ``subscriber_id`` (when known), ``source_row`` (1-based data row), ``region`` (ISO country),
-    ``timezone`` (IANA, from the number), then every other source column in snake_case.
+    ``timezone`` (IANA, from the number; ``<NA>`` when it may be in several or none) and
+    ``timezones`` (every zone it may be in, ``|``-joined), then every other source column in
+    snake_case.
     ``rejected``: the original columns plus ``source_row``, ``reason`` and ``detail``.
     ``len(df) + len(rejected) == rows_read``.
     """

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from .._errors import SubscriberLoadError
-from ..contract.phones import parse_phones, phone_timezones
+from ..contract.phones import parse_phones
+from ..contract.zones import phone_zones, single_zone
 from ._columns import (
     EMAIL_NAMES,
     FIRST_NAMES,
@@ -90,8 +91,10 @@ def load_subscribers(
     would read another number from it), and the text of an integral float (``3125550123.0``) is
     read as the integer. Empty cells and placeholders (``N/A``, ``none``, ``-``, ``unknown``...)
     are ``missing-phone``. In CSV, a line with too many fields keeps the overflow in its last
-    column and a short line is padded, so no line is dropped. ``timezone`` is the first zone
-    phonenumbers gives for the number.
+    column and a short line is padded, so no line is dropped. ``timezones`` lists every zone the
+    number may be in (``|``-joined, from :func:`~mta_notebook.contract.zones.phone_zones`);
+    ``timezone`` is that zone when there is one, ``<NA>`` when the area spans several (Alaska,
+    Newfoundland and Labrador) or the number is not geographic (toll-free).
 
     Examples
     --------
@@ -284,7 +287,9 @@ def _usable(
         )
     fixed["source_row"] = pd.Series(source_row, index=kept.index)
     fixed["region"] = parsed["region"]
-    fixed["timezone"] = pd.Series(phone_timezones(parsed["phone"]), index=kept.index)
+    zones = phone_zones(parsed["phone"])
+    fixed["timezone"] = single_zone(zones)
+    fixed["timezones"] = zones
     extra: dict[str, pd.Series] = {}
     taken = set(fixed)
     for col in kept.columns:

@@ -15,7 +15,6 @@ from mta_notebook.contract.phones import (
     normalize_phone,
     normalize_phones,
     parse_phones,
-    phone_timezones,
 )
 
 
@@ -155,13 +154,6 @@ def test_metadata_assumptions_hold() -> None:
     assert nanp.ok
     assert nanp.regions[0] == "US"
     assert {7, 10} >= nanp.valid_lengths
-
-
-def test_timezones() -> None:
-    zones = phone_timezones(pd.Series(["+13125550123", "+14155550134", None, "+442079460958"]))
-    assert zones.tolist()[:2] == ["America/Chicago", "America/Los_Angeles"]
-    assert pd.isna(zones.iloc[2])
-    assert zones.iloc[3] == "Europe/London"
 
 
 # -- hypothesis: fast path == oracle on NANP-ish strings ---------------------------------------

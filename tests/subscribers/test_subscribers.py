@@ -102,6 +102,7 @@ def test_dataframe_source_and_columns() -> None:
         "source_row",
         "region",
         "timezone",
+        "timezones",
     ]
     assert subs.df["region"].tolist() == ["US", "US", "GB"]
     assert subs.df["timezone"].tolist() == [
@@ -176,6 +177,7 @@ def test_repeated_column_names_and_column_order() -> None:
         "source_row",
         "region",
         "timezone",
+        "timezones",
         "phone_2",
     ]
     assert subs.df["phone"].tolist() == ["+13125550123"]
