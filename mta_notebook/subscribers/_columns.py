@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 import pandas as pd
@@ -75,6 +75,24 @@ def _snake(name: Any) -> str:
     text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text)
     text = re.sub(r"[^0-9A-Za-z]+", "_", text).strip("_").lower()
     return text or "column"
+
+
+def unique_names(names: Iterable[str]) -> list[str]:
+    """Names made unique: a repeated ``a`` becomes ``a_2``, ``a_3``...
+
+    >>> unique_names(["a", "b", "a", "a"])
+    ['a', 'b', 'a_2', 'a_3']
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+    for base in names:
+        name, k = base, 1
+        while name in seen:
+            k += 1
+            name = f"{base}_{k}"
+        out.append(name)
+        seen.add(name)
+    return out
 
 
 def _pick(columns: Sequence[str], snake: Sequence[str], names: Sequence[str]) -> str | None:

@@ -32,6 +32,7 @@ from ._columns import (
     _pick,
     _snake,
     _text_column,
+    unique_names,
 )
 from ._list import SubscriberList
 from ._read import _from_client, _read_path
@@ -109,7 +110,7 @@ def load_subscribers(
     [{'source_row': 2, 'reason': 'duplicate'}, {'source_row': 3, 'reason': 'missing-phone'}]
     """
     frame, where, path, phone_col = _read_source(source, phone_col, progress)
-    frame.columns = pd.Index(_unique_names(frame.columns))
+    frame.columns = pd.Index(unique_names(map(str, frame.columns)))
     roles = _roles(frame, where, phone_col, email_col, first_name_col, last_name_col)
     phone = next(col for col, role in roles.items() if role == "phone")
     frame = frame.reset_index(drop=True)
@@ -149,20 +150,6 @@ def _read_source(
     raise SubscriberLoadError(
         f"source must be a path, a DataFrame or a Client, got {type(source).__name__}."
     )
-
-
-def _unique_names(columns: pd.Index) -> list[str]:
-    """Column names as unique text (a DataFrame may repeat a name: ``a``, ``a_2``, ...)."""
-    names: list[str] = []
-    seen: set[str] = set()
-    for c in columns:
-        name, k = str(c), 1
-        while name in seen:
-            k += 1
-            name = f"{c}_{k}"
-        names.append(name)
-        seen.add(name)
-    return names
 
 
 def _roles(
@@ -228,7 +215,7 @@ class _Verdict:
             "missing-phone",
             [f"placeholder {s!r}" for s in stripped[v.ok & placeholder]],
         )
-        excel = stripped.str.fullmatch(_EXCEL_SCI.pattern).fillna(False).to_numpy(dtype=bool)
+        excel = _matches(stripped, _EXCEL_SCI.pattern)
         v.reject(
             excel,
             "invalid-phone",
@@ -301,7 +288,9 @@ def _usable(
             name += "_2"
         taken.add(name)
         column = kept[col]
-        if column.dtype == object or isinstance(column.dtype, pd.StringDtype):
+        if isinstance(column.dtype, pd.StringDtype):
+            column = column.where(column.str.strip() != "")
+        elif column.dtype == object:
             blank = column.map(lambda v: isinstance(v, str) and not v.strip())
             column = column.where(~blank.astype(bool))
         extra[name] = column
@@ -313,6 +302,23 @@ def _usable(
     return out
 
 
+def _matches(text: pd.Series, pattern: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Rows whose text matches ``pattern`` (anchored), in Arrow; nulls do not match."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(text.astype("string[pyarrow]"), type=pa.string())
+    hit = pc.fill_null(pc.match_substring_regex(arr, pattern), False)
+    return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _clean_raw(raw: pd.Series) -> pd.Series:
     """Undo a float rendering of an integer ("3125550123.0" -> "3125550123"); nothing else."""
-    return raw.str.replace(_FLOAT_INT, r"\1", regex=True)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # in Arrow (RE2): pandas runs a pattern with a group reference row by row in Python
+    text = pa.array(raw.astype("string[pyarrow]"), type=pa.string())
+    fixed = pc.replace_substring_regex(text, pattern=_FLOAT_INT.pattern, replacement=r"\1")
+    out: pd.Series = pd.Series(pd.arrays.ArrowStringArray(fixed), index=raw.index)
+    return out

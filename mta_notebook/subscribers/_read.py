@@ -11,11 +11,12 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
 
 from .._errors import SubscriberLoadError
+from ._columns import unique_names
 
 
 def _decode(data: bytes, where: str) -> str:
@@ -52,8 +53,13 @@ def _decode(data: bytes, where: str) -> str:
         return data.decode("latin-1")
 
 
+#: How much of a file the delimiter sniffer looks at (csv.Sniffer is slow on long, odd text).
+SNIFF_BYTES: Final = 64 * 1024
+
+
 def _sniff_delimiter(text: str) -> str:
-    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    head = text[:SNIFF_BYTES]
+    lines = [ln for ln in head.splitlines()[:50] if ln.strip()]
     if not lines:
         return ","
     try:
@@ -71,6 +77,13 @@ def _read_delimited(text: str, where: str, suffix: str) -> pd.DataFrame:
     if not text.strip():
         raise SubscriberLoadError(f"{where}: the file is empty (no header row).")
     delimiter = "\t" if suffix == ".tsv" else _sniff_delimiter(text)
+    fast = _read_delimited_arrow(text, delimiter)
+    return fast if fast is not None else _read_rows(text, delimiter, where)
+
+
+def _read_rows(text: str, delimiter: str, where: str) -> pd.DataFrame:
+    """Row by row: a row with too many fields keeps the overflow in its last column, a short
+    row is padded, rows of empty cells are skipped; so no line is dropped."""
     try:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         header: list[str] = []
@@ -91,17 +104,69 @@ def _read_delimited(text: str, where: str, suffix: str) -> pd.DataFrame:
             rows.append(row)
     except csv.Error as exc:
         raise SubscriberLoadError(f"{where}: cannot read as delimited text ({exc}).") from exc
-    names: list[str] = []
-    for i, name in enumerate(header):
-        name = name.strip() or f"column_{i + 1}"
-        base, k = name, 1
-        while name in names:
-            k += 1
-            name = f"{base}_{k}"
-        names.append(name)
+    names = _header_names(header)
     columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
     frame: pd.DataFrame = pd.DataFrame(columns, dtype=object)
     return frame
+
+
+def _header_names(header: list[str]) -> list[str]:
+    return unique_names(name.strip() or f"column_{i + 1}" for i, name in enumerate(header))
+
+
+def _read_delimited_arrow(text: str, delimiter: str) -> pd.DataFrame | None:
+    """The same frame as the row-by-row reader, read by Arrow's CSV parser; ``None`` when a row
+    has another number of fields than the header (the row-by-row reader repairs those) or the
+    first line is a row of empty cells."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv as pa_csv
+
+    first = next(
+        (
+            row
+            for row in csv.reader(io.StringIO(text[:SNIFF_BYTES], newline=""), delimiter=delimiter)
+            if row
+        ),
+        None,
+    )
+    if first is None:
+        return None
+    uneven = 0
+
+    def count(_row: object) -> str:
+        nonlocal uneven
+        uneven += 1
+        return "skip"
+
+    try:
+        table = pa_csv.read_csv(
+            pa.py_buffer(text.encode("utf-8")),
+            read_options=pa_csv.ReadOptions(autogenerate_column_names=True, block_size=1 << 24),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=count
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={f"f{i}": pa.string() for i in range(len(first))},
+                strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if uneven or table.num_rows == 0:
+        return None
+    blank = None
+    for column in table.columns:
+        empty = pc.equal(pc.utf8_trim_whitespace(column), "")
+        blank = empty if blank is None else pc.and_(blank, empty)
+    if blank is None or blank[0].as_py():
+        return None
+    header = [str(v) for v in table.slice(0, 1).to_pylist()[0].values()]
+    body = table.slice(1).filter(pc.invert(blank.slice(1)))
+    frame = body.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+    frame.columns = pd.Index(_header_names(header))
+    out: pd.DataFrame = frame
+    return out
 
 
 def _read_json(text: str, where: str, lines: bool | None) -> pd.DataFrame:

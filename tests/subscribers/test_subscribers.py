@@ -480,3 +480,34 @@ def test_sample_file_upload_has_no_errors(sb: Any) -> None:
     assert (len(result.created), len(result.errors)) == (183, 0)
     assert result.created["source_row"].notna().all()
     assert "<th>created</th><td>183</td>" in result._repr_html_()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "phone,name\n312-555-0123,Ann\n\n415-555-0134,Bo\n",
+        '\n\nPhone;Name;Name\r\n(312) 555-0123;"Ann; Jr";x\r\n ; ; \r\n415.555.0134;Bo;y\r\n',
+        'phone,note\n3125550123,"two\nlines"\n4155550134,"say ""hi"""\n',
+        "phone,,phone\n1,2,3\n4,5,6\n",
+        "phone\tname\n3125550123\tZoë\n",
+    ],
+    ids=["blank-line", "crlf-quoted-delimiter-blank-row", "quoted-newline", "unnamed-dup", "tab"],
+)
+def test_arrow_csv_reader_gives_the_row_by_row_frame(text: str) -> None:
+    from mta_notebook.subscribers import _read
+
+    delimiter = _read._sniff_delimiter(text)
+    fast = _read._read_delimited_arrow(text, delimiter)
+    assert fast is not None
+    slow = _read._read_rows(text, delimiter, "x.csv")
+    assert list(fast.columns) == list(slow.columns)
+    assert fast.astype(object).values.tolist() == slow.values.tolist()
+
+
+def test_rows_with_too_many_fields_go_the_repairing_way() -> None:
+    from mta_notebook.subscribers import _read
+
+    text = "phone,note\n3125550123,a,b\n4155550134\n"
+    assert _read._read_delimited_arrow(text, ",") is None
+    frame = _read._read_delimited(text, "x.csv", ".csv")
+    assert frame.values.tolist() == [["3125550123", "a,b"], ["4155550134", ""]]
