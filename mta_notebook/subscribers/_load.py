@@ -277,7 +277,7 @@ def _usable(
     zones = phone_zones(parsed["phone"])
     fixed["timezone"] = single_zone(zones)
     fixed["timezones"] = zones
-    extra: dict[str, pd.Series] = {}
+    names: dict[str, str] = {}  # source column -> its name in df
     taken = set(fixed)
     for col in kept.columns:
         if col in roles or col == "_unreadable":
@@ -287,19 +287,42 @@ def _usable(
         while name in taken:
             name += "_2"
         taken.add(name)
-        column = kept[col]
-        if isinstance(column.dtype, pd.StringDtype):
-            column = column.where(column.str.strip() != "")
-        elif column.dtype == object:
-            blank = column.map(lambda v: isinstance(v, str) and not v.strip())
-            column = column.where(~blank.astype(bool))
-        extra[name] = column
+        names[col] = name
+    extra = _blank_to_na(kept[list(names)]).set_axis(list(names.values()), axis=1)
     # one concat, not one insert per column: 10,000 columns stay linear
-    df = pd.concat(
-        [pd.DataFrame(fixed, index=kept.index), pd.DataFrame(extra, index=kept.index)], axis=1
-    )
+    df = pd.concat([pd.DataFrame(fixed, index=kept.index), extra], axis=1)
     out: pd.DataFrame = df.reset_index(drop=True)
     return out
+
+
+def _blank_to_na(block: pd.DataFrame) -> pd.DataFrame:
+    """Empty and whitespace-only text cells as missing; text columns in Arrow, all at once."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = [c for c, dtype in block.dtypes.items() if isinstance(dtype, pd.StringDtype)]
+    arrays = []
+    for name in text:
+        values = pa.array(block[name], type=pa.string())
+        blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(values), ""), False)
+        arrays.append(pc.if_else(blank, pa.scalar(None, pa.string()), values))
+    mapper = {pa.string(): pd.StringDtype("pyarrow")}.get
+    parts = [pa.table(arrays, names=text).to_pandas(types_mapper=mapper).set_axis(block.index)]
+    done = set(text)
+    objects = [c for c, dtype in block.dtypes.items() if dtype.kind == "O" and c not in done]
+    if objects:  # one pass over the cells of every object column together (one pandas block)
+        cells = block[objects].to_numpy(dtype=object, copy=True)
+        blank = _is_blank(cells).astype(bool)
+        cells[blank] = None
+        parts.append(pd.DataFrame(cells, index=block.index, columns=objects))
+    done |= set(objects)
+    rest = [c for c in block.columns if c not in done]
+    parts.append(block[rest])
+    out: pd.DataFrame = pd.concat(parts, axis=1)[list(block.columns)]
+    return out
+
+
+_is_blank = np.frompyfunc(lambda v: isinstance(v, str) and not v.strip(), 1, 1)
 
 
 def _matches(text: pd.Series, pattern: str) -> np.ndarray[Any, np.dtype[np.bool_]]:

@@ -5,11 +5,11 @@ an MTA account. Nothing is validated here; problems reading the file raise Subsc
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import os
 import warnings
+import zlib
 from pathlib import Path
 from typing import Any, Final
 
@@ -30,12 +30,8 @@ def _decode(data: bytes, where: str) -> str:
                 f"{where}: starts with a UTF-16 byte order mark but is not valid UTF-16 "
                 f"({exc.reason} at byte {exc.start}). Save it again as UTF-8 CSV."
             ) from exc
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
     sample = data[:4096]
-    if sample.count(b"\x00") > len(sample) // 4:
+    if sample.count(b"\x00") > len(sample) // 4:  # UTF-16 without a byte order mark, or binary
         for enc in ("utf-16-le", "utf-16-be"):
             try:
                 text = data.decode(enc)
@@ -48,6 +44,10 @@ def _decode(data: bytes, where: str) -> str:
             "Export the list as CSV (UTF-8), Excel .xlsx, JSON or Parquet."
         )
     try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
         return data.decode("cp1252")
     except UnicodeDecodeError:
         return data.decode("latin-1")
@@ -55,6 +55,10 @@ def _decode(data: bytes, where: str) -> str:
 
 #: How much of a file the delimiter sniffer looks at (csv.Sniffer is slow on long, odd text).
 SNIFF_BYTES: Final = 64 * 1024
+
+
+#: Beyond this many columns a file is read into one block of Python strings (see below).
+WIDE_COLUMNS: Final = 256
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -163,10 +167,27 @@ def _read_delimited_arrow(text: str, delimiter: str) -> pd.DataFrame | None:
         return None
     header = [str(v) for v in table.slice(0, 1).to_pylist()[0].values()]
     body = table.slice(1).filter(pc.invert(blank.slice(1)))
-    frame = body.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+    # Arrow strings are fast per column; a wide file goes as one block of objects instead, as
+    # pandas keeps each Arrow column apart and 10,000 of them make every later step slow
+    wide = body.num_columns > WIDE_COLUMNS
+    frame = body.to_pandas(
+        types_mapper=None if wide else {pa.string(): pd.StringDtype("pyarrow")}.get
+    )
     frame.columns = pd.Index(_header_names(header))
     out: pd.DataFrame = frame
     return out
+
+
+class _TooDeep(ValueError):
+    msg = "nested too deeply (a subscriber record is a flat object)"
+
+
+def _loads(text: str) -> Any:
+    """``json.loads``, with nesting beyond Python's recursion limit as a ``_TooDeep``."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise _TooDeep from None
 
 
 def _read_json(text: str, where: str, lines: bool | None) -> pd.DataFrame:
@@ -177,18 +198,22 @@ def _read_json(text: str, where: str, lines: bool | None) -> pd.DataFrame:
             pass
         elif stripped.startswith("{"):
             try:
-                json.loads(stripped)
+                _loads(stripped)
                 lines = False
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, _TooDeep):
                 lines = True
     if not lines:
         try:
-            data = json.loads(text)
+            data = _loads(text)
         except json.JSONDecodeError as exc:
             raise SubscriberLoadError(
                 f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
                 "Give a JSON array of objects or JSON Lines (one object per line)."
             ) from exc
+        except _TooDeep as exc:
+            raise SubscriberLoadError(
+                f"{where}: the JSON is {exc.msg}. Give a JSON array of objects or JSON Lines."
+            ) from None
         if isinstance(data, dict):
             for key in ("data", "rows", "subscribers", "records"):
                 if isinstance(data.get(key), dict):
@@ -207,8 +232,8 @@ def _read_json(text: str, where: str, lines: bool | None) -> pd.DataFrame:
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
+            item = _loads(line)
+        except (json.JSONDecodeError, _TooDeep) as exc:
             item = {"_unreadable": f"line {lineno} is not JSON ({exc.msg}): {line[:80]}"}
         rows.append(item if isinstance(item, dict) else {"value": item})
     return _frame(rows)
@@ -233,10 +258,7 @@ def _read_path(path: Path) -> pd.DataFrame:
         raise SubscriberLoadError(f"{where}: cannot read ({exc.strerror}).") from exc
     name = path.name.lower()
     if name.endswith(".gz") or data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise SubscriberLoadError(f"{where}: not a valid gzip file ({exc}).") from exc
+        data = _gunzip(data, where)
         name = name.removesuffix(".gz")
     suffix = Path(name).suffix
     if suffix in (".xlsx", ".xlsm") or data[:4] == b"PK\x03\x04":
@@ -255,6 +277,37 @@ def _read_path(path: Path) -> pd.DataFrame:
         lines = {".json": None, ".jsonl": True, ".ndjson": True}.get(suffix)
         return _read_json(text, where, lines)
     return _read_delimited(text, where, suffix)
+
+
+#: The most a compressed source may expand to; a larger one is refused, not read into memory.
+MAX_UNCOMPRESSED_BYTES: Final = 2 * 1024**3
+
+
+def _gunzip(data: bytes, where: str) -> bytes:
+    """Decompress gzip (every member), refusing to expand beyond ``MAX_UNCOMPRESSED_BYTES``."""
+    out = io.BytesIO()
+    rest = data
+    try:
+        while rest:
+            inflate = zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer
+            pending = rest
+            while not inflate.eof:
+                chunk = inflate.decompress(pending, 1 << 20)  # at most 1 MiB at a time
+                pending = inflate.unconsumed_tail
+                if not chunk and not pending:
+                    break  # truncated: no more input and no end-of-stream marker
+                out.write(chunk)
+                if out.tell() > MAX_UNCOMPRESSED_BYTES:
+                    raise SubscriberLoadError(
+                        f"{where}: expands to more than {MAX_UNCOMPRESSED_BYTES // 1024**3} GiB "
+                        "when decompressed; split the list into smaller files."
+                    )
+            if not inflate.eof:
+                raise EOFError("compressed file ended before the end-of-stream marker")
+            rest = inflate.unused_data.lstrip(b"\x00")
+    except (zlib.error, EOFError) as exc:
+        raise SubscriberLoadError(f"{where}: not a valid gzip file ({exc}).") from exc
+    return out.getvalue()
 
 
 def _read_excel(data: bytes, where: str) -> pd.DataFrame:

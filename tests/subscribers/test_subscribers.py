@@ -511,3 +511,55 @@ def test_rows_with_too_many_fields_go_the_repairing_way() -> None:
     assert _read._read_delimited_arrow(text, ",") is None
     frame = _read._read_delimited(text, "x.csv", ".csv")
     assert frame.values.tolist() == [["3125550123", "a,b"], ["4155550134", ""]]
+
+
+# -- hostile files end fast with a typed error -------------------------------------------------
+
+
+def test_a_gzip_bomb_is_refused_before_it_fills_memory(tmp_path: Path, monkeypatch: Any) -> None:
+    import gzip as gz
+
+    from mta_notebook.subscribers import _read
+
+    monkeypatch.setattr(_read, "MAX_UNCOMPRESSED_BYTES", 8 * 1024**2)
+    bomb = tmp_path / "list.csv.gz"
+    bomb.write_bytes(gz.compress(b"\x00" * (64 * 1024**2), compresslevel=1))
+    with pytest.raises(SubscriberLoadError, match="expands to more than"):
+        load_subscribers(bomb)
+
+
+def test_gzip_members_truncation_and_nul_files(tmp_path: Path) -> None:
+    import gzip as gz
+
+    two = tmp_path / "two.csv.gz"
+    two.write_bytes(gz.compress(b"phone\n312-555-0123\n") + gz.compress(b"415-555-0134\n"))
+    assert len(load_subscribers(two)) == 2
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(gz.compress(b"phone\n" + b"312-555-0123\n" * 1000)[:-40])
+    with pytest.raises(SubscriberLoadError, match="not a valid gzip"):
+        load_subscribers(cut)
+    nul = tmp_path / "nul.csv.gz"
+    nul.write_bytes(gz.compress(b"\x00" * (32 * 1024**2), compresslevel=1))
+    with pytest.raises(SubscriberLoadError, match="binary data"):
+        load_subscribers(nul)
+
+
+def test_json_nested_200000_deep_is_a_typed_error(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(SubscriberLoadError, match="nested too deeply"):
+        load_subscribers(deep)
+    lines = tmp_path / "deep.jsonl"
+    lines.write_text('{"phone": "312-555-0123"}\n' + "[" * 200_000 + "]" * 200_000 + "\n")
+    subs = load_subscribers(lines)
+    assert len(subs) == 1
+    assert "nested too deeply" in subs.rejected["detail"].iloc[0]
+
+
+def test_ten_thousand_columns_load_in_linear_time(tmp_path: Path) -> None:
+    wide = pd.DataFrame({f"c{i}": ["x"] * 50 for i in range(10_000)})
+    wide.insert(0, "phone", [f"312555{i:04d}" for i in range(50)])
+    path = tmp_path / "wide.csv"
+    wide.to_csv(path, index=False)
+    subs = load_subscribers(path)
+    assert subs.df.shape == (50, 8 + 10_000)  # the 8 columns load_subscribers writes, then the rest
