@@ -23,8 +23,7 @@ import pandas as pd
 import pytest
 
 from mta_notebook import Client, sandbox
-from mta_notebook.campaigns import CampaignResult, plan_campaign, resume_campaign
-from mta_notebook.journal import Journal
+from mta_notebook.campaigns import CampaignResult, Journal, plan_campaign, resume_campaign
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("_crash_child.py")

@@ -24,17 +24,19 @@ from mta_notebook import (
     sandbox,
 )
 from mta_notebook.campaigns import (
+    SENDS_COLUMNS,
     CampaignPlan,
-    _request,
+    Journal,
     check_message,
     next_in_window,
     plan_campaign,
     resume_campaign,
+    utcnow,
 )
+from mta_notebook.campaigns._engine import _request
 from mta_notebook.contract.assumptions import DELIVERIES_DATE_MARGIN_DAYS
 from mta_notebook.contract.dates import format_scheduled_date
 from mta_notebook.contract.limits import MMS_CREDITS, MMS_MAX_CHARS, SMS_MAX_CHARS
-from mta_notebook.journal import SENDS_COLUMNS, Journal, utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -177,7 +179,8 @@ def test_placeholder_without_column_is_an_error(tmp_path: Path) -> None:
 def test_camel_case_placeholder_uses_snake_case_column(tmp_path: Path) -> None:
     plan = plan_campaign(_people(1), "Hi {{firstName}}", sender_name="Acme", journal=tmp_path / "j")
     assert plan.preview(1)["text"].iloc[0] == "Hi Ann"
-    req = _request(plan.journal, plan.journal.manifest(plan.campaign_id), 1)
+    journal = plan.journal
+    req = _request(journal, journal.read_manifest(plan.campaign_id), 1)
     assert req["properties"] == {"+13125550000": {"firstName": "Ann"}}
 
 
@@ -348,9 +351,11 @@ def test_send_window_groups_by_time_zone(tmp_path: Path) -> None:
     ]
     chi = chunks[chunks["timezone"] == "America/Chicago"]
     assert chi["recipients"].tolist() == [2]
-    man = plan.journal.manifest(plan.campaign_id)
+    journal = plan.journal
+    man = journal.read_manifest(plan.campaign_id)
+    assert man.send_window == ("09:00", "20:00")
     for ch in chunks["chunk"]:
-        req = _request(plan.journal, man, int(ch))
+        req = _request(journal, man, int(ch))
         tz = chunks.set_index("chunk").loc[ch, "timezone"]
         expected = next_in_window(datetime.now(timezone.utc), str(tz), (dtime(9), dtime(20)))
         if expected is None:
