@@ -18,7 +18,15 @@ import pandas as pd
 from .._errors import CampaignError
 from ..contract.assumptions import SMS_OVER_160, SmsOver160
 from ..contract.limits import MMS_CREDITS, MMS_MAX_CHARS, SMS_CREDITS, SMS_MAX_CHARS
-from ..contract.segments import GSM7_BASIC, GSM7_EXTENDED, SEGMENT_UNITS, Encoding, encoding, units
+from ..contract.segments import (
+    GSM7_BASIC,
+    GSM7_EXTENDED,
+    SEGMENT_UNITS,
+    Encoding,
+    encoding,
+    segments,
+    units,
+)
 
 __all__ = ["GSM7_BASIC", "GSM7_EXTENDED", "MessageCheck", "check_message"]
 
@@ -76,7 +84,9 @@ def max_chars(mms: bool, sms_over_160: SmsOver160) -> int:
 
 
 def segment_counts(is_gsm: np.ndarray[Any, Any], length: np.ndarray[Any, Any]) -> Any:
-    """Segments per message from its encoding and length in units (``SEGMENT_UNITS``)."""
+    """Segments per message from its encoding and length in units (``SEGMENT_UNITS``): exact
+    for a text without two-unit characters (GSM-7 extension characters, UCS-2 surrogate
+    pairs); a longer text with them is counted by ``contract.segments.segments``."""
     out = np.ones(len(length), dtype=np.int64)
     for enc, mask in (("GSM-7", is_gsm), ("UCS-2", ~is_gsm)):
         single, multi = SEGMENT_UNITS[enc]
@@ -126,15 +136,13 @@ def check_message(
     (False, 2, 2)
     """
     mode = sms_over_160_mode(sms_over_160)
-    enc = encoding(text)
-    length = units(text)
-    segments = int(segment_counts(np.array([enc == "GSM-7"]), np.array([length]))[0])
+    count = segments(text)
     return MessageCheck(
         text=text,
-        encoding=enc,
-        length=length,
-        segments=segments,
-        credits=int(credits_of(mms, mode, np.array([segments]))[0]),
+        encoding=encoding(text),
+        length=units(text),
+        segments=count,
+        credits=int(credits_of(mms, mode, np.array([count]))[0]),
         ucs2_chars=tuple(dict.fromkeys(ch for ch in text if _gsm_units(ch) == 0)),
         too_long=len(text) > max_chars(mms, mode),
     )

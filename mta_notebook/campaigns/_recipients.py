@@ -15,6 +15,7 @@ import pandas as pd
 from .._errors import CampaignError
 from ..contract.assumptions import SmsOver160
 from ..contract.limits import SMS_MAX_CHARS
+from ..contract.segments import segments
 from ._message import (
     E164,
     ValueFacts,
@@ -147,6 +148,20 @@ def _values(
     return values
 
 
+def _filled(
+    lits: list[str], names: list[str], values: Mapping[str, pd.Series], rows: np.ndarray[Any, Any]
+) -> list[str]:
+    """The filled texts of ``rows``."""
+    cols = [values[p].to_numpy(dtype=object)[rows] for p in names]
+    out = []
+    for i in range(len(rows)):
+        parts = [lits[0]]
+        for k in range(len(names)):
+            parts += [str(cols[k][i]), lits[k + 1]]
+        out.append("".join(parts))
+    return out
+
+
 def check_recipients(
     df: pd.DataFrame,
     lits: list[str],
@@ -177,6 +192,11 @@ def check_recipients(
         bad_chars.update(f.bad)
     is_gsm = gsm >= 0
     segs = segment_counts(is_gsm, np.where(is_gsm, gsm, utf16))
+    # Two-unit characters can push a concatenated text into one more segment (a character
+    # never straddles two): those few texts are filled and counted by the contract.
+    exact = np.flatnonzero((segs > 1) & np.where(is_gsm, gsm > chars, utf16 > chars))
+    if len(exact):
+        segs[exact] = [segments(t) for t in _filled(lits, names, values, exact)]
     limit = max_chars(mms, sms_over_160)
     too_long = (chars > limit) & pd.isna(reason)
     reason[too_long] = "too-long"

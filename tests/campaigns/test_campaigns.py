@@ -19,9 +19,9 @@ from mta_notebook import (
     BadRequestError,
     CampaignError,
     Client,
+    RateLimitError,
     SendOutcomeUnknown,
     ServerError,
-    sandbox,
 )
 from mta_notebook.campaigns import (
     SENDS_COLUMNS,
@@ -420,6 +420,8 @@ class ScriptedClient:
             raise BadRequestError("bad", status_code=400)
         if action == "5xx":
             raise ServerError("boom", status_code=500)
+        if action == "429":  # what the client raises once its own retries are spent
+            raise RateLimitError("429 Too Many Requests", status_code=429, retry_after=15)
         return _Res(mid)
 
     def iter_deliveries(
@@ -697,6 +699,23 @@ def test_a_request_that_never_left_goes_back_to_planned(tmp_path: Path) -> None:
     assert _receipts(client) == dict.fromkeys(_people(6)["phone"], 1)
 
 
+def test_a_rate_limited_chunk_is_not_sent_again_in_the_same_run(tmp_path: Path) -> None:
+    # One retry policy, the client's: the engine sends each chunk once per run, and a 429
+    # (raised once the client's retries are spent) leaves it planned for the next run.
+    plan = _plan(tmp_path)
+    client = ScriptedClient(["ok", "429", "ok"])
+    result = plan.send(client, confirm=True, progress=False, max_in_flight=1)
+    assert [c["external_id"] for c in client.calls] == ["c-00001", "c-00002", "c-00003"]
+    assert plan.journal.chunks("c")["state"].tolist() == ["sent", "planned", "sent"]
+    assert "rate limited" in plan.journal.chunk("c", 2)["error"]
+    assert not result.complete
+    assert "1 chunks (2 recipients) are still planned" in result.note
+    assert "mta.resume_campaign('c', client" in result.note
+    again = resume_campaign("c", client, journal=plan.journal, progress=False)
+    assert [c["external_id"] for c in client.calls][3:] == ["c-00002"]
+    assert again.counts == {"sent": 6}
+
+
 def test_bad_request_fails_the_chunk_and_goes_on(tmp_path: Path) -> None:
     plan = _plan(tmp_path)
     client = ScriptedClient(["ok", "bad"])
@@ -733,7 +752,9 @@ def test_resume_unknown_campaign_names_the_journal(tmp_path: Path) -> None:
 # -- against the sandbox ---------------------------------------------------------------------
 
 
-def test_campaign_to_the_sandbox_is_received_exactly_once(tmp_path: Path) -> None:
+def test_campaign_to_the_sandbox_is_received_exactly_once(
+    tmp_path: Path, start_sandbox: Any
+) -> None:
     n = 3000
     names = ["Ann", "Bob", "Zoë", "Li", "Maria", "José"]
     df = pd.DataFrame(
@@ -742,10 +763,8 @@ def test_campaign_to_the_sandbox_is_received_exactly_once(tmp_path: Path) -> Non
             "first_name": [names[i % len(names)] for i in range(n)],
         }
     )
-    with (
-        sandbox.running(seed=3, time_scale=50) as sb,
-        Client(api_key=sb.api_key, base_url=sb.base_url) as client,
-    ):
+    sb = start_sandbox(seed=3, time_scale=50)
+    with Client(api_key=sb.api_key, base_url=sb.base_url) as client:
         plan = plan_campaign(
             df,
             "Hi {{first_name}}, spring sale today",
