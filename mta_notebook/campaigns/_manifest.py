@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Final
 
 from ..contract.assumptions import SmsOver160
 
-__all__ = ["MANIFEST_COLUMNS", "Manifest"]
+__all__ = ["MANIFEST_COLUMNS", "Manifest", "shared_fields"]
 
 #: The campaigns table's columns a manifest fills (the rest are the run's: owner, times).
 MANIFEST_COLUMNS: Final[tuple[str, ...]] = (
@@ -119,3 +119,9 @@ class Manifest:
             sms_over_160=extra.get("sms_over_160"),
             source_sha256=extra.get("source_sha256"),
         )
+
+
+def shared_fields(source: object, target: type[Any]) -> dict[str, Any]:
+    """The values of ``source``'s attributes named like fields of the dataclass ``target``:
+    what a manifest copies from the inputs, and a plan from its manifest."""
+    return {f.name: getattr(source, f.name) for f in fields(target) if hasattr(source, f.name)}

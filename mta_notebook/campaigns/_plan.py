@@ -8,9 +8,7 @@ journal file when asked, and ``plan.send`` opens it for the run.
 
 from __future__ import annotations
 
-import getpass
 import os
-import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,24 +19,25 @@ import pandas as pd
 
 from .._errors import CampaignError
 from ..contract.assumptions import RECONCILE_CLOCK_MARGIN_S, SMS_OVER_160, SmsOver160
-from ..contract.limits import MMS_MAX_CHARS, RATE_LIMITS
+from ..contract.limits import RATE_LIMITS
 from ..display import HtmlRepr, card
 from ._chunks import campaign_id_for, input_hash, pack_chunks, split_chunks
 from ._engine import CampaignClient, run
+from ._inputs import check_reuse, checked_inputs
 from ._journal import Journal
-from ._manifest import Manifest
-from ._message import E164, check_message, fill, sms_over_160_mode, split_template
+from ._manifest import Manifest, shared_fields
+from ._message import E164, check_message, fill
 from ._recipients import (
+    Checked,
     check_recipients,
     placeholder_columns,
     plan_frame,
     plan_warnings,
     recipients_frame,
     skipped_rows,
-    source_hash,
 )
 from ._results import CampaignResult
-from ._schedule import as_utc, parse_window, recipient_zones
+from ._schedule import recipient_zones
 
 __all__ = ["CampaignPlan", "plan_campaign"]
 
@@ -72,6 +71,27 @@ class CampaignPlan(HtmlRepr):
     warnings: tuple[str, ...] = ()
     reused: bool = False
     sms_over_160: SmsOver160 = SMS_OVER_160
+
+    @classmethod
+    def of(
+        cls,
+        manifest: Manifest,
+        journal_path: Path,
+        recipients: pd.DataFrame,
+        *,
+        warnings: Sequence[str],
+        reused: bool,
+    ) -> CampaignPlan:
+        """The plan of a journaled ``manifest`` with its ``recipients`` table."""
+        values = {
+            **shared_fields(manifest, cls),  # its recipients count gives way to the table
+            "journal_path": journal_path,
+            "recipients": recipients,
+            "warnings": tuple(warnings),
+            "reused": reused,
+            "sms_over_160": manifest.sms_over_160 or SMS_OVER_160,
+        }
+        return cls(**values)
 
     @property
     def journal(self) -> Journal:
@@ -321,165 +341,59 @@ def plan_campaign(
         No identity, an empty message, a placeholder with no column, a template longer than
         1,550 characters, or a campaign id already used for different inputs.
     """
-    sms_mode = sms_over_160_mode(sms_over_160)
-    lits, names = _check_inputs(message, sender_name, chunk_size, identity=longcode_id)
-    placeholders = tuple(dict.fromkeys(names))
-    window = parse_window(send_window)
-    sched_dt = as_utc(scheduled_at)
-    tags_d = {str(k): str(v) for k, v in (tags or {}).items()}
-    defaults_d = dict(defaults or {})
-    mms = image is not None
-
+    inputs = checked_inputs(
+        message,
+        sender_name,
+        longcode_id,
+        image=image,
+        tags=tags,
+        send_window=send_window,
+        scheduled_at=scheduled_at,
+        chunk_size=chunk_size,
+        defaults=defaults,
+        sms_over_160=sms_over_160,
+    )
     df, source = recipients_frame(recipients)
-    cols = placeholder_columns(df, placeholders, defaults_d)
+    cols = placeholder_columns(df, inputs.placeholders, inputs.defaults)
+    options = inputs.check_options
     checked = check_recipients(
-        df, lits, names, cols, defaults=defaults_d, mms=mms, sms_over_160=sms_mode
+        df, inputs.lits, inputs.names, cols, defaults=inputs.defaults, **options
     )
     tz: pd.Series | None = None
     warnings: list[str] = []
-    if window is not None:
+    if inputs.window is not None:
         tz, warnings = recipient_zones(df, checked.phones, pd.Series(checked.ok, index=df.index))
     chunk, rows = split_chunks(checked.ok, tz, chunk_size)
     digest = input_hash(checked)
-    window_text = (str(send_window[0]), str(send_window[1])) if window and send_window else None
-    cid = campaign_id_for(
-        campaign_id,
-        [
-            *(message, sender_name, longcode_id, image, tags_d),
-            list(window_text) if window_text else None,
-            sched_dt and sched_dt.isoformat(),
-            *(chunk_size, digest),
-        ],
-    )
+    cid = campaign_id_for(campaign_id, inputs.id_key(digest))
     for row in rows:
         row["external_id"] = f"{cid}-{row['chunk']:05d}"
     plan_df = plan_frame(checked, chunk, tz)
-    warnings += plan_warnings(plan_df, checked, mms=mms, sms_over_160=sms_mode)
-    manifest = _manifest(
-        cid,
-        message,
-        plan_df[checked.ok],
-        sender_name=sender_name,
-        longcode_id=longcode_id,
-        image=image,
-        tags=tags_d,
-        send_window=window_text,
-        scheduled_at=sched_dt,
-        chunk_size=chunk_size,
-        input_hash=digest,
-        input_source=source,
-        total=len(df),
-        chunks=len(rows),
-        placeholders=placeholders,
-        sms_over_160=sms_mode,
+    warnings += plan_warnings(plan_df, checked, **options)
+    send_ok = plan_df[checked.ok]
+    manifest = inputs.manifest(
+        cid, send_ok, digest=digest, source=source, skipped=len(df) - len(send_ok), chunks=len(rows)
     )
+    path, reused = _journal_plan(journal, manifest, checked, rows)
+    if reused:
+        warnings.append(reused)
+    return CampaignPlan.of(manifest, path, plan_df, warnings=warnings, reused=bool(reused))
+
+
+def _journal_plan(
+    journal: Journal | str | os.PathLike[str] | None,
+    manifest: Manifest,
+    checked: Checked,
+    rows: list[dict[str, Any]],
+) -> tuple[Path, str | None]:
+    """Write the plan to the journal, or check it against the campaign already there; the
+    journal's path, and the reuse warning when it was there."""
     jr = journal if isinstance(journal, Journal) else Journal(journal)
     try:
-        reused = jr.has_campaign(cid)
-        if reused:
-            warnings.append(_check_reuse(jr, manifest))
-        else:
-            jr.create_campaign(manifest, pack_chunks(checked, rows), skipped_rows(checked))
+        if jr.has_campaign(manifest.campaign_id):
+            return jr.path, check_reuse(jr, manifest)
+        jr.create_campaign(manifest, pack_chunks(checked, rows), skipped_rows(checked))
+        return jr.path, None
     finally:
         if jr is not journal:
             jr.close()
-    return CampaignPlan(
-        campaign_id=cid,
-        message=message,
-        sender_name=sender_name,
-        longcode_id=longcode_id,
-        journal_path=jr.path,
-        recipients=plan_df,
-        placeholders=placeholders,
-        chunk_size=chunk_size,
-        image=image,
-        tags=tags_d,
-        send_window=window_text,
-        scheduled_at=sched_dt,
-        warnings=tuple(warnings),
-        reused=reused,
-        sms_over_160=sms_mode,
-    )
-
-
-def _manifest(
-    cid: str,
-    message: str,
-    send_ok: pd.DataFrame,
-    *,
-    total: int,
-    input_source: str | None,
-    **fields: Any,
-) -> Manifest:
-    """The typed manifest of a plan: its inputs and what it sends (``send_ok``: sent rows)."""
-    return Manifest(
-        campaign_id=cid,
-        created_by=f"{_user()}@{socket.gethostname()}",
-        message=message,
-        recipients=len(send_ok),
-        skipped=int(total - len(send_ok)),
-        credits=int(send_ok["credits"].sum()),
-        encoding="UCS-2" if (send_ok["encoding"] == "UCS-2").any() else "GSM-7",
-        input_source=input_source,
-        source_sha256=source_hash(input_source),
-        **fields,
-    )
-
-
-def _check_inputs(
-    message: str, sender_name: str | None, chunk_size: int, *, identity: int | None
-) -> tuple[list[str], list[str]]:
-    """Refuse a plan without an identity or a message; the template's literals and names."""
-    if sender_name is None and identity is None:
-        raise CampaignError(
-            "A Sender Identity is required: pass sender_name='Acme' and/or longcode_id=101. "
-            "MTA routes iMessage only through an identity (recipients who cannot get iMessage "
-            "from it get SMS from its longcode)."
-        )
-    if sender_name is not None and not str(sender_name).strip():
-        raise CampaignError("sender_name is empty; pass the Sender Identity name MTA set up.")
-    if not isinstance(message, str) or not message.strip():
-        raise CampaignError("The message is empty; pass the text to send.")
-    if chunk_size < 1:
-        raise CampaignError(f"chunk_size must be at least 1, got {chunk_size}.")
-    lits, names = split_template(message)
-    static_len = sum(len(x) for x in lits)
-    if static_len > MMS_MAX_CHARS:
-        raise CampaignError(
-            f"The message is {static_len} characters before filling placeholders; MTA's limit "
-            f"is {MMS_MAX_CHARS}. Shorten it."
-        )
-    return lits, names
-
-
-def _check_reuse(jr: Journal, new: Manifest) -> str:
-    """Refuse re-planning a journaled campaign id with other inputs; the reuse warning."""
-    cid = new.campaign_id
-    old = jr.read_manifest(cid)
-    fields = ("input_hash", "message", "sender_name", "longcode_id", "image", "chunk_size")
-    if any(getattr(old, f) != getattr(new, f) for f in fields):
-        raise CampaignError(
-            f"Campaign {cid!r} is already in the journal {jr.path} with a different message, "
-            "identity or recipient list. Pass a new campaign_id=, or resume_campaign("
-            f"{cid!r}, client) to finish the journaled one."
-        )
-    # Not part of the campaign id (re-planning must find the journaled campaign, never make
-    # a second one for the same people), so a different choice is refused here instead.
-    if old.sms_over_160 is not None and old.sms_over_160 != new.sms_over_160:
-        raise CampaignError(
-            f"Campaign {cid!r} was planned in {jr.path} with sms_over_160={old.sms_over_160!r}, "
-            f"not {new.sms_over_160!r}; its chunks are fixed. Plan again with "
-            f"sms_over_160={old.sms_over_160!r}, or plan the recipients it skipped "
-            "(plan.skipped) as a new campaign."
-        )
-    return (
-        f"Campaign {cid!r} was already planned in {jr.path}; sending sends only chunks "
-        "still planned."
-    )
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"

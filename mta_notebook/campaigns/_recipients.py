@@ -7,7 +7,7 @@ import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,14 @@ from ._message import (
     snake,
     value_facts,
 )
+
+
+class CheckOptions(TypedDict):
+    """How texts are counted: as MMS (``mms``) or SMS, and what a long SMS does."""
+
+    mms: bool
+    sms_over_160: SmsOver160
+
 
 #: Skip reasons, in the order the plan's warnings list them.
 SKIP_REASONS = ("missing-value", "invalid-phone", "missing-phone", "duplicate", "too-long")
