@@ -18,6 +18,18 @@ A chunk moves ``planned -> in_flight -> sent | failed | unknown`` with a commit 
 request. A chunk whose outcome is unknown (a crash, a dropped connection, a 5xx after
 processing) is never re-sent blindly, and never on a timer: it is settled from evidence, or it
 stays ``unknown`` until the user says ``resume_campaign(..., unknown="resend" | "skip")``.
+
+>>> import os, tempfile
+>>> import pandas as pd
+>>> people = pd.DataFrame({"phone": ["+13125550101", "+13125550102"], "first_name": ["Ann", "Bob"]})
+>>> journal = os.path.join(tempfile.mkdtemp(), "journal.sqlite")
+>>> plan = plan_campaign(people, "Hi {{first_name}}!", sender_name="Acme", journal=journal)
+>>> plan.preview(1)["text"].tolist(), plan.summary["credits"]
+(['Hi Ann!'], 2)
+>>> plan.send(client, confirm=True, progress=False).counts
+{'sent': 2}
+>>> resume_campaign(plan.campaign_id, client, journal=journal, progress=False).complete
+True
 """
 
 from __future__ import annotations
