@@ -374,10 +374,11 @@ def plan_campaign(
     manifest = inputs.manifest(
         cid, send_ok, digest=digest, source=source, skipped=len(df) - len(send_ok), chunks=len(rows)
     )
-    path, reused = _journal_plan(journal, manifest, checked, rows)
-    if reused:
-        warnings.append(reused)
-    return CampaignPlan.of(manifest, path, plan_df, warnings=warnings, reused=bool(reused))
+    path, reuse_warning = _journal_plan(journal, manifest, checked, rows)
+    reused = reuse_warning is not None
+    if reuse_warning is not None:
+        warnings.append(reuse_warning)
+    return CampaignPlan.of(manifest, path, plan_df, warnings=warnings, reused=reused)
 
 
 def _journal_plan(

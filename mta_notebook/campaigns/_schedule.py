@@ -53,7 +53,7 @@ def as_utc(when: datetime | str | None) -> datetime | None:
 
 
 def next_in_window(
-    now: datetime, tz: str, window: Window, not_before: datetime | None = None
+    now: datetime, tz: str, *, window: Window, not_before: datetime | None = None
 ) -> datetime | None:
     """The UTC time to schedule a send for ``tz``'s window, or None to send right away.
 
@@ -61,9 +61,9 @@ def next_in_window(
     --------
     >>> from datetime import datetime, time, timezone
     >>> now = datetime(2025, 3, 6, 12, 0, tzinfo=timezone.utc)  # 06:00 in Chicago
-    >>> next_in_window(now, "America/Chicago", (time(9), time(20))).isoformat()
+    >>> next_in_window(now, "America/Chicago", window=(time(9), time(20))).isoformat()
     '2025-03-06T15:00:00+00:00'
-    >>> next_in_window(now, "Europe/Paris", (time(9), time(20))) is None
+    >>> next_in_window(now, "Europe/Paris", window=(time(9), time(20))) is None
     True
     """
     zone = ZoneInfo(tz)
@@ -81,7 +81,7 @@ def scheduled_date(
     """The ``scheduledDate`` for a chunk sent ``now`` (None: deliver right away)."""
     when: datetime | None
     if window is not None:
-        when = next_in_window(now, tz or "UTC", window, not_before)
+        when = next_in_window(now, tz or "UTC", window=window, not_before=not_before)
     else:
         when = not_before if not_before is not None and not_before > now else None
     return format_scheduled_date(when) if when is not None else None

@@ -319,10 +319,10 @@ def test_subscriber_list_like_object_is_accepted(tmp_path: Path) -> None:
 def test_next_in_window() -> None:
     w = (dtime(9), dtime(20))
     noon_utc = datetime(2025, 3, 6, 12, 0, tzinfo=timezone.utc)
-    assert next_in_window(noon_utc, "Europe/Paris", w) is None  # 13:00 local
-    chicago = next_in_window(noon_utc, "America/Chicago", w)  # 06:00 local
+    assert next_in_window(noon_utc, "Europe/Paris", window=w) is None  # 13:00 local
+    chicago = next_in_window(noon_utc, "America/Chicago", window=w)  # 06:00 local
     assert chicago == datetime(2025, 3, 6, 15, 0, tzinfo=timezone.utc)
-    tokyo = next_in_window(noon_utc, "Asia/Tokyo", w)  # 21:00 local -> tomorrow 09:00
+    tokyo = next_in_window(noon_utc, "Asia/Tokyo", window=w)  # 21:00 local -> tomorrow 09:00
     assert tokyo == datetime(2025, 3, 7, 0, 0, tzinfo=timezone.utc)
     assert format_scheduled_date(tokyo) == "20250307T000000-0000"
 
@@ -357,7 +357,7 @@ def test_send_window_groups_by_time_zone(tmp_path: Path) -> None:
     for ch in chunks["chunk"]:
         req = _request(journal, man, int(ch))
         tz = chunks.set_index("chunk").loc[ch, "timezone"]
-        expected = next_in_window(datetime.now(timezone.utc), str(tz), (dtime(9), dtime(20)))
+        expected = next_in_window(datetime.now(timezone.utc), str(tz), window=(dtime(9), dtime(20)))
         if expected is None:
             assert req["scheduled_date"] is None
         else:
