@@ -128,11 +128,10 @@ def _sandbox_process(time_scale: float) -> Iterator[tuple[str, str]]:
             "sandbox",
             "--port",
             "0",
-            "--api-key",
-            key,
             "--time-scale",
             str(time_scale),
         ],
+        env={**os.environ, "MTA_API_KEY": key},  # not on the command line (visible in ps)
         stdout=subprocess.PIPE,
         text=True,
     )
