@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from mta_notebook import Client
-from mta_notebook.campaigns import _fill, check_message, plan_campaign
+from mta_notebook.campaigns import check_message, plan_campaign
+from mta_notebook.campaigns._message import fill
 from mta_notebook.contract.limits import RATE_LIMITS
 
 MESSAGE = "Hi {{first_name}}, spring sale: 20% off everything until Sunday. Reply STOP to opt out"
@@ -57,7 +58,7 @@ def _naive(df: pd.DataFrame, path: Path) -> float:
     )
     with conn:
         for i, rec in enumerate(df.to_dict("records")):
-            text = _fill(MESSAGE, rec)
+            text = fill(MESSAGE, rec)
             chk = check_message(text)
             conn.execute(
                 "INSERT INTO r VALUES (?, ?, ?, ?, ?, ?)",
@@ -127,11 +128,10 @@ def _sandbox_process(time_scale: float) -> Iterator[tuple[str, str]]:
             "sandbox",
             "--port",
             "0",
-            "--api-key",
-            key,
             "--time-scale",
             str(time_scale),
         ],
+        env={**os.environ, "MTA_API_KEY": key},  # not on the command line (visible in ps)
         stdout=subprocess.PIPE,
         text=True,
     )

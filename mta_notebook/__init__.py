@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     from .campaigns import (
         CampaignPlan,
         CampaignResult,
+        Journal,
         check_message,
         plan_campaign,
         resume_campaign,
@@ -79,7 +80,6 @@ if TYPE_CHECKING:
     from .contract.phones import normalize_phones
     from .contract.signature import verify_signature
     from .dashboard import Dashboard
-    from .journal import Journal
     from .receiver import running_receiver
     from .report import save_report
     from .subscribers import SubscriberList, load_subscribers
@@ -115,7 +115,7 @@ _LAZY: dict[str, str] = {
     "resume_campaign": ".campaigns",
     "CampaignPlan": ".campaigns",
     "CampaignResult": ".campaigns",
-    "Journal": ".journal",
+    "Journal": ".campaigns",
     "running_receiver": ".receiver",
     "read_webhook_log": ".webhook_log",
     "EventLog": ".webhook_log",

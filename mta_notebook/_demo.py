@@ -53,8 +53,7 @@ def run_demo(
     from ._client import Client
     from ._samples import sample_path
     from .analytics import delivery_report
-    from .campaigns import plan_campaign
-    from .journal import Journal
+    from .campaigns import Journal, plan_campaign
     from .receiver import running_receiver
     from .report import save_report
     from .subscribers import load_subscribers

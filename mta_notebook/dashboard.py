@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from .analytics import NOT_SENT_LABELS, REPORT_COLUMNS, REPORT_OUTCOMES, wilson_bounds
+from .campaigns import SENDS_COLUMNS
 from .charts import NO_IDENTITY
 from .contract.routes import MESSAGE_ROUTES, ROUTE_LABELS, MessageRoute
 from .contract.statuses import OUTCOMES, status_label
-from .journal import SENDS_COLUMNS
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -915,7 +915,7 @@ def load_sends(path: str | os.PathLike[str]) -> pd.DataFrame:
             if col in df:
                 df[col] = df[col].astype("Int64")
         return df
-    from .journal import Journal
+    from .campaigns import Journal
 
     journal = Journal(p)
     try:

@@ -639,8 +639,7 @@ def test_report_equals_sandbox_ground_truth(tmp_path: Path) -> None:
     import secrets
 
     from mta_notebook import Client, sandbox
-    from mta_notebook.campaigns import plan_campaign
-    from mta_notebook.journal import Journal
+    from mta_notebook.campaigns import Journal, plan_campaign
     from mta_notebook.receiver import running_receiver
     from mta_notebook.webhook_log import read_webhook_log
     from mta_notebook.webhooks import register_webhooks

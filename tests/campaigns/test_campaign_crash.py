@@ -22,9 +22,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from mta_notebook import Client, sandbox
-from mta_notebook.campaigns import CampaignResult, plan_campaign, resume_campaign
-from mta_notebook.journal import Journal
+from mta_notebook import Client
+from mta_notebook.campaigns import CampaignResult, Journal, plan_campaign, resume_campaign
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("_crash_child.py")
@@ -146,58 +145,58 @@ def _moves(journal: Journal, cid: str, to_state: str) -> int:
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_moments_then_resume(tmp_path: Path) -> None:
+def test_sigkill_at_random_moments_then_resume(tmp_path: Path, start_sandbox: Any) -> None:
     rng = random.Random(20261127)
     stats = Counter[str]()
-    with sandbox.running(seed=7, time_scale=100) as sb:
-        env = {**os.environ, "MTA_API_KEY": sb.api_key}
-        upcoming = _spawn(0, tmp_path, sb.base_url, env, _recipients(0))
-        for run in range(RUNS):
-            child = upcoming
-            faults = {**FAULTS[run % len(FAULTS)], "latency_ms": 8}
-            sb.set_faults(**faults)
-            cid = f"crash{run:02d}"
-            journal = Journal(tmp_path / f"j{run}.sqlite")
-            plan = plan_campaign(
-                _recipients(run),
-                MESSAGE,
-                sender_name="Acme",
-                chunk_size=10,
-                campaign_id=cid,
-                journal=journal,
-            )
-            assert plan.summary["chunks"] == 8
-            try:
-                _start(child)
-                if run + 1 < RUNS:  # warm the next child up while this one runs
-                    upcoming = _spawn(run + 1, tmp_path, sb.base_url, env, _recipients(run + 1))
-                # a random point: after k chunks are journaled sent, plus a random sub-delay
-                _wait_for_sent(journal, cid, rng.randrange(0, 7), child)
-                time.sleep(rng.uniform(0.0, 0.04))
-                if child.poll() is None:
-                    stats["killed_mid_send"] += 1
-            finally:
-                _kill(child)
-            states = Counter(journal.chunks(cid)["state"])
-            stats["in_flight_at_kill"] += states.get("in_flight", 0)
-            stats["unknown_at_kill"] += states.get("unknown", 0)
+    sb = start_sandbox(seed=7, time_scale=100)
+    env = {**os.environ, "MTA_API_KEY": sb.api_key}
+    upcoming = _spawn(0, tmp_path, sb.base_url, env, _recipients(0))
+    for run in range(RUNS):
+        child = upcoming
+        faults = {**FAULTS[run % len(FAULTS)], "latency_ms": 8}
+        sb.set_faults(**faults)
+        cid = f"crash{run:02d}"
+        journal = Journal(tmp_path / f"j{run}.sqlite")
+        plan = plan_campaign(
+            _recipients(run),
+            MESSAGE,
+            sender_name="Acme",
+            chunk_size=10,
+            campaign_id=cid,
+            journal=journal,
+        )
+        assert plan.summary["chunks"] == 8
+        try:
+            _start(child)
+            if run + 1 < RUNS:  # warm the next child up while this one runs
+                upcoming = _spawn(run + 1, tmp_path, sb.base_url, env, _recipients(run + 1))
+            # a random point: after k chunks are journaled sent, plus a random sub-delay
+            _wait_for_sent(journal, cid, rng.randrange(0, 7), child)
+            time.sleep(rng.uniform(0.0, 0.04))
+            if child.poll() is None:
+                stats["killed_mid_send"] += 1
+        finally:
+            _kill(child)
+        states = Counter(journal.chunks(cid)["state"])
+        stats["in_flight_at_kill"] += states.get("in_flight", 0)
+        stats["unknown_at_kill"] += states.get("unknown", 0)
 
-            with Client(api_key=sb.api_key, base_url=sb.base_url) as client:
-                # resumed in-process, still under faults; then as a user would, once more
+        with Client(api_key=sb.api_key, base_url=sb.base_url) as client:
+            # resumed in-process, still under faults; then as a user would, once more
+            result = resume_campaign(
+                cid, client, journal=journal, progress=False, clock_margin_s=CLOCK_MARGIN_S
+            )
+            if not result.complete:
+                stats["second_resume"] += 1
+                sb.set_faults(**NO_FAULTS)
                 result = resume_campaign(
                     cid, client, journal=journal, progress=False, clock_margin_s=CLOCK_MARGIN_S
                 )
-                if not result.complete:
-                    stats["second_resume"] += 1
-                    sb.set_faults(**NO_FAULTS)
-                    result = resume_campaign(
-                        cid, client, journal=journal, progress=False, clock_margin_s=CLOCK_MARGIN_S
-                    )
-            stats["recipients_unknown"] += result.counts.get("unknown", 0)
-            stats["reconciled_as_sent"] += _moves(journal, cid, "sent")
-            stats["reconciled_as_planned"] += _moves(journal, cid, "planned")
-            _judge(_recipients(run), cid, result, pd.DataFrame(sb.ground_truth()), journal)
-            journal.close()
+        stats["recipients_unknown"] += result.counts.get("unknown", 0)
+        stats["reconciled_as_sent"] += _moves(journal, cid, "sent")
+        stats["reconciled_as_planned"] += _moves(journal, cid, "planned")
+        _judge(_recipients(run), cid, result, pd.DataFrame(sb.ground_truth()), journal)
+        journal.close()
     print(dict(stats))
     # the kills landed mid-campaign, and both reconciliation outcomes were exercised
     assert stats["killed_mid_send"] >= RUNS // 2
@@ -220,80 +219,80 @@ LAG_FAULTS = {"error_before": 0.25, "drop_after": 0.25, "latency_ms": 30}
 
 @pytest.mark.slow
 def test_sigkill_while_deliveries_lag_keeps_unknown_until_the_listing_catches_up(
-    tmp_path: Path,
+    tmp_path: Path, start_sandbox: Any
 ) -> None:
     stats = Counter[str]()
     config = {"deliveries_lag_s": LAG_S}
-    with sandbox.running(seed=LAG_SEED, time_scale=100, config=config) as sb:
-        env = {**os.environ, "MTA_API_KEY": sb.api_key}
-        for run in range(100, 100 + LAG_RUNS):
-            df = _recipients(run, LAG_RECIPIENTS)
-            sb.reset()  # the same fault draws every run; the lag comes back from the config
-            sb.set_faults(**LAG_FAULTS)
-            cid = f"crash{run:02d}"
-            journal = Journal(tmp_path / f"j{run}.sqlite")
-            plan = plan_campaign(
-                df, MESSAGE, sender_name="Acme", chunk_size=10, campaign_id=cid, journal=journal
+    sb = start_sandbox(seed=LAG_SEED, time_scale=100, config=config)
+    env = {**os.environ, "MTA_API_KEY": sb.api_key}
+    for run in range(100, 100 + LAG_RUNS):
+        df = _recipients(run, LAG_RECIPIENTS)
+        sb.reset()  # the same fault draws every run; the lag comes back from the config
+        sb.set_faults(**LAG_FAULTS)
+        cid = f"crash{run:02d}"
+        journal = Journal(tmp_path / f"j{run}.sqlite")
+        plan = plan_campaign(
+            df, MESSAGE, sender_name="Acme", chunk_size=10, campaign_id=cid, journal=journal
+        )
+        assert plan.summary["chunks"] == 10
+        child = _spawn(run, tmp_path, sb.base_url, env, df)
+        try:
+            _start(child)
+            _wait_for_sent(journal, cid, 3, child)
+        finally:
+            _kill(child)
+        stats["in_flight_at_kill"] += len(journal.chunk_ids(cid, "in_flight"))
+
+        with Client(api_key=sb.api_key, base_url=sb.base_url) as client:
+            # the listing lags: the planned chunks go out, the unknown ones stay unknown
+            sb.set_faults(**NO_FAULTS)
+            lagging = resume_campaign(
+                cid, client, journal=journal, progress=False, clock_margin_s=CLOCK_MARGIN_S
             )
-            assert plan.summary["chunks"] == 10
-            child = _spawn(run, tmp_path, sb.base_url, env, df)
-            try:
-                _start(child)
-                _wait_for_sent(journal, cid, 3, child)
-            finally:
-                _kill(child)
-            stats["in_flight_at_kill"] += len(journal.chunk_ids(cid, "in_flight"))
-
-            with Client(api_key=sb.api_key, base_url=sb.base_url) as client:
-                # the listing lags: the planned chunks go out, the unknown ones stay unknown
-                sb.set_faults(**NO_FAULTS)
-                lagging = resume_campaign(
-                    cid, client, journal=journal, progress=False, clock_margin_s=CLOCK_MARGIN_S
-                )
-                truth = pd.DataFrame(sb.ground_truth())
-                assert len(lagging.unknown_chunks) >= 1
-                assert lagging.counts.get("planned", 0) == 0
-                assert not lagging.complete
-                assert "not in GET /deliveries yet" in " ".join(lagging.unknown_chunks["error"])
-                _judge(df, cid, lagging, truth, journal)  # never twice; the call is named
-                unknown = set(lagging.unknown_chunks["external_id"])
-                _, received = _received(cid, truth)
-                went = {
-                    ext
-                    for ext in unknown
-                    if any(
-                        received.get(p, 0)
-                        for p in lagging.sends.loc[lagging.sends["external_id"] == ext, "phone"]
-                    )
-                }
-                assert went, "the dropped request went out: its chunk is unknown"
-                assert unknown - went, "the refused request did not: its chunk is unknown too"
-                stats["unknown_that_went"] += len(went)
-                stats["unknown_that_did_not"] += len(unknown - went)
-
-                # the lag is over: the listing shows everything, including the resumed chunks
-                # sent after the unknown ones, so "not listed" now means "not sent"
-                sb.configure(deliveries_lag_s=0.0)
-                settled = resume_campaign(
-                    cid, client, journal=journal, progress=False, clock_margin_s=CLOCK_MARGIN_S
-                )
             truth = pd.DataFrame(sb.ground_truth())
-            assert settled.complete, settled.chunks
-            assert settled.counts == {"sent": LAG_RECIPIENTS}
-            assert settled.note == ""
+            assert len(lagging.unknown_chunks) >= 1
+            assert lagging.counts.get("planned", 0) == 0
+            assert not lagging.complete
+            assert "not in GET /deliveries yet" in " ".join(lagging.unknown_chunks["error"])
+            _judge(df, cid, lagging, truth, journal)  # never twice; the call is named
+            unknown = set(lagging.unknown_chunks["external_id"])
             _, received = _received(cid, truth)
-            assert received == Counter(df["phone"])  # each recipient exactly once
-            chunks = settled.chunks.set_index("external_id")
-            for ext in unknown:
-                # sent if it went (found in the listing), resent if it did not
-                moved_to = "sent" if ext in went else "planned"
-                moves = journal.moves(cid)
-                chunk = int(chunks.loc[ext, "chunk"])
-                mine = moves[(moves["chunk"] == chunk) & (moves["from_state"] == "unknown")]
-                assert mine["to_state"].iloc[-1] == moved_to, (ext, mine)
-            stats["reconciled_as_sent"] += _moves(journal, cid, "sent")
-            stats["reconciled_as_planned"] += _moves(journal, cid, "planned")
-            journal.close()
+            went = {
+                ext
+                for ext in unknown
+                if any(
+                    received.get(p, 0)
+                    for p in lagging.sends.loc[lagging.sends["external_id"] == ext, "phone"]
+                )
+            }
+            assert went, "the dropped request went out: its chunk is unknown"
+            assert unknown - went, "the refused request did not: its chunk is unknown too"
+            stats["unknown_that_went"] += len(went)
+            stats["unknown_that_did_not"] += len(unknown - went)
+
+            # the lag is over: the listing shows everything, including the resumed chunks
+            # sent after the unknown ones, so "not listed" now means "not sent"
+            sb.configure(deliveries_lag_s=0.0)
+            settled = resume_campaign(
+                cid, client, journal=journal, progress=False, clock_margin_s=CLOCK_MARGIN_S
+            )
+        truth = pd.DataFrame(sb.ground_truth())
+        assert settled.complete, settled.chunks
+        assert settled.counts == {"sent": LAG_RECIPIENTS}
+        assert settled.note == ""
+        _, received = _received(cid, truth)
+        assert received == Counter(df["phone"])  # each recipient exactly once
+        chunks = settled.chunks.set_index("external_id")
+        for ext in unknown:
+            # sent if it went (found in the listing), resent if it did not
+            moved_to = "sent" if ext in went else "planned"
+            moves = journal.moves(cid)
+            chunk = int(chunks.loc[ext, "chunk"])
+            mine = moves[(moves["chunk"] == chunk) & (moves["from_state"] == "unknown")]
+            assert mine["to_state"].iloc[-1] == moved_to, (ext, mine)
+        stats["reconciled_as_sent"] += _moves(journal, cid, "sent")
+        stats["reconciled_as_planned"] += _moves(journal, cid, "planned")
+        journal.close()
     print(dict(stats))
     # each unknown chunk was settled its own way, once
     assert stats["reconciled_as_sent"] == stats["unknown_that_went"]

@@ -19,22 +19,24 @@ from mta_notebook import (
     BadRequestError,
     CampaignError,
     Client,
+    RateLimitError,
     SendOutcomeUnknown,
     ServerError,
-    sandbox,
 )
 from mta_notebook.campaigns import (
+    SENDS_COLUMNS,
     CampaignPlan,
-    _request,
+    Journal,
     check_message,
     next_in_window,
     plan_campaign,
     resume_campaign,
+    utcnow,
 )
+from mta_notebook.campaigns._engine import _request
 from mta_notebook.contract.assumptions import DELIVERIES_DATE_MARGIN_DAYS
 from mta_notebook.contract.dates import format_scheduled_date
 from mta_notebook.contract.limits import MMS_CREDITS, MMS_MAX_CHARS, SMS_MAX_CHARS
-from mta_notebook.journal import SENDS_COLUMNS, Journal, utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -177,7 +179,8 @@ def test_placeholder_without_column_is_an_error(tmp_path: Path) -> None:
 def test_camel_case_placeholder_uses_snake_case_column(tmp_path: Path) -> None:
     plan = plan_campaign(_people(1), "Hi {{firstName}}", sender_name="Acme", journal=tmp_path / "j")
     assert plan.preview(1)["text"].iloc[0] == "Hi Ann"
-    req = _request(plan.journal, plan.journal.manifest(plan.campaign_id), 1)
+    journal = plan.journal
+    req = _request(journal, journal.read_manifest(plan.campaign_id), 1)
     assert req["properties"] == {"+13125550000": {"firstName": "Ann"}}
 
 
@@ -316,10 +319,10 @@ def test_subscriber_list_like_object_is_accepted(tmp_path: Path) -> None:
 def test_next_in_window() -> None:
     w = (dtime(9), dtime(20))
     noon_utc = datetime(2025, 3, 6, 12, 0, tzinfo=timezone.utc)
-    assert next_in_window(noon_utc, "Europe/Paris", w) is None  # 13:00 local
-    chicago = next_in_window(noon_utc, "America/Chicago", w)  # 06:00 local
+    assert next_in_window(noon_utc, "Europe/Paris", window=w) is None  # 13:00 local
+    chicago = next_in_window(noon_utc, "America/Chicago", window=w)  # 06:00 local
     assert chicago == datetime(2025, 3, 6, 15, 0, tzinfo=timezone.utc)
-    tokyo = next_in_window(noon_utc, "Asia/Tokyo", w)  # 21:00 local -> tomorrow 09:00
+    tokyo = next_in_window(noon_utc, "Asia/Tokyo", window=w)  # 21:00 local -> tomorrow 09:00
     assert tokyo == datetime(2025, 3, 7, 0, 0, tzinfo=timezone.utc)
     assert format_scheduled_date(tokyo) == "20250307T000000-0000"
 
@@ -348,11 +351,13 @@ def test_send_window_groups_by_time_zone(tmp_path: Path) -> None:
     ]
     chi = chunks[chunks["timezone"] == "America/Chicago"]
     assert chi["recipients"].tolist() == [2]
-    man = plan.journal.manifest(plan.campaign_id)
+    journal = plan.journal
+    man = journal.read_manifest(plan.campaign_id)
+    assert man.send_window == ("09:00", "20:00")
     for ch in chunks["chunk"]:
-        req = _request(plan.journal, man, int(ch))
+        req = _request(journal, man, int(ch))
         tz = chunks.set_index("chunk").loc[ch, "timezone"]
-        expected = next_in_window(datetime.now(timezone.utc), str(tz), (dtime(9), dtime(20)))
+        expected = next_in_window(datetime.now(timezone.utc), str(tz), window=(dtime(9), dtime(20)))
         if expected is None:
             assert req["scheduled_date"] is None
         else:
@@ -415,6 +420,8 @@ class ScriptedClient:
             raise BadRequestError("bad", status_code=400)
         if action == "5xx":
             raise ServerError("boom", status_code=500)
+        if action == "429":  # what the client raises once its own retries are spent
+            raise RateLimitError("429 Too Many Requests", status_code=429, retry_after=15)
         return _Res(mid)
 
     def iter_deliveries(
@@ -692,6 +699,23 @@ def test_a_request_that_never_left_goes_back_to_planned(tmp_path: Path) -> None:
     assert _receipts(client) == dict.fromkeys(_people(6)["phone"], 1)
 
 
+def test_a_rate_limited_chunk_is_not_sent_again_in_the_same_run(tmp_path: Path) -> None:
+    # One retry policy, the client's: the engine sends each chunk once per run, and a 429
+    # (raised once the client's retries are spent) leaves it planned for the next run.
+    plan = _plan(tmp_path)
+    client = ScriptedClient(["ok", "429", "ok"])
+    result = plan.send(client, confirm=True, progress=False, max_in_flight=1)
+    assert [c["external_id"] for c in client.calls] == ["c-00001", "c-00002", "c-00003"]
+    assert plan.journal.chunks("c")["state"].tolist() == ["sent", "planned", "sent"]
+    assert "rate limited" in plan.journal.chunk("c", 2)["error"]
+    assert not result.complete
+    assert "1 chunks (2 recipients) are still planned" in result.note
+    assert "mta.resume_campaign('c', client" in result.note
+    again = resume_campaign("c", client, journal=plan.journal, progress=False)
+    assert [c["external_id"] for c in client.calls][3:] == ["c-00002"]
+    assert again.counts == {"sent": 6}
+
+
 def test_bad_request_fails_the_chunk_and_goes_on(tmp_path: Path) -> None:
     plan = _plan(tmp_path)
     client = ScriptedClient(["ok", "bad"])
@@ -728,7 +752,9 @@ def test_resume_unknown_campaign_names_the_journal(tmp_path: Path) -> None:
 # -- against the sandbox ---------------------------------------------------------------------
 
 
-def test_campaign_to_the_sandbox_is_received_exactly_once(tmp_path: Path) -> None:
+def test_campaign_to_the_sandbox_is_received_exactly_once(
+    tmp_path: Path, start_sandbox: Any
+) -> None:
     n = 3000
     names = ["Ann", "Bob", "Zoë", "Li", "Maria", "José"]
     df = pd.DataFrame(
@@ -737,10 +763,8 @@ def test_campaign_to_the_sandbox_is_received_exactly_once(tmp_path: Path) -> Non
             "first_name": [names[i % len(names)] for i in range(n)],
         }
     )
-    with (
-        sandbox.running(seed=3, time_scale=50) as sb,
-        Client(api_key=sb.api_key, base_url=sb.base_url) as client,
-    ):
+    sb = start_sandbox(seed=3, time_scale=50)
+    with Client(api_key=sb.api_key, base_url=sb.base_url) as client:
         plan = plan_campaign(
             df,
             "Hi {{first_name}}, spring sale today",

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from mta_notebook import JournalError
-from mta_notebook.journal import SENDS_COLUMNS, Journal
+from mta_notebook.campaigns import SENDS_COLUMNS, Journal
 
 
 def _manifest(cid: str = "c1") -> dict[str, object]:

@@ -86,8 +86,7 @@ def _iso(ts: datetime) -> str:
 
 def run_sandbox(tmp: Path) -> tuple[list[dict[str, Any]], pd.DataFrame]:
     from mta_notebook import Client, sandbox
-    from mta_notebook.campaigns import plan_campaign
-    from mta_notebook.journal import Journal
+    from mta_notebook.campaigns import Journal, plan_campaign
 
     log = tmp / "sandbox_log.jsonl"
     subs = recipients()

@@ -13,162 +13,33 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any
 
 import pandas as pd
 
-from ._errors import JournalError
-
-__all__ = [
-    "CHUNK_STATES",
-    "DEFAULT_JOURNAL_PATH",
-    "SENDS_COLUMNS",
-    "ChunkState",
-    "Journal",
-]
-
-DEFAULT_JOURNAL_PATH: Final = "mta_journal.sqlite"
-
-ChunkState = Literal["planned", "in_flight", "sent", "failed", "unknown", "skipped"]
-CHUNK_STATES: Final[tuple[str, ...]] = (
-    "planned",
-    "in_flight",
-    "sent",
-    "failed",
-    "unknown",
-    "skipped",
+from .._errors import JournalError
+from ._manifest import MANIFEST_COLUMNS, Manifest
+from ._schema import (
+    ALLOWED,
+    CHUNK_STATES,
+    DEFAULT_JOURNAL_PATH,
+    SCHEMA,
+    SENDS_COLUMNS,
+    ChunkState,
+    iso,
+    owner,
+    packed,
+    pid_alive,
+    sends_frame,
 )
 
-# Which moves are allowed: the guard that keeps two runs (or a bug) from sending a chunk twice.
-_ALLOWED: Final[dict[str, frozenset[str]]] = {
-    "in_flight": frozenset({"planned"}),
-    "sent": frozenset({"in_flight", "unknown"}),
-    "failed": frozenset({"in_flight"}),
-    "unknown": frozenset({"in_flight", "unknown"}),
-    "planned": frozenset({"in_flight", "unknown", "failed"}),
-    # Only an unknown chunk, only on the user's word (resume_campaign(unknown="skip")).
-    "skipped": frozenset({"unknown"}),
-}
-
-SENDS_COLUMNS: Final[tuple[str, ...]] = (
-    "campaign_id",
-    "chunk",
-    "external_id",
-    "message_id",
-    "phone",
-    "sender_name",
-    "longcode_id",
-    "sent_at",
-    "state",
-    "error",
-)
-
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS campaigns (
-    ckey          INTEGER PRIMARY KEY,
-    campaign_id   TEXT NOT NULL UNIQUE,
-    created_at    TEXT NOT NULL,
-    created_by    TEXT NOT NULL,
-    message       TEXT NOT NULL,
-    sender_name   TEXT,
-    longcode_id   INTEGER,
-    image         TEXT,
-    tags          TEXT,
-    send_window   TEXT,
-    scheduled_at  TEXT,
-    chunk_size    INTEGER NOT NULL,
-    input_hash    TEXT NOT NULL,
-    input_source  TEXT,
-    recipients    INTEGER NOT NULL,
-    skipped       INTEGER NOT NULL,
-    chunks        INTEGER NOT NULL,
-    credits       INTEGER NOT NULL,
-    encoding      TEXT,
-    extra         TEXT,
-    run_owner     TEXT,
-    started_at    TEXT,
-    finished_at   TEXT
-);
-CREATE TABLE IF NOT EXISTS chunks (
-    campaign_id    TEXT NOT NULL,
-    chunk          INTEGER NOT NULL,
-    external_id    TEXT NOT NULL,
-    state          TEXT NOT NULL,
-    recipients     INTEGER NOT NULL,
-    timezone       TEXT,
-    scheduled_date TEXT,
-    message_id     INTEGER,
-    error          TEXT,
-    attempts       INTEGER NOT NULL DEFAULT 0,
-    in_flight_at   TEXT,
-    sent_at        TEXT,
-    updated_at     TEXT NOT NULL,
-    PRIMARY KEY (campaign_id, chunk)
-);
--- A chunk's recipients, packed: phones joined by newlines (E.164 has none) and their
--- personalisation values as one JSON array aligned with them. One row per chunk keeps a
--- 1,000,000-recipient plan to 2,000 inserts.
-CREATE TABLE IF NOT EXISTS recipients (
-    ckey        INTEGER NOT NULL,
-    chunk       INTEGER NOT NULL,
-    phones      TEXT NOT NULL,
-    props       TEXT,
-    PRIMARY KEY (ckey, chunk)
-);
--- Recipients that are never sent (missing or invalid phone, duplicate, missing value, too long).
-CREATE TABLE IF NOT EXISTS skipped (
-    ckey        INTEGER NOT NULL,
-    seq         INTEGER NOT NULL,
-    phone       TEXT,
-    reason      TEXT NOT NULL,
-    detail      TEXT,
-    PRIMARY KEY (ckey, seq)
-);
-CREATE TABLE IF NOT EXISTS chunk_moves (
-    campaign_id TEXT NOT NULL,
-    chunk       INTEGER NOT NULL,
-    from_state  TEXT NOT NULL,
-    to_state    TEXT NOT NULL,
-    at          TEXT NOT NULL,
-    detail      TEXT
-);
-"""
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
-
-
-def _iso(ts: datetime | None = None) -> str:
-    return (ts or utcnow()).astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _pid_alive(owner: str) -> bool:
-    host, _, pid_text = owner.rpartition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return True  # another machine: assume alive, the user must decide
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return False  # our own earlier, interrupted run
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+__all__ = ["Journal"]
 
 
 class Journal:
@@ -199,7 +70,7 @@ class Journal:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.executescript(_SCHEMA)
+            self._conn.executescript(SCHEMA)
         except sqlite3.Error as exc:
             raise JournalError(
                 f"Cannot open the send journal {self.path}: {exc}. Check the path is writable "
@@ -251,44 +122,26 @@ class Journal:
 
     def create_campaign(
         self,
-        manifest: Mapping[str, Any],
+        manifest: Manifest | Mapping[str, Any],
         chunks: Iterable[Mapping[str, Any]],
         skipped: Iterable[tuple[Any, ...]] = (),
     ) -> None:
         """Write a planned campaign in one transaction.
 
+        ``manifest`` is a :class:`Manifest` (or a mapping of the campaigns table's columns).
         Each chunk mapping has ``chunk``, ``external_id``, ``phones`` (list of E.164, or them
         joined by newlines with ``recipients`` their count), optional ``props`` (list of JSON
         object texts aligned with ``phones``, or one JSON array text), ``timezone`` and
         ``scheduled_date``. ``skipped`` yields ``(seq, phone, reason, detail)`` for recipients
         that are never sent.
         """
-        cid = str(manifest["campaign_id"])
-        now = _iso()
-        cols = [
-            "campaign_id",
-            "created_at",
-            "created_by",
-            "message",
-            "sender_name",
-            "longcode_id",
-            "image",
-            "tags",
-            "send_window",
-            "scheduled_at",
-            "chunk_size",
-            "input_hash",
-            "input_source",
-            "recipients",
-            "skipped",
-            "chunks",
-            "credits",
-            "encoding",
-            "extra",
-        ]
-        values: dict[str, Any] = {c: manifest.get(c) for c in cols}
+        row = manifest.to_row() if isinstance(manifest, Manifest) else manifest
+        cid = str(row["campaign_id"])
+        now = iso()
+        cols = list(MANIFEST_COLUMNS)
+        values: dict[str, Any] = {c: row.get(c) for c in cols}
         values["created_at"] = values["created_at"] or now
-        values["created_by"] = values["created_by"] or _owner()
+        values["created_by"] = values["created_by"] or owner()
         for key in ("tags", "send_window", "extra"):
             if values[key] is not None and not isinstance(values[key], str):
                 values[key] = json.dumps(values[key], sort_keys=True)
@@ -304,7 +157,7 @@ class Journal:
                         "SELECT ckey FROM campaigns WHERE campaign_id = ?", (cid,)
                     ).fetchone()[0]
                 )
-                chunk_list = [_packed(c) for c in chunks]
+                chunk_list = [packed(c) for c in chunks]
                 conn.executemany(
                     "INSERT INTO chunks (campaign_id, chunk, external_id, state, recipients, "
                     "timezone, scheduled_date, updated_at) VALUES (?, ?, ?, 'planned', ?, ?, ?, ?)",
@@ -343,8 +196,7 @@ class Journal:
                 "campaign_id, or resume_campaign() to continue it."
             ) from exc
 
-    def manifest(self, campaign_id: str) -> dict[str, Any]:
-        """The campaign's manifest as a dict (JSON fields decoded)."""
+    def _campaign_row(self, campaign_id: str) -> dict[str, Any]:
         with self._lock:
             cur = self._conn.execute(
                 "SELECT * FROM campaigns WHERE campaign_id = ?", (campaign_id,)
@@ -357,11 +209,19 @@ class Journal:
                 f"No campaign {campaign_id!r} in the journal {self.path} "
                 f"(latest campaigns: {known}). Check the campaign id and the journal path."
             )
-        out = dict(zip(names, row, strict=True))
+        return dict(zip(names, row, strict=True))
+
+    def manifest(self, campaign_id: str) -> dict[str, Any]:
+        """The campaign's manifest as a dict (JSON fields decoded)."""
+        out = self._campaign_row(campaign_id)
         for key in ("tags", "send_window", "extra"):
             if out.get(key):
                 out[key] = json.loads(out[key])
         return out
+
+    def read_manifest(self, campaign_id: str) -> Manifest:
+        """The campaign's manifest, typed: what the send engine reads."""
+        return Manifest.from_row(self._campaign_row(campaign_id))
 
     def campaigns(self) -> pd.DataFrame:
         """One row per campaign: the manifest plus counts of chunks by state."""
@@ -385,7 +245,7 @@ class Journal:
 
     def set_times(self, campaign_id: str, *, started: bool = False, finished: bool = False) -> None:
         """Record when a send run started (first time only) or finished."""
-        now = _iso()
+        now = iso()
         with self._tx() as conn:
             if started:
                 conn.execute(
@@ -403,17 +263,17 @@ class Journal:
 
     def acquire(self, campaign_id: str) -> None:
         """Take the campaign for this process; fails if a live process is sending it."""
-        me = _owner()
+        me = owner()
         with self._tx() as conn:
             row = conn.execute(
                 "SELECT run_owner FROM campaigns WHERE campaign_id = ?", (campaign_id,)
             ).fetchone()
             if row is None:
                 raise JournalError(f"No campaign {campaign_id!r} in the journal {self.path}.")
-            owner = row[0]
-            if owner and owner != me and _pid_alive(owner):
+            holder = row[0]
+            if holder and holder != me and pid_alive(holder):
                 raise JournalError(
-                    f"Campaign {campaign_id!r} is being sent by process {owner}. Wait for it "
+                    f"Campaign {campaign_id!r} is being sent by process {holder}. Wait for it "
                     "to finish (or stop it) before sending or resuming here."
                 )
             conn.execute(
@@ -425,7 +285,7 @@ class Journal:
         with self._tx() as conn:
             conn.execute(
                 "UPDATE campaigns SET run_owner = NULL WHERE campaign_id = ? AND run_owner = ?",
-                (campaign_id, _owner()),
+                (campaign_id, owner()),
             )
 
     # -- chunks ------------------------------------------------------------------------------
@@ -499,7 +359,7 @@ class Journal:
         Raises JournalError when the move is not allowed (for example ``planned -> sent``, or a
         chunk another run already took): the guard against sending a chunk twice.
         """
-        now = _iso()
+        now = iso()
         with self._tx() as conn:
             row = conn.execute(
                 "SELECT state FROM chunks WHERE campaign_id = ? AND chunk = ?",
@@ -508,7 +368,7 @@ class Journal:
             if row is None:
                 raise JournalError(f"No chunk {chunk} in campaign {campaign_id!r}.")
             from_state = str(row[0])
-            if from_state not in _ALLOWED[to_state]:
+            if from_state not in ALLOWED[to_state]:
                 raise JournalError(
                     f"Chunk {chunk} of campaign {campaign_id!r} is {from_state!r}; it cannot move "
                     f"to {to_state!r}. Another run may be sending it; reopen the journal and "
@@ -604,30 +464,4 @@ class Journal:
             df = pd.concat(
                 [df, pd.DataFrame(skipped, columns=list(SENDS_COLUMNS))], ignore_index=True
             )
-        return _sends_frame(df)
-
-
-def _packed(c: Mapping[str, Any]) -> dict[str, Any]:
-    """A chunk mapping with ``phones`` as newline-joined text, ``props`` as a JSON array text."""
-    out = dict(c)
-    phones = c["phones"]
-    if isinstance(phones, str):
-        out["recipients"] = int(c["recipients"])
-    else:
-        out["phones"] = "\n".join(phones)
-        out["recipients"] = len(phones)
-    props = c.get("props")
-    if props is not None and not isinstance(props, str):
-        props = "[" + ",".join(props) + "]" if props else None
-    out["props"] = props
-    return out
-
-
-def _sends_frame(df: pd.DataFrame) -> pd.DataFrame:
-    df = df.reindex(columns=list(SENDS_COLUMNS))
-    for col in ("chunk", "message_id", "longcode_id"):
-        df[col] = df[col].astype("Int64")
-    for col in ("campaign_id", "external_id", "phone", "sender_name", "state", "error"):
-        df[col] = df[col].astype("string")
-    df["sent_at"] = pd.to_datetime(df["sent_at"], utc=True, format="ISO8601")
-    return df
+        return sends_frame(df)

@@ -1,0 +1,400 @@
+"""The plan: a frozen value of what a campaign will send, built by :func:`plan_campaign`.
+
+Planning checks every filled text, chunks the recipients, writes the campaign to the journal
+(a typed :class:`Manifest` and the packed chunks) and returns a :class:`CampaignPlan`. The plan
+holds values only, not a journal connection: showing it runs no SQL; ``plan.journal`` opens the
+journal file when asked, and ``plan.send`` opens it for the run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .._errors import CampaignError
+from ..contract.assumptions import RECONCILE_CLOCK_MARGIN_S, SMS_OVER_160, SmsOver160
+from ..contract.limits import RATE_LIMITS
+from ..display import HtmlRepr, card
+from ._chunks import campaign_id_for, input_hash, pack_chunks, split_chunks
+from ._engine import CampaignClient, run
+from ._inputs import check_reuse, checked_inputs
+from ._journal import Journal
+from ._manifest import Manifest, shared_fields
+from ._message import E164, check_message, fill
+from ._recipients import (
+    Checked,
+    check_recipients,
+    placeholder_columns,
+    plan_frame,
+    plan_warnings,
+    recipients_frame,
+    skipped_rows,
+)
+from ._results import CampaignResult
+from ._schedule import recipient_zones
+
+__all__ = ["CampaignPlan", "plan_campaign"]
+
+_PREVIEW_COLUMNS = ["phone", "chunk", "text", "encoding", "length", "segments", "credits"]
+
+
+@dataclass(frozen=True)
+class CampaignPlan(HtmlRepr):
+    """A planned campaign, already in the journal: look at it, test it, then send it.
+
+    Build it with :func:`plan_campaign`. ``recipients`` has one row per input row with its
+    ``chunk``, filled-text ``encoding``, ``segments``, ``credits`` and ``skip_reason`` (rows that
+    will not be sent: ``missing-phone``, ``invalid-phone``, ``duplicate``, ``missing-value``,
+    ``too-long``); ``skipped`` is those rows. ``sms_over_160`` is what the plan assumed the
+    account does with a longer SMS. The plan is a value: it holds the journal's path, not a
+    connection.
+    """
+
+    campaign_id: str
+    message: str
+    sender_name: str | None
+    longcode_id: int | None
+    journal_path: Path
+    recipients: pd.DataFrame
+    placeholders: tuple[str, ...]
+    chunk_size: int
+    image: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    send_window: tuple[str, str] | None = None
+    scheduled_at: datetime | None = None
+    warnings: tuple[str, ...] = ()
+    reused: bool = False
+    sms_over_160: SmsOver160 = SMS_OVER_160
+
+    @classmethod
+    def of(
+        cls,
+        manifest: Manifest,
+        journal_path: Path,
+        recipients: pd.DataFrame,
+        *,
+        warnings: Sequence[str],
+        reused: bool,
+    ) -> CampaignPlan:
+        """The plan of a journaled ``manifest`` with its ``recipients`` table."""
+        values = {
+            **shared_fields(manifest, cls),  # its recipients count gives way to the table
+            "journal_path": journal_path,
+            "recipients": recipients,
+            "warnings": tuple(warnings),
+            "reused": reused,
+            "sms_over_160": manifest.sms_over_160 or SMS_OVER_160,
+        }
+        return cls(**values)
+
+    @property
+    def journal(self) -> Journal:
+        """The journal the campaign is planned in (opened on each access)."""
+        return Journal(self.journal_path)
+
+    @property
+    def skipped(self) -> pd.DataFrame:
+        """Rows that will not be sent, with ``skip_reason`` and ``detail``."""
+        out: pd.DataFrame = self.recipients[self.recipients["skip_reason"].notna()]
+        return out
+
+    @property
+    def to_send(self) -> pd.DataFrame:
+        """Rows that will be sent."""
+        out: pd.DataFrame = self.recipients[self.recipients["skip_reason"].isna()]
+        return out
+
+    def _facts(self) -> dict[str, Any]:
+        """The plan's figures, from the values it holds (no journal read)."""
+        send = self.to_send
+        n_chunks = int(send["chunk"].nunique()) if len(send) else 0
+        rate = RATE_LIMITS["send"]
+        seconds = max(0, n_chunks - rate.requests) * rate.window_s / rate.requests
+        return {
+            "campaign_id": self.campaign_id,
+            "sender_name": self.sender_name,
+            "longcode_id": self.longcode_id,
+            "recipients": len(send),
+            "skipped": int(len(self.recipients) - len(send)),
+            "chunks": n_chunks,
+            "chunk_size": self.chunk_size,
+            "credits": int(send["credits"].sum()),
+            "mms": self.image is not None,
+            "sms_over_160": self.sms_over_160,
+            "ucs2_recipients": int((send["encoding"] == "UCS-2").sum()),
+            "max_segments": int(send["segments"].max()) if len(send) else 0,
+            "expected_duration_s": round(seconds, 1),
+        }
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Recipients, chunks, credits, encoding, expected duration, progress (``chunk_states``,
+        read from the journal) and warnings."""
+        with self.journal as jr:
+            states = jr.chunks(self.campaign_id)["state"].value_counts().to_dict()
+        return {
+            **self._facts(),
+            "chunk_states": {str(k): int(v) for k, v in states.items()},
+            "send_window": self.send_window,
+            "journal": str(self.journal_path),
+            "warnings": list(self.warnings),
+        }
+
+    def preview(self, n: int = 5) -> pd.DataFrame:
+        """The first ``n`` recipients' filled texts with encoding, segments and credits."""
+        rows = []
+        for rec in self.to_send.head(n).to_dict("records"):
+            text = fill(self.message, {p: rec.get(p) for p in self.placeholders})
+            chk = check_message(text, mms=self.image is not None, sms_over_160=self.sms_over_160)
+            rows.append(
+                {
+                    "phone": rec["phone"],
+                    "chunk": rec["chunk"],
+                    "text": text,
+                    "encoding": chk.encoding,
+                    "length": chk.length,
+                    "segments": chk.segments,
+                    "credits": chk.credits,
+                    "ucs2_chars": "".join(chk.ucs2_chars),
+                }
+            )
+        out: pd.DataFrame = pd.DataFrame(rows, columns=[*_PREVIEW_COLUMNS, "ucs2_chars"])
+        return out
+
+    def first_text(self) -> str:
+        """The first recipient's filled message (what ``test_send`` sends)."""
+        prev = self.preview(1)
+        if prev.empty:
+            raise CampaignError(f"Campaign {self.campaign_id!r} has no recipient to send to.")
+        return str(prev["text"].iloc[0])
+
+    def __repr__(self) -> str:
+        s = self._facts()
+        return (
+            f"CampaignPlan({s['campaign_id']!r}, recipients={s['recipients']}, "
+            f"chunks={s['chunks']}, credits={s['credits']}, sender_name={self.sender_name!r}, "
+            f"longcode_id={self.longcode_id!r})"
+        )
+
+    def as_html(self) -> str:
+        """The plan's figures, warnings and a preview as one card (no journal read)."""
+        facts = {**self._facts(), "send_window": self.send_window, "journal": self.journal_path}
+        return card(
+            f"Campaign {self.campaign_id} (planned, not sent until "
+            "plan.send(client, confirm=True))",
+            facts,
+            tables=[("Preview", self.preview(3))],
+            notes=self.warnings,
+            tone="warn" if self.warnings else "neutral",
+        )
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def test_send(self, client: CampaignClient, to: Sequence[str]) -> Any:
+        """Send the first recipient's filled message to your own numbers, outside the campaign.
+
+        Uses the campaign's identity and image; ``externalId`` is ``{campaign_id}-test``.
+        Nothing is recorded in the campaign's chunks.
+        """
+        if isinstance(to, str):
+            to = [to]
+        bad = [p for p in to if not E164.match(str(p))]
+        if not to or bad:
+            raise CampaignError(
+                f"test_send needs your own numbers in E.164 (like +13125550123); got {list(to)!r}."
+            )
+        fields: dict[str, Any] = {
+            "image": self.image,
+            "sender_name": self.sender_name,
+            "longcode_id": self.longcode_id,
+        }
+        return client.send(
+            subscribers=list(to),
+            message=self.first_text(),
+            external_id=f"{self.campaign_id}-test",
+            tags={**self.tags, "campaign_id": self.campaign_id, "test": "true"},
+            **fields,
+        )
+
+    def send(
+        self,
+        client: CampaignClient,
+        *,
+        confirm: bool = False,
+        progress: bool = True,
+        events: Any = None,
+        clock_margin_s: float = RECONCILE_CLOCK_MARGIN_S,
+        max_in_flight: int = 2,
+    ) -> CampaignResult:
+        """Send the campaign's planned chunks (each one ``/send``), journaling every move.
+
+        Parameters
+        ----------
+        client
+            A :class:`mta_notebook.Client`.
+        confirm
+            Must be True: sending costs credits and reaches real phones.
+        progress
+            Show a ``tqdm`` progress bar.
+        events, clock_margin_s
+            Evidence for chunks whose outcome is unknown; see :func:`resume_campaign`.
+        max_in_flight
+            Chunks whose requests may overlap (each journaled ``in_flight`` first); 2 hides
+            each answer's latency, 1 sends strictly one after another. The client's pacer keeps
+            the rate within MTA's limit either way.
+
+        Running it again (or :func:`resume_campaign`) sends only chunks still planned.
+        """
+        if confirm is not True:
+            s = self._facts()
+            raise CampaignError(
+                f"Not sent: campaign {self.campaign_id!r} goes to {s['recipients']} recipients "
+                f"for about {s['credits']} credits. Check plan.summary and plan.preview(), then "
+                "call plan.send(client, confirm=True)."
+            )
+        with self.journal as jr:
+            return run(
+                jr,
+                self.campaign_id,
+                client,
+                progress=progress,
+                events=events,
+                clock_margin_s=clock_margin_s,
+                max_in_flight=max_in_flight,
+            )
+
+    def confirm(self, client: CampaignClient) -> Any:
+        """A notebook panel (recipients, identity, credits, preview) with a Send button."""
+        from ._confirm import confirm_panel
+
+        return confirm_panel(self, client)
+
+
+# -- planning --------------------------------------------------------------------------------
+
+
+def plan_campaign(
+    recipients: Any,
+    message: str,
+    *,
+    sender_name: str | None = None,
+    longcode_id: int | None = None,
+    chunk_size: int = 500,
+    campaign_id: str | None = None,
+    image: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    send_window: Sequence[str] | None = None,
+    scheduled_at: datetime | str | None = None,
+    journal: Journal | str | os.PathLike[str] | None = None,
+    defaults: Mapping[str, str] | None = None,
+    sms_over_160: SmsOver160 = SMS_OVER_160,
+) -> CampaignPlan:
+    """Plan a campaign: check every filled message, split into chunks, write the journal.
+
+    Parameters
+    ----------
+    recipients
+        A ``SubscriberList`` or a DataFrame with a ``phone`` column (E.164).
+    message
+        The text; ``{{first_name}}``-style placeholders are filled per recipient from their
+        columns (sent through MTA ``properties``).
+    sender_name, longcode_id
+        The iMessage Sender Identity (one is required; both are sent when given).
+    chunk_size
+        Recipients per ``/send`` call.
+    campaign_id
+        Defaults to a hash of the inputs, so planning the same campaign again reuses it (and
+        never sends it twice).
+    image
+        Public image URL: the message goes as MMS (3 credits per recipient).
+    tags
+        Tags echoed in webhooks; ``campaign_id`` and ``chunk`` are added.
+    send_window
+        ``("09:00", "20:00")``: each recipient's time zone group is scheduled to arrive inside
+        this local window.
+    scheduled_at
+        Do not deliver before this time (naive means UTC).
+    journal
+        A :class:`Journal` or its path; default ``./mta_journal.sqlite``.
+    defaults
+        Values for placeholders a recipient has no value for (else that recipient is skipped).
+    sms_over_160
+        What the account does with an SMS over 160 characters; MTA's docs disagree
+        (``contract.assumptions.SMS_OVER_160``). ``"reject"`` (default, the developer docs:
+        400 "Character Limit Exceeded") skips such recipients as ``too-long``; ``"segments"``
+        (the help center: split into billed segments) sends them and counts a credit per
+        segment. Either way the plan warns. MMS (``image=``) takes 1,550 characters.
+
+    Returns
+    -------
+    CampaignPlan
+
+    Raises
+    ------
+    CampaignError
+        No identity, an empty message, a placeholder with no column, a template longer than
+        1,550 characters, or a campaign id already used for different inputs.
+    """
+    inputs = checked_inputs(
+        message,
+        sender_name,
+        longcode_id,
+        image=image,
+        tags=tags,
+        send_window=send_window,
+        scheduled_at=scheduled_at,
+        chunk_size=chunk_size,
+        defaults=defaults,
+        sms_over_160=sms_over_160,
+    )
+    df, source = recipients_frame(recipients)
+    cols = placeholder_columns(df, inputs.placeholders, inputs.defaults)
+    options = inputs.check_options
+    checked = check_recipients(
+        df, inputs.lits, inputs.names, cols, defaults=inputs.defaults, **options
+    )
+    tz: pd.Series | None = None
+    warnings: list[str] = []
+    if inputs.window is not None:
+        tz, warnings = recipient_zones(df, checked.phones, pd.Series(checked.ok, index=df.index))
+    chunk, rows = split_chunks(checked.ok, tz, chunk_size)
+    digest = input_hash(checked)
+    cid = campaign_id_for(campaign_id, inputs.id_key(digest))
+    for row in rows:
+        row["external_id"] = f"{cid}-{row['chunk']:05d}"
+    plan_df = plan_frame(checked, chunk, tz)
+    warnings += plan_warnings(plan_df, checked, **options)
+    send_ok = plan_df[checked.ok]
+    manifest = inputs.manifest(
+        cid, send_ok, digest=digest, source=source, skipped=len(df) - len(send_ok), chunks=len(rows)
+    )
+    path, reuse_warning = _journal_plan(journal, manifest, checked, rows)
+    reused = reuse_warning is not None
+    if reuse_warning is not None:
+        warnings.append(reuse_warning)
+    return CampaignPlan.of(manifest, path, plan_df, warnings=warnings, reused=reused)
+
+
+def _journal_plan(
+    journal: Journal | str | os.PathLike[str] | None,
+    manifest: Manifest,
+    checked: Checked,
+    rows: list[dict[str, Any]],
+) -> tuple[Path, str | None]:
+    """Write the plan to the journal, or check it against the campaign already there; the
+    journal's path, and the reuse warning when it was there."""
+    jr = journal if isinstance(journal, Journal) else Journal(journal)
+    try:
+        if jr.has_campaign(manifest.campaign_id):
+            return jr.path, check_reuse(jr, manifest)
+        jr.create_campaign(manifest, pack_chunks(checked, rows), skipped_rows(checked))
+        return jr.path, None
+    finally:
+        if jr is not journal:
+            jr.close()

@@ -1,0 +1,177 @@
+"""The journal's schema: chunk states and the moves allowed between them, the SQLite tables,
+the Sends columns, and the helpers that pack rows in and frame them out.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any, Final, Literal
+
+import pandas as pd
+
+__all__ = ["CHUNK_STATES", "DEFAULT_JOURNAL_PATH", "SENDS_COLUMNS", "ChunkState", "utcnow"]
+
+DEFAULT_JOURNAL_PATH: Final = "mta_journal.sqlite"
+
+ChunkState = Literal["planned", "in_flight", "sent", "failed", "unknown", "skipped"]
+CHUNK_STATES: Final[tuple[str, ...]] = (
+    "planned",
+    "in_flight",
+    "sent",
+    "failed",
+    "unknown",
+    "skipped",
+)
+
+# Which moves are allowed: the guard that keeps two runs (or a bug) from sending a chunk twice.
+ALLOWED: Final[dict[str, frozenset[str]]] = {
+    "in_flight": frozenset({"planned"}),
+    "sent": frozenset({"in_flight", "unknown"}),
+    "failed": frozenset({"in_flight"}),
+    "unknown": frozenset({"in_flight", "unknown"}),
+    "planned": frozenset({"in_flight", "unknown", "failed"}),
+    # Only an unknown chunk, only on the user's word (resume_campaign(unknown="skip")).
+    "skipped": frozenset({"unknown"}),
+}
+
+SENDS_COLUMNS: Final[tuple[str, ...]] = (
+    "campaign_id",
+    "chunk",
+    "external_id",
+    "message_id",
+    "phone",
+    "sender_name",
+    "longcode_id",
+    "sent_at",
+    "state",
+    "error",
+)
+
+SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS campaigns (
+    ckey          INTEGER PRIMARY KEY,
+    campaign_id   TEXT NOT NULL UNIQUE,
+    created_at    TEXT NOT NULL,
+    created_by    TEXT NOT NULL,
+    message       TEXT NOT NULL,
+    sender_name   TEXT,
+    longcode_id   INTEGER,
+    image         TEXT,
+    tags          TEXT,
+    send_window   TEXT,
+    scheduled_at  TEXT,
+    chunk_size    INTEGER NOT NULL,
+    input_hash    TEXT NOT NULL,
+    input_source  TEXT,
+    recipients    INTEGER NOT NULL,
+    skipped       INTEGER NOT NULL,
+    chunks        INTEGER NOT NULL,
+    credits       INTEGER NOT NULL,
+    encoding      TEXT,
+    extra         TEXT,
+    run_owner     TEXT,
+    started_at    TEXT,
+    finished_at   TEXT
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    campaign_id    TEXT NOT NULL,
+    chunk          INTEGER NOT NULL,
+    external_id    TEXT NOT NULL,
+    state          TEXT NOT NULL,
+    recipients     INTEGER NOT NULL,
+    timezone       TEXT,
+    scheduled_date TEXT,
+    message_id     INTEGER,
+    error          TEXT,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    in_flight_at   TEXT,
+    sent_at        TEXT,
+    updated_at     TEXT NOT NULL,
+    PRIMARY KEY (campaign_id, chunk)
+);
+-- A chunk's recipients, packed: phones joined by newlines (E.164 has none) and their
+-- personalisation values as one JSON array aligned with them. One row per chunk keeps a
+-- 1,000,000-recipient plan to 2,000 inserts.
+CREATE TABLE IF NOT EXISTS recipients (
+    ckey        INTEGER NOT NULL,
+    chunk       INTEGER NOT NULL,
+    phones      TEXT NOT NULL,
+    props       TEXT,
+    PRIMARY KEY (ckey, chunk)
+);
+-- Recipients that are never sent (missing or invalid phone, duplicate, missing value, too long).
+CREATE TABLE IF NOT EXISTS skipped (
+    ckey        INTEGER NOT NULL,
+    seq         INTEGER NOT NULL,
+    phone       TEXT,
+    reason      TEXT NOT NULL,
+    detail      TEXT,
+    PRIMARY KEY (ckey, seq)
+);
+CREATE TABLE IF NOT EXISTS chunk_moves (
+    campaign_id TEXT NOT NULL,
+    chunk       INTEGER NOT NULL,
+    from_state  TEXT NOT NULL,
+    to_state    TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    detail      TEXT
+);
+"""
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def iso(ts: datetime | None = None) -> str:
+    return (ts or utcnow()).astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def pid_alive(owner: str) -> bool:
+    host, _, pid_text = owner.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True  # another machine: assume alive, the user must decide
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # our own earlier, interrupted run
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def packed(c: Mapping[str, Any]) -> dict[str, Any]:
+    """A chunk mapping with ``phones`` as newline-joined text, ``props`` as a JSON array text."""
+    out = dict(c)
+    phones = c["phones"]
+    if isinstance(phones, str):
+        out["recipients"] = int(c["recipients"])
+    else:
+        out["phones"] = "\n".join(phones)
+        out["recipients"] = len(phones)
+    props = c.get("props")
+    if props is not None and not isinstance(props, str):
+        props = "[" + ",".join(props) + "]" if props else None
+    out["props"] = props
+    return out
+
+
+def sends_frame(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.reindex(columns=list(SENDS_COLUMNS))
+    for col in ("chunk", "message_id", "longcode_id"):
+        df[col] = df[col].astype("Int64")
+    for col in ("campaign_id", "external_id", "phone", "sender_name", "state", "error"):
+        df[col] = df[col].astype("string")
+    df["sent_at"] = pd.to_datetime(df["sent_at"], utc=True, format="ISO8601")
+    return df
