@@ -95,12 +95,18 @@ def main() -> None:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)["Mobile Phone"]
         same = set(subs.df["phone"]) == _oracle_valid(raw)
     assert len(subs.df) + len(subs.rejected) == args.rows
-    print(f"rows {args.rows:,}; file {size_mb:,.0f} MB; loaded {len(subs.df):,}, "
-          f"rejected {len(subs.rejected):,}; same valid set as phonenumbers: {same}")
-    print(f"load_subscribers {ours:.2f} s; phonenumbers row by row {base:.1f} s "
-          f"(timed on {base_n:,} rows, extrapolated): {base / ours:.1f}x faster")
-    print(f"peak memory {peak:,.0f} MB (before loading {before:,.0f} MB): "
-          f"{(peak - before) / size_mb:.1f}x the file")
+    print(
+        f"rows {args.rows:,}; file {size_mb:,.0f} MB; loaded {len(subs.df):,}, "
+        f"rejected {len(subs.rejected):,}; same valid set as phonenumbers: {same}"
+    )
+    print(
+        f"load_subscribers {ours:.2f} s; phonenumbers row by row {base:.1f} s "
+        f"(timed on {base_n:,} rows, extrapolated): {base / ours:.1f}x faster"
+    )
+    print(
+        f"peak memory {peak:,.0f} MB (before loading {before:,.0f} MB): "
+        f"{(peak - before) / size_mb:.1f}x the file"
+    )
 
 
 if __name__ == "__main__":
