@@ -1,4 +1,4 @@
-"""Tests for mta_notebook.webhooks and mta_notebook.webhook_log (signatures, loader, sandbox)."""
+"""Tests for mta_notebook.events: signatures, models, the log reader, registration, deliveries."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import gzip
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +26,21 @@ from mta_notebook import (
     read_webhook_log,
     register_webhooks,
     running_receiver,
-    sandbox,
     verify_signature,
-    webhooks,
 )
+from mta_notebook import events as stage
 from mta_notebook.contract import events, signature, statuses
 from mta_notebook.contract.assumptions import DELIVERIES_NAME_FOR_CODE
-from mta_notebook.webhook_log import EVENT_COLUMNS, REJECTED_COLUMNS, read_bodies
-from mta_notebook.webhooks import (
+from mta_notebook.events import (
+    EVENT_COLUMNS,
+    REJECTED_COLUMNS,
     DeliveryStatusEvent,
     MessageReplyEvent,
     MessageSendEvent,
     NumberOptInEvent,
     infer_event,
     parse_event,
+    read_bodies,
     sign,
 )
 
@@ -102,10 +102,10 @@ def test_verify_signature_matches_hmac_and_rejects_changes() -> None:
 
 
 def test_signing_and_inference_are_the_contracts() -> None:
-    assert webhooks.sign is signature.sign
-    assert webhooks.verify_signature is signature.verify_signature is verify_signature
-    assert webhooks.infer_event is events.infer_event
-    assert webhooks.ALL_EVENTS is events.EVENTS
+    assert stage.sign is signature.sign
+    assert stage.verify_signature is signature.verify_signature is verify_signature
+    assert stage.infer_event is events.infer_event
+    assert stage.ALL_EVENTS is events.EVENTS
 
 
 def test_parse_event_models_and_inference() -> None:
@@ -564,9 +564,8 @@ def test_arbitrary_lines_never_raise_and_are_accounted(tmp_path: Path, lines: li
 
 
 @pytest.fixture(scope="module")
-def sb() -> Iterator[Any]:
-    with sandbox.running(seed=7, time_scale=1000) as running:
-        yield running
+def sb(start_module_sandbox: Any) -> Any:
+    return start_module_sandbox(seed=7, time_scale=1000)
 
 
 def test_register_webhooks_creates_only_missing(sb: Any, tmp_path: Path) -> None:

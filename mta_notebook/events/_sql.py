@@ -33,10 +33,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ._errors import ValidationError
-from .contract import dates, events, phones, routes, statuses
-from .contract.signature import SIGNATURE_HEADER
-from .contract.statuses import Status
+from .._errors import ValidationError
+from ..contract import dates, events, phones, routes, statuses
+from ..contract.signature import SIGNATURE_HEADER
+from ..contract.statuses import Status
 
 __all__ = [
     "BODY_FIELDS",
@@ -44,8 +44,11 @@ __all__ = [
     "EPOCH_MS_EXACT_LIMIT",
     "EXPLICIT_ROUTE_COLUMNS",
     "LOWER_FIXES",
+    "MISSING_PHONE",
+    "MISSING_STATUS",
     "WS_CHARS",
     "StatusTables",
+    "bad_message_id",
     "build_sql",
     "macros",
     "quote_ident",
@@ -356,6 +359,17 @@ def _route_sql() -> str:
     )
 
 
+#: The ``missing-field`` details, after the event's name.
+MISSING_PHONE: Final = " has no phone number field"
+MISSING_STATUS: Final = " has no status"
+_BAD_ID: Final = ("messageId ", " is not an integer")
+
+
+def bad_message_id(text: str) -> str:
+    """The ``bad-field`` detail of a ``messageId`` that is not an integer (as the SQL says it)."""
+    return f"{_BAD_ID[0]}{text[:40]}{_BAD_ID[1]}"
+
+
 def build_sql(tables: StatusTables, verify: bool, naive_timezone: str) -> str:
     """The query over ``chunk(line, text)``; one row per line, in line order."""
     fields = ",\n    ".join(f"e.{quote_ident(f)} AS f_{f}" for f in BODY_FIELDS if f != "event")
@@ -462,13 +476,13 @@ SELECT
     WHEN is_rec AND NOT src_obj THEN 'the record''s body is JSON but not an object'
     WHEN ev IS NULL THEN 'no event name, type or known event fields'
     WHEN f_messageId IS NOT NULL AND mid IS NULL
-      THEN 'messageId ' || left(f_messageId, 40) || ' is not an integer'
+      THEN {_q(_BAD_ID[0])} || left(f_messageId, 40) || {_q(_BAD_ID[1])}
     ELSE 'status ' || left(s_txt, 40) || ' is neither a code nor a name'
   END END AS detail,
   CASE
-    WHEN phone_raw IS NULL THEN ev::VARCHAR || ' has no phone number field'
+    WHEN phone_raw IS NULL THEN ev::VARCHAR || {_q(MISSING_PHONE)}
     WHEN ev = 'delivery-status' AND nullif(s_str, '') IS NULL AND s_type IS DISTINCT FROM 'DOUBLE'
-      THEN 'delivery-status has no status'
+      THEN ev::VARCHAR || {_q(MISSING_STATUS)}
   END AS missing,
   ev AS event,
   ts_fast, recv_fast,
