@@ -21,7 +21,7 @@ from ..contract.statuses import resolve_status
 from ._register import field_of
 from ._rows import Context, Rows
 from ._sql import EXPLICIT_ROUTE_COLUMNS, MISSING_PHONE, MISSING_STATUS, bad_message_id
-from ._sql import status_tables as _status_tables
+from ._statuses import StatusTables, status_tables
 from ._store import EventStore
 
 if TYPE_CHECKING:
@@ -61,17 +61,15 @@ def deliveries_log(rows: Iterable[Any]) -> EventLog:
     rows = list(rows)
     store = EventStore()
     if rows:
-        result = _result(rows)
-        store.file(
-            Rows(result, Context(_status_tables(), NAIVE_TIMEZONE)), result["raw"], "deliveries"
-        )
+        tables = status_tables()
+        result = _result(rows, tables)
+        store.file(Rows(result, Context(tables, NAIVE_TIMEZONE)), result["raw"], "deliveries")
     return store.event_log()
 
 
-def _result(rows: list[Any]) -> pa.Table:
+def _result(rows: list[Any], tables: StatusTables) -> pa.Table:
     """The rows in the shape of the reader's SQL result (what :class:`Rows` finishes)."""
     n = len(rows)
-    tables = _status_tables()
     raw = [_raw(row) for row in rows]
     ids = [_message_id(field_of(row, "message_id")) for row in rows]
     infos = [

@@ -18,6 +18,7 @@ from . import _sql
 from ._rows import Context, Rows, np_bool
 from ._schema import rejected_table
 from ._signature import FORGED, forged
+from ._statuses import status_tables
 from ._store import EventStore
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class Loader:
     ) -> None:
         import duckdb
 
-        tables = _sql.status_tables(status_map)
+        tables = status_tables(status_map)
         self.con: duckdb.DuckDBPyConnection = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")

@@ -62,6 +62,7 @@ def register_webhooks(
     >>> [h.id for h in register_webhooks(client, "https://example.org/mta", "s3cret")] == [
     ...     h.id for h in hooks]  # nothing new the second time
     True
+    >>> _ = [client.delete_webhook(h.id) for h in hooks]
     """
     wanted: list[str] = []
     for event in events:

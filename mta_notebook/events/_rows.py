@@ -22,6 +22,7 @@ from ..contract.phones import parse_phones
 from . import _sql
 from ._body import time_field
 from ._schema import KEEP_POOL
+from ._statuses import StatusTables
 
 __all__ = ["Context", "Rows", "np_bool", "own_dictionary", "patched", "pick"]
 
@@ -30,7 +31,7 @@ __all__ = ["Context", "Rows", "np_bool", "own_dictionary", "patched", "pick"]
 class Context:
     """What finishing needs across the blocks of one read."""
 
-    tables: _sql.StatusTables
+    tables: StatusTables
     zone: str  # naive_timezone
     blocks: int = 0  # blocks finished so far
     phones_repeat: bool = True  # whether the last look found phones repeating in a block

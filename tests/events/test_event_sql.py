@@ -24,6 +24,7 @@ from mta_notebook.contract.dates import parse_time
 from mta_notebook.contract.phones import normalize_phone, normalize_phones
 from mta_notebook.events import _loader, read_bodies
 from mta_notebook.events import _sql as _event_sql
+from mta_notebook.events._statuses import status_tables
 from tests.contract.test_phones import nanp_ish
 
 DS = "MTAWebhook.DELIVERY_STATUS"
@@ -45,7 +46,7 @@ def sql_rows(lines: list[str], zone: str = "America/Chicago") -> list[dict[str, 
     )
     con.register("chunk", chunk)
     try:
-        sql = _event_sql.build_sql(_event_sql.status_tables(), False, zone)
+        sql = _event_sql.build_sql(status_tables(), False, zone)
         rows: list[dict[str, Any]] = con.sql(sql).to_arrow_table().to_pylist()
     finally:
         con.unregister("chunk")

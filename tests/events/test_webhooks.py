@@ -22,7 +22,6 @@ from mta_notebook import (
     EventLog,
     ValidationError,
     WebhookLogError,
-    fetch_deliveries,
     read_webhook_log,
     register_webhooks,
     running_receiver,
@@ -30,7 +29,6 @@ from mta_notebook import (
 )
 from mta_notebook import events as stage
 from mta_notebook.contract import events, signature, statuses
-from mta_notebook.contract.assumptions import DELIVERIES_NAME_FOR_CODE
 from mta_notebook.events import (
     EVENT_COLUMNS,
     REJECTED_COLUMNS,
@@ -582,23 +580,6 @@ def test_register_webhooks_creates_only_missing(sb: Any, tmp_path: Path) -> None
     assert [h.id for h in first] == [h.id for h in again]
     with pytest.raises(ValueError, match="unknown webhook event"):
         register_webhooks(object(), "http://x", SECRET, events=["bogus"])
-
-
-def test_fetch_deliveries_fills_the_events_table(sb: Any) -> None:
-    sb.reset()
-    with Client(api_key=sb.api_key, base_url=sb.base_url) as client:
-        client.send(subscribers=["+13125550123", "+13125550124"], message="hi", external_id="d-1")
-        sb.settle()
-        log = fetch_deliveries(client, "2000-01-01", "2100-01-01")
-    # /deliveries lists a message under one of its six filter names, not the webhook code
-    truth = {r["phone"]: DELIVERIES_NAME_FOR_CODE[r["status_code"]] for r in sb.ground_truth()}
-    _accounted(log, 2)
-    assert dict(zip(log.df["phone"], log.df["status"], strict=True)) == truth
-    outcomes = {s.key: s.outcome for s in statuses.DELIVERIES_FILTER_STATUSES}
-    assert log.df["outcome"].tolist() == [outcomes[s] for s in log.df["status"]]
-    assert log.df["route"].eq("unknown").all()
-    assert log.df["external_id"].eq("d-1").all()
-    assert log.df["dated"].all()
 
 
 def _campaign_matches_ground_truth(sb: Any, out: Path, faults: dict[str, float]) -> EventLog:
