@@ -12,7 +12,6 @@ dropped (:mod:`._store`).
 
 from __future__ import annotations
 
-import html
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import pyarrow as pa
 
 from ..contract import statuses
 from ..contract.assumptions import NAIVE_TIMEZONE
+from ..display._html import HtmlRepr, card
 from ._files import expand
 from ._loader import Loader
 from ._schema import EVENT_COLUMNS, EVENT_SCHEMA, empty_events, empty_rejected
@@ -34,7 +34,7 @@ __all__ = ["EventLog", "read_bodies", "read_webhook_log"]
 
 
 @dataclass(frozen=True, repr=False)
-class EventLog:
+class EventLog(HtmlRepr):
     """Webhook events (``.df``) and the lines that could not be used (``.rejected``).
 
     ``.df`` has the Events columns (``event``, ``occurred_at``, ``received_at``, ``dated``,
@@ -126,16 +126,17 @@ class EventLog:
     def __repr__(self) -> str:
         return self._headline()
 
-    def _repr_html_(self) -> str:
-        parts = [
-            f"<p><b>{html.escape(self._headline())}</b></p>",
-            self.summary().to_html(index=False),
-        ]
+    def as_html(self) -> str:
+        """The headline, the events by type, status and route, and the rejected lines by reason.
+
+        >>> "0 events" in EventLog().as_html()
+        True
+        """
+        tables = [("Events by type, status and route", self.summary())]
         if not self.rejected.empty:
             reasons = self.rejected["reason"].value_counts().rename_axis("reason")
-            parts.append("<p>Rejected lines by reason:</p>")
-            parts.append(reasons.reset_index().to_html(index=False))
-        return "\n".join(parts)
+            tables.append(("Rejected lines by reason", reasons.reset_index(name="lines")))
+        return card(self._headline(), tables=tables)
 
     def to_parquet(self, path: str | os.PathLike[str]) -> Path:
         """Write the events to Parquet (``read_webhook_log`` reads it back); returns the path."""

@@ -241,9 +241,10 @@ def running_receiver(
 
     Examples
     --------
-    >>> with running_receiver(secret="s3cret", out_dir="/tmp/hooks") as rx:  # doctest: +SKIP
+    >>> import tempfile
+    >>> with running_receiver(secret="s3cret", out_dir=tempfile.mkdtemp()) as rx:
     ...     print(rx.url)
-    http://127.0.0.1:54321/
+    http://127.0.0.1:.../
     """
     from .._server import serve_in_thread
 
