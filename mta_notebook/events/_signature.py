@@ -5,6 +5,8 @@ the log reader's re-verification of many records.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Sequence
 from typing import Final
 
@@ -37,11 +39,21 @@ def check_signature(raw_body: bytes, signature: str | None, secret: str) -> None
 
 
 def forged(bodies: Sequence[str], signatures: Sequence[str], secret: str) -> np.ndarray:
-    """For each body (as text, encoded UTF-8 as received) whether its signature fails."""
-    return np.array(
-        [
-            not verify_signature(b.encode(), s, secret)
-            for b, s in zip(bodies, signatures, strict=True)
-        ],
-        dtype=bool,
-    )
+    """For each body (text, signed as its UTF-8 bytes) whether its signature fails.
+
+    Exactly ``not verify_signature(body.encode(), signature, secret)`` (a test holds it to
+    that on every kind of header), with the key schedule computed once instead of per row: it
+    halves the cost of ``read_webhook_log(secret=...)`` on a large log.
+    """
+    bad = np.ones(len(bodies), dtype=bool)
+    if not secret:
+        return bad  # verify_signature: no secret, no match
+    mac = hmac.new(secret.encode(), digestmod=hashlib.sha256)
+    for i, (body, signature) in enumerate(zip(bodies, signatures, strict=True)):
+        candidate = signature.strip().lower() if signature else ""
+        if not candidate or not candidate.isascii():
+            continue
+        m = mac.copy()
+        m.update(body.encode())
+        bad[i] = not hmac.compare_digest(m.hexdigest(), candidate)
+    return bad

@@ -41,6 +41,7 @@ from mta_notebook.events import (
     read_bodies,
     sign,
 )
+from mta_notebook.events import _signature as stage_signature
 
 SECRET = "test-secret"
 
@@ -634,3 +635,36 @@ def test_read_bodies_counts_lines() -> None:
     log = read_bodies([_body(), "nope", ""], source="mem")
     assert log.df["source"].tolist() == ["mem:1"]
     assert log.rejected["source"].tolist() == ["mem:2", "mem:3"]
+
+
+def _signed(body: str, shape: str, key: str, pad: int) -> tuple[str, str]:
+    """``body`` and a header of one kind: its signature as sent, in upper case, padded, or
+    random text; under the right key or another."""
+    good = sign(body.encode(), key)
+    header = {"exact": good, "upper": good.upper(), "padded": f"{' ' * pad}{good}\t"}.get(
+        shape, shape
+    )
+    return body, header
+
+
+_PAIRS = st.builds(
+    _signed,
+    st.text(max_size=40),
+    st.one_of(st.sampled_from(["exact", "upper", "padded", "", " "]), st.text(max_size=70)),
+    st.sampled_from([SECRET, "other"]),
+    st.integers(0, 2),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PAIRS, max_size=8), st.booleans())
+def test_the_fast_reverification_is_verify_signature(
+    pairs: list[tuple[str, str]], empty_secret: bool
+) -> None:
+    bodies = [b for b, _ in pairs]
+    sigs = [s for _, s in pairs]
+    secret = "" if empty_secret else SECRET
+    want = [not verify_signature(b.encode(), s, secret) for b, s in zip(bodies, sigs, strict=True)]
+    assert stage_signature.forged(bodies, sigs, secret).tolist() == want
+    if not empty_secret and any(s == sign(b.encode(), SECRET).upper() for b, s in pairs):
+        assert not all(want)  # an upper-case header of the right key is a match
