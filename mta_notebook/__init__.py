@@ -80,11 +80,15 @@ if TYPE_CHECKING:
     from .contract.phones import normalize_phones
     from .contract.signature import verify_signature
     from .dashboard import Dashboard
-    from .receiver import running_receiver
+    from .events import (
+        EventLog,
+        fetch_deliveries,
+        read_webhook_log,
+        register_webhooks,
+        running_receiver,
+    )
     from .report import save_report
     from .subscribers import SubscriberList, load_subscribers
-    from .webhook_log import EventLog, read_webhook_log
-    from .webhooks import fetch_deliveries, register_webhooks
 
 __version__ = "0.1.0"
 
@@ -116,11 +120,11 @@ _LAZY: dict[str, str] = {
     "CampaignPlan": ".campaigns",
     "CampaignResult": ".campaigns",
     "Journal": ".campaigns",
-    "running_receiver": ".receiver",
-    "read_webhook_log": ".webhook_log",
-    "EventLog": ".webhook_log",
-    "register_webhooks": ".webhooks",
-    "fetch_deliveries": ".webhooks",
+    "running_receiver": ".events",
+    "read_webhook_log": ".events",
+    "EventLog": ".events",
+    "register_webhooks": ".events",
+    "fetch_deliveries": ".events",
     "verify_signature": ".contract.signature",
     "normalize_phones": ".contract.phones",
     **dict.fromkeys(

@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.api_key = key or os.environ.get("MTA_API_KEY", "").strip() or "sandbox-key"
         return serve_cli(args)
     if args.command == "webhooks":
-        from .receiver import serve_cli as serve_webhooks
+        from .events._receiver import serve_cli as serve_webhooks
 
         args.secret = _secret(args.secret, args.secret_file, "--secret", "MTA_WEBHOOK_SECRET")
         return serve_webhooks(args)

@@ -54,11 +54,9 @@ def run_demo(
     from ._samples import sample_path
     from .analytics import delivery_report
     from .campaigns import Journal, plan_campaign
-    from .receiver import running_receiver
+    from .events import read_webhook_log, register_webhooks, running_receiver
     from .report import save_report
     from .subscribers import load_subscribers
-    from .webhook_log import read_webhook_log
-    from .webhooks import register_webhooks
 
     started = time.monotonic()
     out = Path(out_dir)

@@ -894,7 +894,7 @@ def load_events(path: str | os.PathLike[str]) -> pd.DataFrame:
     files: Sequence[Path] = sorted(p.glob("*.jsonl")) if p.is_dir() else [p]
     if not files:
         raise FileNotFoundError(f"no *.jsonl webhook log in directory {p}")
-    from .webhook_log import read_webhook_log
+    from .events import read_webhook_log
 
     return _frame(read_webhook_log(list(files)))
 

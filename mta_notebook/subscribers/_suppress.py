@@ -62,7 +62,7 @@ def _suppressed_path(path: Path, default_region: str | None) -> dict[str, str]:
         if _find_phone(columns, snake) is not None:
             return _suppressed(frame, default_region)
     from .._errors import WebhookLogError
-    from ..webhook_log import read_webhook_log
+    from ..events import read_webhook_log
 
     try:
         log = read_webhook_log(path)

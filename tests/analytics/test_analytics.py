@@ -640,9 +640,7 @@ def test_report_equals_sandbox_ground_truth(tmp_path: Path) -> None:
 
     from mta_notebook import Client, sandbox
     from mta_notebook.campaigns import Journal, plan_campaign
-    from mta_notebook.receiver import running_receiver
-    from mta_notebook.webhook_log import read_webhook_log
-    from mta_notebook.webhooks import register_webhooks
+    from mta_notebook.events import read_webhook_log, register_webhooks, running_receiver
 
     hook_secret = secrets.token_hex(16)
     phones = [f"+1312555{i:04d}" for i in range(2000, 2160)]

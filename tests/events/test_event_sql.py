@@ -19,11 +19,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mta_notebook import _event_sql, webhook_log
 from mta_notebook.contract import events, routes, statuses
 from mta_notebook.contract.dates import parse_time
 from mta_notebook.contract.phones import normalize_phone, normalize_phones
-from mta_notebook.webhook_log import read_bodies
+from mta_notebook.events import _loader, read_bodies
+from mta_notebook.events import _sql as _event_sql
+from mta_notebook.events._statuses import status_tables
 from tests.contract.test_phones import nanp_ish
 
 DS = "MTAWebhook.DELIVERY_STATUS"
@@ -45,7 +46,7 @@ def sql_rows(lines: list[str], zone: str = "America/Chicago") -> list[dict[str, 
     )
     con.register("chunk", chunk)
     try:
-        sql = _event_sql.build_sql(_event_sql.status_tables(), False, zone)
+        sql = _event_sql.build_sql(status_tables(), False, zone)
         rows: list[dict[str, Any]] = con.sql(sql).to_arrow_table().to_pylist()
     finally:
         con.unregister("chunk")
@@ -368,17 +369,17 @@ def test_events_and_routes_equal_the_contract(cases: list[tuple[Any, Any, bool]]
 @contextlib.contextmanager
 def phones_row_for_row() -> Iterator[None]:
     """The reader as on a log whose blocks do not repeat numbers: no distinct-value step."""
-    original = webhook_log._Loader.__init__
+    original = _loader.Loader.__init__
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        self.phones_repeat, self.blocks = False, 1
+        self.context.phones_repeat, self.context.blocks = False, 1
 
-    webhook_log._Loader.__init__ = init  # type: ignore[method-assign]
+    _loader.Loader.__init__ = init  # type: ignore[method-assign]
     try:
         yield
     finally:
-        webhook_log._Loader.__init__ = original  # type: ignore[method-assign]
+        _loader.Loader.__init__ = original  # type: ignore[method-assign]
 
 
 @settings(max_examples=60, deadline=None)

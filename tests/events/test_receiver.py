@@ -1,4 +1,4 @@
-"""Tests for mta_notebook.receiver: the signed-webhook receiver over real loopback HTTP."""
+"""Tests for mta_notebook.events._receiver: the signed-webhook receiver over real loopback HTTP."""
 
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ import pytest
 
 from mta_notebook import read_webhook_log, running_receiver
 from mta_notebook._server import free_port
-from mta_notebook.receiver import create_receiver_app
-from mta_notebook.webhooks import sign
+from mta_notebook.events import create_receiver_app, sign
 
 SECRET = "receiver-secret"
 

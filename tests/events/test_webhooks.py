@@ -1,4 +1,4 @@
-"""Tests for mta_notebook.webhooks and mta_notebook.webhook_log (signatures, loader, sandbox)."""
+"""Tests for mta_notebook.events: signatures, models, the log reader, registration, deliveries."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import gzip
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,26 +22,26 @@ from mta_notebook import (
     EventLog,
     ValidationError,
     WebhookLogError,
-    fetch_deliveries,
     read_webhook_log,
     register_webhooks,
     running_receiver,
-    sandbox,
     verify_signature,
-    webhooks,
 )
+from mta_notebook import events as stage
 from mta_notebook.contract import events, signature, statuses
-from mta_notebook.contract.assumptions import DELIVERIES_NAME_FOR_CODE
-from mta_notebook.webhook_log import EVENT_COLUMNS, REJECTED_COLUMNS, read_bodies
-from mta_notebook.webhooks import (
+from mta_notebook.events import (
+    EVENT_COLUMNS,
+    REJECTED_COLUMNS,
     DeliveryStatusEvent,
     MessageReplyEvent,
     MessageSendEvent,
     NumberOptInEvent,
     infer_event,
     parse_event,
+    read_bodies,
     sign,
 )
+from mta_notebook.events import _signature as stage_signature
 
 SECRET = "test-secret"
 
@@ -102,10 +101,10 @@ def test_verify_signature_matches_hmac_and_rejects_changes() -> None:
 
 
 def test_signing_and_inference_are_the_contracts() -> None:
-    assert webhooks.sign is signature.sign
-    assert webhooks.verify_signature is signature.verify_signature is verify_signature
-    assert webhooks.infer_event is events.infer_event
-    assert webhooks.ALL_EVENTS is events.EVENTS
+    assert stage.sign is signature.sign
+    assert stage.verify_signature is signature.verify_signature is verify_signature
+    assert stage.infer_event is events.infer_event
+    assert stage.ALL_EVENTS is events.EVENTS
 
 
 def test_parse_event_models_and_inference() -> None:
@@ -564,9 +563,8 @@ def test_arbitrary_lines_never_raise_and_are_accounted(tmp_path: Path, lines: li
 
 
 @pytest.fixture(scope="module")
-def sb() -> Iterator[Any]:
-    with sandbox.running(seed=7, time_scale=1000) as running:
-        yield running
+def sb(start_module_sandbox: Any) -> Any:
+    return start_module_sandbox(seed=7, time_scale=1000)
 
 
 def test_register_webhooks_creates_only_missing(sb: Any, tmp_path: Path) -> None:
@@ -583,23 +581,6 @@ def test_register_webhooks_creates_only_missing(sb: Any, tmp_path: Path) -> None
     assert [h.id for h in first] == [h.id for h in again]
     with pytest.raises(ValueError, match="unknown webhook event"):
         register_webhooks(object(), "http://x", SECRET, events=["bogus"])
-
-
-def test_fetch_deliveries_fills_the_events_table(sb: Any) -> None:
-    sb.reset()
-    with Client(api_key=sb.api_key, base_url=sb.base_url) as client:
-        client.send(subscribers=["+13125550123", "+13125550124"], message="hi", external_id="d-1")
-        sb.settle()
-        log = fetch_deliveries(client, "2000-01-01", "2100-01-01")
-    # /deliveries lists a message under one of its six filter names, not the webhook code
-    truth = {r["phone"]: DELIVERIES_NAME_FOR_CODE[r["status_code"]] for r in sb.ground_truth()}
-    _accounted(log, 2)
-    assert dict(zip(log.df["phone"], log.df["status"], strict=True)) == truth
-    outcomes = {s.key: s.outcome for s in statuses.DELIVERIES_FILTER_STATUSES}
-    assert log.df["outcome"].tolist() == [outcomes[s] for s in log.df["status"]]
-    assert log.df["route"].eq("unknown").all()
-    assert log.df["external_id"].eq("d-1").all()
-    assert log.df["dated"].all()
 
 
 def _campaign_matches_ground_truth(sb: Any, out: Path, faults: dict[str, float]) -> EventLog:
@@ -654,3 +635,36 @@ def test_read_bodies_counts_lines() -> None:
     log = read_bodies([_body(), "nope", ""], source="mem")
     assert log.df["source"].tolist() == ["mem:1"]
     assert log.rejected["source"].tolist() == ["mem:2", "mem:3"]
+
+
+def _signed(body: str, shape: str, key: str, pad: int) -> tuple[str, str]:
+    """``body`` and a header of one kind: its signature as sent, in upper case, padded, or
+    random text; under the right key or another."""
+    good = sign(body.encode(), key)
+    header = {"exact": good, "upper": good.upper(), "padded": f"{' ' * pad}{good}\t"}.get(
+        shape, shape
+    )
+    return body, header
+
+
+_PAIRS = st.builds(
+    _signed,
+    st.text(max_size=40),
+    st.one_of(st.sampled_from(["exact", "upper", "padded", "", " "]), st.text(max_size=70)),
+    st.sampled_from([SECRET, "other"]),
+    st.integers(0, 2),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PAIRS, max_size=8), st.booleans())
+def test_the_fast_reverification_is_verify_signature(
+    pairs: list[tuple[str, str]], empty_secret: bool
+) -> None:
+    bodies = [b for b, _ in pairs]
+    sigs = [s for _, s in pairs]
+    secret = "" if empty_secret else SECRET
+    want = [not verify_signature(b.encode(), s, secret) for b, s in zip(bodies, sigs, strict=True)]
+    assert stage_signature.forged(bodies, sigs, secret).tolist() == want
+    if not empty_secret and any(s == sign(b.encode(), SECRET).upper() for b, s in pairs):
+        assert not all(want)  # an upper-case header of the right key is a match

@@ -1,6 +1,6 @@
 """Finishing the log reader's SQL rows: what SQL leaves open, decided by the contract itself.
 
-:mod:`._event_sql` decides what it can prove equal to the contract's functions; this module
+:mod:`._sql` decides what it can prove equal to the contract's functions; this module
 takes each block's result, calls those functions for the rest (``parse_time``,
 ``resolve_status``, ``route_of_field``, ``parse_phones``: once per distinct value), files the
 rows it must reject with a reason, and hands back the Events columns.
@@ -16,23 +16,22 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 
-from . import _event_sql
-from .contract import dates, routes, statuses
-from .contract.events import DATE_FIELDS, unwrap
-from .contract.phones import parse_phones
+from ..contract import dates, routes, statuses
+from ..contract.events import unwrap
+from ..contract.phones import parse_phones
+from . import _sql
+from ._body import time_field
+from ._schema import KEEP_POOL
+from ._statuses import StatusTables
 
-__all__ = ["KEEP_POOL", "Context", "Rows", "np_bool", "own_dictionary", "patched", "pick"]
-
-# The events kept until the end live in the system allocator: interleaved with the per-block
-# temporaries in pyarrow's default mimalloc pool they fragment it (about 10 % more peak memory).
-KEEP_POOL: Final = pa.system_memory_pool()
+__all__ = ["Context", "Rows", "np_bool", "own_dictionary", "patched", "pick"]
 
 
 @dataclass
 class Context:
     """What finishing needs across the blocks of one read."""
 
-    tables: _event_sql.StatusTables
+    tables: StatusTables
     zone: str  # naive_timezone
     blocks: int = 0  # blocks finished so far
     phones_repeat: bool = True  # whether the last look found phones repeating in a block
@@ -127,7 +126,7 @@ class Rows:
 
         def bad_time(i: int) -> str:
             body = unwrap(json.loads(pick(raw, np.array([i]))[0]))
-            field = next(f for f in DATE_FIELDS if str(body.get(f) or "").strip())
+            field = time_field(body)
             return f"{field} {str(t_raw[i].as_py())[:40]!r} is not a time"
 
         def bad_received(i: int) -> str:
@@ -236,7 +235,7 @@ class Rows:
 
         route: Any = self.col("route")
         decided = np.zeros(self.n, dtype=bool)
-        for column in _event_sql.EXPLICIT_ROUTE_COLUMNS:
+        for column in _sql.EXPLICIT_ROUTE_COLUMNS:
             idx = self.open_rows(column)
             idx = idx[~decided[idx]]
             if len(idx) == 0:

@@ -28,15 +28,12 @@ differ in ASCII letters; a test enumerates every code point).
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Callable, Iterable
+from typing import Final
 
-from ._errors import ValidationError
-from .contract import dates, events, phones, routes, statuses
-from .contract.signature import SIGNATURE_HEADER
-from .contract.statuses import Status
+from ..contract import dates, events, phones, routes, statuses
+from ..contract.signature import SIGNATURE_HEADER
+from ._statuses import StatusTables
 
 __all__ = [
     "BODY_FIELDS",
@@ -44,12 +41,13 @@ __all__ = [
     "EPOCH_MS_EXACT_LIMIT",
     "EXPLICIT_ROUTE_COLUMNS",
     "LOWER_FIXES",
+    "MISSING_PHONE",
+    "MISSING_STATUS",
     "WS_CHARS",
-    "StatusTables",
+    "bad_message_id",
     "build_sql",
     "macros",
     "quote_ident",
-    "status_tables",
 ]
 
 # -- Python's text rules, as SQL -------------------------------------------------------------
@@ -123,60 +121,6 @@ def _first(fields: Iterable[str]) -> str:
     """The first of ``fields`` that is present and not null."""
     cols = [f"f_{f}" for f in fields]
     return cols[0] if len(cols) == 1 else f"coalesce({', '.join(cols)})"
-
-
-# -- the status tables ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StatusTables:
-    """The code and name tables the reader maps ``status`` with."""
-
-    codes: Mapping[int, Status]
-    names: Mapping[str, Status]
-
-    def outcomes(self) -> dict[str, str]:
-        """Documented lower-snake name -> outcome, for every status the tables can give.
-
-        A name means one outcome wherever it appears (``contract.statuses``: the ``/deliveries``
-        names that are also webhook statuses agree with them).
-        """
-        return {s.key: s.outcome for s in (*self.codes.values(), *self.names.values())}
-
-
-def status_tables(status_map: Mapping[Any, str] | None = None) -> StatusTables:
-    """The contract's status tables, with ``status_map``'s codes and names added or replaced.
-
-    Keys are codes (ints or digit strings) or names (any case); each value must be a documented
-    status (its name in any case, or its code), whose outcome comes with it.
-
-    >>> t = status_tables({14: "delivery_failed", "Bounced": "Undeliverable"})
-    >>> t.codes[14].key, t.names["bounced"].key, t.names["bounced"].outcome
-    ('delivery_failed', 'undeliverable', 'failed')
-    """
-    codes = dict(statuses.STATUS_BY_CODE)
-    names = dict(statuses.STATUS_BY_NAME)
-    for key, value in (status_map or {}).items():
-        text = str(value).strip()
-        target = (
-            statuses.STATUS_BY_CODE.get(int(text))
-            if re.fullmatch(statuses.CODE_PATTERN, text)
-            else statuses.STATUS_BY_NAME.get(statuses.status_key(text))
-        )
-        if target is None:
-            known = ", ".join(sorted(statuses.STATUS_BY_NAME))
-            raise ValidationError(
-                f"status_map: {value!r} is not a documented status name; use one of {known}"
-            )
-        if isinstance(key, str) and not re.fullmatch(statuses.CODE_PATTERN, key.strip()):
-            if not statuses.status_key(key):
-                raise ValidationError("status_map: a key is blank")
-            names[statuses.status_key(key)] = target
-        elif isinstance(key, bool) or (not isinstance(key, str) and not hasattr(key, "__index__")):
-            raise ValidationError(f"status_map: key {key!r} is neither a code nor a name")
-        else:
-            codes[int(key)] = target
-    return StatusTables(codes, names)
 
 
 # -- pieces of the query ----------------------------------------------------------------------
@@ -356,8 +300,35 @@ def _route_sql() -> str:
     )
 
 
+#: The ``missing-field`` details, after the event's name.
+MISSING_PHONE: Final = " has no phone number field"
+MISSING_STATUS: Final = " has no status"
+_BAD_ID: Final = ("messageId ", " is not an integer")
+
+
+def bad_message_id(text: str) -> str:
+    """The ``bad-field`` detail of a ``messageId`` that is not an integer (as the SQL says it)."""
+    return f"{_BAD_ID[0]}{text[:40]}{_BAD_ID[1]}"
+
+
 def build_sql(tables: StatusTables, verify: bool, naive_timezone: str) -> str:
     """The query over ``chunk(line, text)``; one row per line, in line order."""
+    return f"""
+{_parse_sql(verify)}), {_read_sql(tables, naive_timezone)})
+{_result_sql(tables)}"""
+
+
+def _starts_object(x: str) -> str:
+    """Whether text ``x`` starts with ``{`` after blanks and a BOM (the cheap test first)."""
+    blanks = "' ' || chr(9) || chr(13) || chr(10) || chr(65279)"
+    return (
+        f"CASE WHEN starts_with({x}, '{{') THEN TRUE "
+        f"ELSE starts_with(ltrim({x}, {blanks}), '{{') END"
+    )
+
+
+def _parse_sql(verify: bool) -> str:
+    """Each line's JSON: a receiver record or a bare body, flat or wrapped; its fields."""
     fields = ",\n    ".join(f"e.{quote_ident(f)} AS f_{f}" for f in BODY_FIELDS if f != "event")
     lower_header = SIGNATURE_HEADER.lower()
     sig = (
@@ -367,18 +338,9 @@ def build_sql(tables: StatusTables, verify: bool, naive_timezone: str) -> str:
         if verify
         else "NULL::VARCHAR"
     )
-    start_ws = "' ' || chr(9) || chr(13) || chr(10) || chr(65279)"
-    fast_key, key, outcome = _status_sql(tables)
-    date_cols = [f"nullif({_strip(f'f_{f}')}, '')" for f in events.DATE_FIELDS]
-    explicit = ",\n    ".join(
-        f"CASE WHEN f_{f} IS NOT NULL THEN f_{f}::VARCHAR END AS x_{f}"
-        for f in routes.EXPLICIT_ROUTE_FIELDS
-    )
-    return f"""
-WITH p1 AS (
+    return f"""WITH p1 AS (
   SELECT line, text,
-    CASE WHEN starts_with(text, '{{') THEN TRUE
-         ELSE starts_with(ltrim(text, {start_ws}), '{{') END AS is_obj,
+    {_starts_object("text")} AS is_obj,
     try(from_json(text, {_q(_RECORD)})) AS o
   FROM chunk
 ), p2 AS (
@@ -392,8 +354,7 @@ WITH p1 AS (
   FROM p2
 ), p4 AS (
   SELECT *,
-    CASE WHEN starts_with(src, '{{') THEN TRUE
-         ELSE starts_with(ltrim(src, {start_ws}), '{{') END AS src_obj,
+    {_starts_object("src")} AS src_obj,
     try(from_json(src, {_q(_BODY)})) AS b
   FROM p3
 ), p5 AS (
@@ -410,7 +371,14 @@ WITH p1 AS (
     e.tags AS f_tags,
     {fields}
   FROM p5
-), g AS (
+"""
+
+
+def _read_sql(tables: StatusTables, naive_timezone: str) -> str:
+    """The event, phone, times and status of each parsed line, and why a line is rejected."""
+    fast_key, key, _ = _status_sql(tables)
+    date_cols = [f"nullif({_strip(f'f_{f}')}, '')" for f in events.DATE_FIELDS]
+    return f"""g AS (
   SELECT *,
     {_event_sql()} AS ev,
     CASE WHEN {_strip(f"f_{routes.ROUTE_EVIDENCE_FIELD}")} <> ''
@@ -451,8 +419,17 @@ WITH p1 AS (
     END AS reason,
     CASE WHEN is_rec THEN rb ELSE rtrim(text, chr(13) || chr(10)) END AS raw
   FROM s2
-)
-SELECT
+"""
+
+
+def _result_sql(tables: StatusTables) -> str:
+    """The result columns :class:`~._rows.Rows` finishes."""
+    _, _, outcome = _status_sql(tables)
+    explicit = ",\n    ".join(
+        f"CASE WHEN f_{f} IS NOT NULL THEN f_{f}::VARCHAR END AS x_{f}"
+        for f in routes.EXPLICIT_ROUTE_FIELDS
+    )
+    return f"""SELECT
   line, sig, has_raw, reason,
   CASE WHEN reason IS NOT NULL THEN CASE
     WHEN o IS NULL THEN CASE WHEN is_rec THEN 'the record''s body is not valid JSON'
@@ -462,13 +439,13 @@ SELECT
     WHEN is_rec AND NOT src_obj THEN 'the record''s body is JSON but not an object'
     WHEN ev IS NULL THEN 'no event name, type or known event fields'
     WHEN f_messageId IS NOT NULL AND mid IS NULL
-      THEN 'messageId ' || left(f_messageId, 40) || ' is not an integer'
+      THEN {_q(_BAD_ID[0])} || left(f_messageId, 40) || {_q(_BAD_ID[1])}
     ELSE 'status ' || left(s_txt, 40) || ' is neither a code nor a name'
   END END AS detail,
   CASE
-    WHEN phone_raw IS NULL THEN ev::VARCHAR || ' has no phone number field'
+    WHEN phone_raw IS NULL THEN ev::VARCHAR || {_q(MISSING_PHONE)}
     WHEN ev = 'delivery-status' AND nullif(s_str, '') IS NULL AND s_type IS DISTINCT FROM 'DOUBLE'
-      THEN 'delivery-status has no status'
+      THEN ev::VARCHAR || {_q(MISSING_STATUS)}
   END AS missing,
   ev AS event,
   ts_fast, recv_fast,

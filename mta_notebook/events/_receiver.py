@@ -26,15 +26,15 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from ..contract.events import infer_event
+from ..contract.signature import SIGNATURE_HEADER, verify_signature
 
-from .contract.events import infer_event
-from .contract.signature import SIGNATURE_HEADER, verify_signature
+if TYPE_CHECKING:  # starlette and uvicorn load only when a receiver is made
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
 
 __all__ = ["DEFAULT_MAX_BODY", "Receiver", "create_receiver_app", "running_receiver", "serve"]
 
@@ -148,6 +148,10 @@ def create_receiver_app(
     >>> type(app).__name__
     'Starlette'
     """
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, PlainTextResponse
+    from starlette.routing import Route
+
     if not secret:
         raise ValueError("the receiver needs a webhook secret (--secret or MTA_WEBHOOK_SECRET)")
     writer = _Writer(Path(out_dir))
@@ -237,11 +241,12 @@ def running_receiver(
 
     Examples
     --------
-    >>> with running_receiver(secret="s3cret", out_dir="/tmp/hooks") as rx:  # doctest: +SKIP
+    >>> import tempfile
+    >>> with running_receiver(secret="s3cret", out_dir=tempfile.mkdtemp()) as rx:
     ...     print(rx.url)
-    http://127.0.0.1:54321/
+    http://127.0.0.1:.../
     """
-    from ._server import serve_in_thread
+    from .._server import serve_in_thread
 
     app = create_receiver_app(secret, out_dir, max_body=max_body)
     with serve_in_thread(app, host=host, port=port) as bound:
@@ -270,8 +275,8 @@ def serve(
 
 def serve_cli(args: Any) -> int:
     """Entry point for ``mta-notebook webhooks serve`` (secret from --secret or the env)."""
-    from ._config import Settings
-    from ._errors import ConfigError
+    from .._config import Settings
+    from .._errors import ConfigError
 
     try:
         secret = Settings.load(webhook_secret=args.secret).require_webhook_secret()
