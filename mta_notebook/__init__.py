@@ -45,7 +45,7 @@ from ._errors import (
 )
 
 if TYPE_CHECKING:
-    from . import charts, contract, sandbox
+    from . import contract, sandbox
     from ._client import AsyncClient, Client
     from ._config import Settings
     from ._models import (
@@ -78,10 +78,11 @@ if TYPE_CHECKING:
     )
     from .contract.phones import normalize_phones
     from .contract.signature import verify_signature
-    from .dashboard import Dashboard
+    from .dashboard import Dashboard, load_sends
+    from .display import _charts as charts
+    from .display import save_report
     from .journal import Journal
     from .receiver import running_receiver
-    from .report import save_report
     from .subscribers import SubscriberList, load_subscribers
     from .webhook_log import EventLog, read_webhook_log
     from .webhooks import fetch_deliveries, register_webhooks
@@ -134,12 +135,17 @@ _LAZY: dict[str, str] = {
         ),
         ".analytics",
     ),
-    "save_report": ".report",
+    "save_report": ".display",
     "sample_path": "._samples",
     "Dashboard": ".dashboard",
+    "load_sends": ".dashboard",
 }
 #: Public submodules, also loaded on first use.
-_SUBMODULES: dict[str, str] = {"charts": ".charts", "contract": ".contract", "sandbox": ".sandbox"}
+_SUBMODULES: dict[str, str] = {
+    "charts": ".display._charts",
+    "contract": ".contract",
+    "sandbox": ".sandbox",
+}
 
 __all__ = [
     "APIConnectionError",
@@ -190,6 +196,7 @@ __all__ = [
     "failure_reasons",
     "fallback_summary",
     "fetch_deliveries",
+    "load_sends",
     "load_subscribers",
     "message_table",
     "normalize_phones",

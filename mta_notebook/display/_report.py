@@ -10,23 +10,12 @@ from typing import Any
 
 import pandas as pd
 
-from .contract.routes import ROUTE_LABELS
-from .contract.statuses import DELIVERY_STATUSES, status_label
+from ..contract.routes import ROUTE_LABELS
+from ..contract.statuses import DELIVERY_STATUSES, status_label
+from ._charts import NO_IDENTITY
+from ._html import STYLESHEET
 
 __all__ = ["save_report"]
-
-_CSS = """
-body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
-       margin: 2rem auto; max-width: 1100px; color: #222; padding: 0 1rem; }
-h1 { font-size: 1.6rem; margin-bottom: .2rem; }
-h2 { font-size: 1.2rem; margin-top: 2.2rem; border-bottom: 1px solid #ddd; padding-bottom: .3rem; }
-p.meta { color: #666; margin-top: 0; }
-table.mta { border-collapse: collapse; font-size: .85rem; margin: .6rem 0; }
-table.mta th, table.mta td { border: 1px solid #ddd; padding: .25rem .5rem; text-align: right; }
-table.mta th { background: #f5f5f5; }
-table.mta td:first-child, table.mta td:nth-child(2) { text-align: left; }
-.note { color: #555; font-size: .85rem; }
-"""
 
 _RATE_COLUMNS = (
     "delivery_rate",
@@ -41,8 +30,6 @@ _RATE_COLUMNS = (
 
 
 def _table(df: pd.DataFrame) -> str:
-    from .charts import NO_IDENTITY
-
     if df.empty:
         return '<p class="note">No rows.</p>'
     shown = df.copy()
@@ -98,7 +85,8 @@ def save_report(
     >>> "Demo" in out.read_text(encoding="utf-8")
     True
     """
-    from . import analytics, charts
+    from .. import analytics
+    from . import _charts as charts
 
     report = analytics.delivery_report(events, sends, engine=engine)
     ts = analytics.delivery_timeseries(events, sends, freq=freq, engine=engine)
@@ -133,7 +121,8 @@ def save_report(
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{safe_title}</title><style>{_CSS}</style></head><body>",
+        f"<title>{safe_title}</title><style>{STYLESHEET}</style></head>",
+        '<body class="mta-report">',
         f"<h1>{safe_title}</h1>",
         f'<p class="meta">Generated {now} by mta-notebook · {total} messages'
         f" · {unconfirmed} unconfirmed · {pending} pending"

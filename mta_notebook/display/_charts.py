@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
-from .contract.routes import MESSAGE_ROUTES, ROUTE_LABELS
+from ..contract.routes import MESSAGE_ROUTES, ROUTE_LABELS
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -66,7 +66,7 @@ def _require(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
     """``what`` reads like ``charts.route_mix(delivery_report(...))``: the call that fits."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        from ._errors import ValidationError
+        from .._errors import ValidationError
 
         raise ValidationError(
             f"the frame lacks the columns {missing}; call it as {what} (see its docstring)"
