@@ -64,15 +64,16 @@ def _wait_listening(proc: subprocess.Popen[bytes], host: str, port: int, timeout
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate Voilà; kill it if it has not stopped 15 s later."""
+    import contextlib
     import subprocess
 
-    if proc.poll() is None:
-        proc.terminate()
-        try:
+    for stop in (proc.terminate, proc.kill):
+        if proc.poll() is not None:
+            return
+        stop()
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def serve_dashboard(

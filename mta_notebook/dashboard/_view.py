@@ -117,7 +117,7 @@ def downloader() -> Any:
         import anywidget
 
         class _Downloader(anywidget.AnyWidget):
-            _esm = (Path(__file__).parent / "_download.js").read_text(encoding="utf-8")
+            _esm = Path(__file__).parent / "_download.js"  # anywidget reads the file
 
         _downloader_class = _Downloader
     return _downloader_class()

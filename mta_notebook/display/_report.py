@@ -110,6 +110,14 @@ def save_report(
         )
         for i, fig in enumerate(figures)
     ]
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(_page(title, report, fig_html, fallback, reasons, reply), encoding="utf-8")
+    return out
+
+
+def _head(title: str, report: pd.DataFrame) -> list[str]:
+    """The page's head, its title and the counts and definitions the reader needs first."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     total, unconfirmed, pending, unmatched = (
         int(report[col].sum()) for col in ("messages", "unconfirmed", "pending", "unmatched")
@@ -117,7 +125,7 @@ def save_report(
     unconfirmed_label = html.escape(status_label("delivery_unconfirmed"))
     waiting = ", ".join(st.name for st in DELIVERY_STATUSES if st.outcome == "pending")
     safe_title = html.escape(title)
-    parts = [
+    return [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -134,6 +142,20 @@ def save_report(
         f"({waiting}, an unknown or undocumented status, or no status yet). SMS fallback "
         "= an identity was asked for and no event of the message carries it (the message went "
         "as SMS).</p>",
+    ]
+
+
+def _page(
+    title: str,
+    report: pd.DataFrame,
+    fig_html: list[str],
+    fallback: pd.DataFrame,
+    reasons: pd.DataFrame,
+    reply: pd.DataFrame,
+) -> str:
+    """The whole page: the head, then each chart with the table it draws."""
+    parts = [
+        *_head(title, report),
         fig_html[0],
         _table(report),
         "<h2>Route mix</h2>",
@@ -149,7 +171,4 @@ def save_report(
         _table(reply),
         "</body></html>",
     ]
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(parts), encoding="utf-8")
-    return out
+    return "\n".join(parts)

@@ -149,19 +149,23 @@ def spark() -> Iterator[Any]:
     """A local SparkSession for this module (the analytics tests' one if it is running)."""
     from pyspark.sql import SparkSession
 
+    local = {
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": "2",
+        "spark.default.parallelism": "2",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+    }
     running = SparkSession.getActiveSession()
-    session = running or (
-        SparkSession.builder.master("local[2]")
-        .appName("mta-notebook-dashboard-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .getOrCreate()
-    )
+    if running is None:
+        builder = SparkSession.builder.master("local[2]").appName("mta-notebook-dashboard")
+        for key, value in local.items():
+            builder = builder.config(key, value)
+        session = builder.getOrCreate()
+    else:
+        session = running
     session.sparkContext.setLogLevel("ERROR")
     yield session
     if running is None:
