@@ -153,12 +153,10 @@ def chosen(rows: pd.DataFrame, filters: DashboardFilters) -> pd.Series:
 
 def select(tables: DashboardTables, filters: DashboardFilters) -> DashboardTables:
     """The rows of ``tables`` for the filters' identities and route (a display step only)."""
-    kept = {
-        f.name: getattr(tables, f.name)[chosen(getattr(tables, f.name), filters)].reset_index(
-            drop=True
-        )
-        for f in fields(tables)
-    }
+    kept: dict[str, pd.DataFrame] = {}
+    for field in fields(tables):
+        table = getattr(tables, field.name)
+        kept[field.name] = table[chosen(table, filters)].reset_index(drop=True)
     return replace(tables, **kept)
 
 
