@@ -45,7 +45,7 @@ from ._errors import (
 )
 
 if TYPE_CHECKING:
-    from . import charts, contract, sandbox
+    from . import contract, sandbox
     from ._client import AsyncClient, Client
     from ._config import Settings
     from ._models import (
@@ -79,7 +79,9 @@ if TYPE_CHECKING:
     )
     from .contract.phones import normalize_phones
     from .contract.signature import verify_signature
-    from .dashboard import Dashboard
+    from .dashboard import Dashboard, load_sends
+    from .display import _charts as charts
+    from .display import save_report
     from .events import (
         EventLog,
         fetch_deliveries,
@@ -87,7 +89,6 @@ if TYPE_CHECKING:
         register_webhooks,
         running_receiver,
     )
-    from .report import save_report
     from .subscribers import SubscriberList, load_subscribers
 
 __version__ = "0.1.0"
@@ -138,12 +139,17 @@ _LAZY: dict[str, str] = {
         ),
         ".analytics",
     ),
-    "save_report": ".report",
+    "save_report": ".display",
     "sample_path": "._samples",
     "Dashboard": ".dashboard",
+    "load_sends": ".dashboard",
 }
 #: Public submodules, also loaded on first use.
-_SUBMODULES: dict[str, str] = {"charts": ".charts", "contract": ".contract", "sandbox": ".sandbox"}
+_SUBMODULES: dict[str, str] = {
+    "charts": ".display._charts",
+    "contract": ".contract",
+    "sandbox": ".sandbox",
+}
 
 __all__ = [
     "APIConnectionError",
@@ -194,6 +200,7 @@ __all__ = [
     "failure_reasons",
     "fallback_summary",
     "fetch_deliveries",
+    "load_sends",
     "load_subscribers",
     "message_table",
     "normalize_phones",

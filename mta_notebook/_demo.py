@@ -54,8 +54,8 @@ def run_demo(
     from ._samples import sample_path
     from .analytics import delivery_report
     from .campaigns import Journal, plan_campaign
+    from .display import save_report
     from .events import read_webhook_log, register_webhooks, running_receiver
-    from .report import save_report
     from .subscribers import load_subscribers
 
     started = time.monotonic()
@@ -109,9 +109,9 @@ def run_demo(
     say(f"Received {len(events.df)} webhook events ({len(events.rejected)} rejected)")
     report = delivery_report(events, sends)
     save_report(report_path, events, sends, title="mta-notebook demo: delivery per identity")
-    from .charts import NO_IDENTITY
     from .contract.routes import ROUTE_LABELS
     from .contract.statuses import status_label
+    from .display import NO_IDENTITY
 
     shown = report.assign(
         sender_name=report["sender_name"]

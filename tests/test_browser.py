@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from mta_notebook._server import free_port
-from mta_notebook.dashboard import CHART_NAMES, TILE_NAMES, Dashboard, _pct
+from mta_notebook.dashboard import CHART_NAMES, TILE_NAMES, Dashboard
+from mta_notebook.dashboard._view import _pct
 from tests._jupyter import ensure_kernel
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -85,7 +85,9 @@ def test_the_dashboard_serves_from_the_wheel(venv: Path, tmp_path: Path) -> None
         page = ""
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+                # each GET runs notebook 03 in a new kernel: wait for it, never ask twice
+                # while one is running (on a busy machine a cell may take more than 5 s)
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=90) as resp:
                     page = resp.read().decode("utf-8", "replace")
                     break
             except OSError:

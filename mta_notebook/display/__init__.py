@@ -1,7 +1,68 @@
-"""What people read: shared HTML cards and one stylesheet, charts, the offline report."""
+"""What people read: shared HTML cards and one stylesheet, charts, the offline report.
+
+The charts and the report load on first use (they bring pandas, and plotly when drawn), so
+the cards stay light for the objects that render through them.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._html import STYLESHEET, HtmlRepr, card, escape, frame_html
 
-__all__ = ["STYLESHEET", "HtmlRepr", "card", "escape", "frame_html"]
+if TYPE_CHECKING:
+    from ._charts import (
+        NO_IDENTITY,
+        ROUTE_COLORS,
+        delivery_over_time,
+        delivery_rates,
+        failure_reasons,
+        replies,
+        route_mix,
+    )
+    from ._report import save_report
+
+__all__ = [
+    "NO_IDENTITY",
+    "ROUTE_COLORS",
+    "STYLESHEET",
+    "HtmlRepr",
+    "card",
+    "delivery_over_time",
+    "delivery_rates",
+    "escape",
+    "failure_reasons",
+    "frame_html",
+    "replies",
+    "route_mix",
+    "save_report",
+]
+
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "NO_IDENTITY",
+            "ROUTE_COLORS",
+            "delivery_over_time",
+            "delivery_rates",
+            "failure_reasons",
+            "replies",
+            "route_mix",
+        ),
+        "._charts",
+    ),
+    "save_report": "._report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

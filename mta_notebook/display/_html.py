@@ -24,7 +24,8 @@ __all__ = ["STYLESHEET", "HtmlRepr", "Tone", "card", "escape", "frame_html", "nu
 Tone = Literal["neutral", "ok", "warn", "error"]
 
 #: The one stylesheet: cards in notebooks, the dashboard and the offline report. Scoped to
-#: ``.mta-*`` classes so it never restyles the notebook around it.
+#: ``.mta-*`` classes so it never restyles the notebook around it (the report's page is
+#: ``body.mta-report``).
 STYLESHEET: Final = """
 .mta-card{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;font-size:13px;
   color:#1f2933;border:1px solid #d9dee3;border-left:4px solid #7b8794;border-radius:6px;
@@ -41,6 +42,24 @@ STYLESHEET: Final = """
 .mta-card .mta-caption{margin:8px 0 2px 0;font-weight:600}
 .mta-card ul.mta-notes{margin:6px 0 0 0;padding-left:18px}
 .mta-card .mta-muted{color:#7b8794}
+.mta-dashboard h2,.mta-dashboard h3{margin:4px 0}
+.mta-dashboard .mta-status{color:#57606a}
+.mta-tile{border:1px solid #d0d7de;border-radius:8px;padding:8px 14px;margin:4px;min-width:150px;
+  background:#f6f8fa}
+.mta-tile .mta-tile-label{font-size:12px;color:#57606a}
+.mta-tile .mta-tile-value{font-size:26px;font-weight:600}
+.mta-tile .mta-tile-note{font-size:11px;color:#6e7781}
+.mta-dashboard .mta-scroll{max-height:320px;overflow:auto}
+body.mta-report{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
+  margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
+.mta-report h1{font-size:1.6rem;margin-bottom:.2rem}
+.mta-report h2{font-size:1.2rem;margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.3rem}
+.mta-report p.meta{color:#666;margin-top:0}
+.mta-report .note{color:#555;font-size:.85rem}
+table.mta{border-collapse:collapse;font-size:.85rem;margin:.6rem 0}
+table.mta th,table.mta td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}
+table.mta th{background:#f5f5f5}
+table.mta td:first-child,table.mta td:nth-child(2){text-align:left}
 """
 
 

@@ -6,7 +6,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-from mta_notebook.report import save_report
+from mta_notebook.display import save_report
 from tests.analytics.fixtures import scenario
 
 

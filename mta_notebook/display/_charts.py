@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
-from .contract.routes import MESSAGE_ROUTES, ROUTE_LABELS
+from ..contract.routes import MESSAGE_ROUTES, ROUTE_LABELS
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -62,11 +62,43 @@ def _label(route: str) -> str:
     return ROUTE_LABELS.get(route, route)
 
 
+def _route_bar(route: str, hover: str, *, who: str = "%{customdata[0]}", **bar: Any) -> go.Bar:
+    """One route's bars: its colour and label, a hover text that starts "identity · route"."""
+    import plotly.graph_objects as go
+
+    head = f"<b>{who}</b> · " + _label(route)
+    return go.Bar(name=_label(route), marker_color=_color(route), hovertemplate=head + hover, **bar)
+
+
+def _horizontal_bars(
+    df: pd.DataFrame,
+    rows: str,
+    hover: str,
+    custom: tuple[str, ...],
+    *,
+    who: str = "%{customdata[0]}",
+    **layout: Any,
+) -> go.Figure:
+    """Message counts as horizontal bars, one trace per route; rows top-down as in ``df``."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for route in _routes(df):
+        part = df[df["route"] == route]
+        customdata = list(zip(*(part[c] for c in custom), strict=True))
+        bar = {"y": part[rows], "x": part["messages"], "orientation": "h"}
+        fig.add_trace(_route_bar(route, hover, who=who, customdata=customdata, **bar))
+    order = list(dict.fromkeys(df[rows]))
+    yaxis = {"categoryorder": "array", "categoryarray": order[::-1]}
+    fig.update_layout(xaxis_title="Messages", yaxis=yaxis, **layout, **_LAYOUT)
+    return fig
+
+
 def _require(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
     """``what`` reads like ``charts.route_mix(delivery_report(...))``: the call that fits."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        from ._errors import ValidationError
+        from .._errors import ValidationError
 
         raise ValidationError(
             f"the frame lacks the columns {missing}; call it as {what} (see its docstring)"
@@ -137,11 +169,14 @@ def delivery_rates(report: pd.DataFrame, *, title: str | None = None) -> go.Figu
             )
         )
         fig.add_trace(
-            go.Bar(
-                name=_label(route),
+            _route_bar(
+                route,
+                "<br>Delivered %{customdata[1]} of %{customdata[2]} settled"
+                " (%{y:.1%})<br>95% CI %{customdata[4]:.1%} – %{customdata[5]:.1%}"
+                "<br>Unconfirmed %{customdata[6]} · pending %{customdata[3]}"
+                " (neither in the rate)<extra></extra>",
                 x=part["identity"],
                 y=rate,
-                marker_color=_color(route),
                 error_y={
                     "type": "data",
                     "symmetric": False,
@@ -151,14 +186,6 @@ def delivery_rates(report: pd.DataFrame, *, title: str | None = None) -> go.Figu
                     "thickness": 1.2,
                 },
                 customdata=custom,
-                hovertemplate=(
-                    "<b>%{customdata[0]}</b> · "
-                    + _label(route)
-                    + "<br>Delivered %{customdata[1]} of %{customdata[2]} settled"
-                    + " (%{y:.1%})<br>95% CI %{customdata[4]:.1%} – %{customdata[5]:.1%}"
-                    + "<br>Unconfirmed %{customdata[6]} · pending %{customdata[3]}"
-                    + " (neither in the rate)<extra></extra>"
-                ),
             )
         )
     fig.update_layout(
@@ -184,38 +211,19 @@ def route_mix(report: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     >>> [t.marker.color for t in route_mix(rep).data]
     ['#1f77b4', '#7f7f7f']
     """
-    import plotly.graph_objects as go
 
     _require(report, ("sender_name", "route", "messages"), "charts.route_mix(delivery_report(...))")
     df = report.assign(identity=_identity(report["sender_name"]))
     if "share" not in df:
         df["share"] = df["messages"] / df.groupby("identity")["messages"].transform("sum")
-    order = list(dict.fromkeys(df["identity"]))
-    fig = go.Figure()
-    for route in _routes(df):
-        part = df[df["route"] == route]
-        fig.add_trace(
-            go.Bar(
-                name=_label(route),
-                y=part["identity"],
-                x=part["messages"],
-                orientation="h",
-                marker_color=_color(route),
-                customdata=list(zip(part["identity"], part["share"], strict=True)),
-                hovertemplate=(
-                    "<b>%{customdata[0]}</b> · "
-                    + _label(route)
-                    + "<br>%{x} messages (%{customdata[1]:.1%} of the identity's)<extra></extra>"
-                ),
-            )
-        )
-    fig.update_layout(
+    fig = _horizontal_bars(
+        df,
+        "identity",
+        "<br>%{x} messages (%{customdata[1]:.1%} of the identity's)<extra></extra>",
+        ("identity", "share"),
         title=title or "Route mix per Sender Identity",
         barmode="stack",
-        xaxis_title="Messages",
         yaxis_title="Sender Identity",
-        yaxis={"categoryorder": "array", "categoryarray": order[::-1]},
-        **_LAYOUT,
     )
     return _empty_note(fig, df)
 
@@ -307,7 +315,6 @@ def failure_reasons(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     >>> list(failure_reasons(fr).data[0].y)
     ['Acme — UNDELIVERED (handset off or out of coverage)']
     """
-    import plotly.graph_objects as go
 
     _require(
         df,
@@ -328,41 +335,16 @@ def failure_reasons(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
         codes=("code_", lambda s: ", ".join(sorted(set(s)))),
     )
     # the frame comes ordered by identity, route and outcome: keep that order for the rows
-    order = list(dict.fromkeys(grouped.sort_values("identity", kind="stable")["row"]))
-    fig = go.Figure()
-    for route in _routes(grouped):
-        part = grouped[grouped["route"] == route]
-        fig.add_trace(
-            go.Bar(
-                name=_label(route),
-                y=part["row"],
-                x=part["messages"],
-                orientation="h",
-                marker_color=_color(route),
-                customdata=list(
-                    zip(
-                        part["identity"],
-                        part["outcome"],
-                        part["share_"],
-                        part["codes"],
-                        strict=True,
-                    )
-                ),
-                hovertemplate=(
-                    "<b>%{y}</b> · "
-                    + _label(route)
-                    + "<br>Outcome %{customdata[1]} (code %{customdata[3]})"
-                    + "<br>%{x} messages (%{customdata[2]:.1%} of this route)<extra></extra>"
-                ),
-            )
-        )
-    fig.update_layout(
+    fig = _horizontal_bars(
+        grouped.sort_values("identity", kind="stable"),
+        "row",
+        "<br>Outcome %{customdata[1]} (code %{customdata[3]})"
+        "<br>%{x} messages (%{customdata[2]:.1%} of this route)<extra></extra>",
+        ("identity", "outcome", "share_", "codes"),
+        who="%{y}",
         title=title or "Why messages were not delivered, per Sender Identity and route",
         barmode="group",
-        xaxis_title="Messages",
         yaxis_title="Identity — status",
-        yaxis={"categoryorder": "array", "categoryarray": order[::-1]},
-        **_LAYOUT,
     )
     return _empty_note(fig, grouped)
 
@@ -381,7 +363,6 @@ def replies(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     >>> [t.name for t in replies(rr).data]
     ['iMessage', 'iMessage']
     """
-    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     _require(
@@ -401,20 +382,15 @@ def replies(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
             part = data[data["route"] == route]
             counts = part[count] if count in part else pd.Series(0, index=part.index)
             fig.add_trace(
-                go.Bar(
-                    name=_label(route),
+                _route_bar(
+                    route,
+                    f"<br>%{{customdata[1]}} of %{{customdata[2]}} messages {what}"
+                    " (%{y:.1%})<extra></extra>",
                     x=part["identity"],
                     y=part[metric].astype(float),
-                    marker_color=_color(route),
                     legendgroup=route,
                     showlegend=col == 1,
                     customdata=list(zip(part["identity"], counts, part["messages"], strict=True)),
-                    hovertemplate=(
-                        "<b>%{customdata[0]}</b> · "
-                        + _label(route)
-                        + f"<br>%{{customdata[1]}} of %{{customdata[2]}} messages {what}"
-                        + " (%{y:.1%})<extra></extra>"
-                    ),
                 ),
                 row=1,
                 col=col,

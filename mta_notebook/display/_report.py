@@ -10,23 +10,12 @@ from typing import Any
 
 import pandas as pd
 
-from .contract.routes import ROUTE_LABELS
-from .contract.statuses import DELIVERY_STATUSES, status_label
+from ..contract.routes import ROUTE_LABELS
+from ..contract.statuses import DELIVERY_STATUSES, status_label
+from ._charts import NO_IDENTITY
+from ._html import STYLESHEET
 
 __all__ = ["save_report"]
-
-_CSS = """
-body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
-       margin: 2rem auto; max-width: 1100px; color: #222; padding: 0 1rem; }
-h1 { font-size: 1.6rem; margin-bottom: .2rem; }
-h2 { font-size: 1.2rem; margin-top: 2.2rem; border-bottom: 1px solid #ddd; padding-bottom: .3rem; }
-p.meta { color: #666; margin-top: 0; }
-table.mta { border-collapse: collapse; font-size: .85rem; margin: .6rem 0; }
-table.mta th, table.mta td { border: 1px solid #ddd; padding: .25rem .5rem; text-align: right; }
-table.mta th { background: #f5f5f5; }
-table.mta td:first-child, table.mta td:nth-child(2) { text-align: left; }
-.note { color: #555; font-size: .85rem; }
-"""
 
 _RATE_COLUMNS = (
     "delivery_rate",
@@ -41,8 +30,6 @@ _RATE_COLUMNS = (
 
 
 def _table(df: pd.DataFrame) -> str:
-    from .charts import NO_IDENTITY
-
     if df.empty:
         return '<p class="note">No rows.</p>'
     shown = df.copy()
@@ -98,7 +85,8 @@ def save_report(
     >>> "Demo" in out.read_text(encoding="utf-8")
     True
     """
-    from . import analytics, charts
+    from .. import analytics
+    from . import _charts as charts
 
     report = analytics.delivery_report(events, sends, engine=engine)
     ts = analytics.delivery_timeseries(events, sends, freq=freq, engine=engine)
@@ -122,6 +110,14 @@ def save_report(
         )
         for i, fig in enumerate(figures)
     ]
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(_page(title, report, fig_html, fallback, reasons, reply), encoding="utf-8")
+    return out
+
+
+def _head(title: str, report: pd.DataFrame) -> list[str]:
+    """The page's head, its title and the counts and definitions the reader needs first."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     total, unconfirmed, pending, unmatched = (
         int(report[col].sum()) for col in ("messages", "unconfirmed", "pending", "unmatched")
@@ -129,11 +125,12 @@ def save_report(
     unconfirmed_label = html.escape(status_label("delivery_unconfirmed"))
     waiting = ", ".join(st.name for st in DELIVERY_STATUSES if st.outcome == "pending")
     safe_title = html.escape(title)
-    parts = [
+    return [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{safe_title}</title><style>{_CSS}</style></head><body>",
+        f"<title>{safe_title}</title><style>{STYLESHEET}</style></head>",
+        '<body class="mta-report">',
         f"<h1>{safe_title}</h1>",
         f'<p class="meta">Generated {now} by mta-notebook · {total} messages'
         f" · {unconfirmed} unconfirmed · {pending} pending"
@@ -145,6 +142,20 @@ def save_report(
         f"({waiting}, an unknown or undocumented status, or no status yet). SMS fallback "
         "= an identity was asked for and no event of the message carries it (the message went "
         "as SMS).</p>",
+    ]
+
+
+def _page(
+    title: str,
+    report: pd.DataFrame,
+    fig_html: list[str],
+    fallback: pd.DataFrame,
+    reasons: pd.DataFrame,
+    reply: pd.DataFrame,
+) -> str:
+    """The whole page: the head, then each chart with the table it draws."""
+    parts = [
+        *_head(title, report),
         fig_html[0],
         _table(report),
         "<h2>Route mix</h2>",
@@ -160,7 +171,4 @@ def save_report(
         _table(reply),
         "</body></html>",
     ]
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(parts), encoding="utf-8")
-    return out
+    return "\n".join(parts)

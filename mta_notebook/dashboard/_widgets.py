@@ -1,0 +1,470 @@
+"""The delivery dashboard as ipywidgets: filters, tiles, charts and a failures table.
+
+Every number comes from :mod:`._state` (the analytics reducers, then the filters' rows); this
+module only builds widgets, draws and hands downloads to the browser. ipywidgets, anywidget and
+plotly load when a dashboard is built.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+import pandas as pd
+
+from ..campaigns import SENDS_COLUMNS
+from ..contract.routes import MESSAGE_ROUTES
+from ..display import NO_IDENTITY, STYLESHEET, escape
+from . import _state as state
+from ._loaders import frame, load_events, load_sends
+from ._state import GRANULARITIES, ROUTE_CHOICES, DashboardFilters, DashboardTables, RouteFilter
+from ._view import CHART_NAMES, TILE_NAMES, downloader, failures_html, status_html, tiles
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = ["Dashboard"]
+
+
+class Dashboard:
+    """Interactive delivery dashboard over a webhook event log and a send ledger.
+
+    Filters (identities, route, UTC date range, time bucket) recompute the tiles, the charts
+    of :mod:`mta_notebook.charts` (plotly ``FigureWidget`` objects, redrawn in their place in
+    the grid) and the table of failed recipients. Works in JupyterLab, VS Code, Colab and Voilà.
+
+    The numbers are the analytics reducers' (:func:`~mta_notebook.analytics.delivery_report`,
+    ``delivery_timeseries``, ``failure_reasons``, ``reply_report`` and ``message_table``) over
+    the chosen dates, computed once per date range and bucket; the identities and route then
+    keep their rows.
+
+    Parameters
+    ----------
+    events
+        ``EventLog`` from :func:`mta_notebook.read_webhook_log`, or its ``.df``.
+    sends
+        The send ledger (``Journal.sends()`` / ``CampaignResult.sends``). Without it, SMS
+        fallback cannot be told apart from plain SMS (the route is ``unknown``).
+    title
+        Heading shown above the filters and used for the HTML report.
+    reply_window
+        How long after a message a reply is attributed to it (as in ``reply_report``).
+
+    Examples
+    --------
+    >>> import mta_notebook as mta
+    >>> dash = Dashboard.from_files(mta.sample_path("webhooks_sample.jsonl"),
+    ...     mta.sample_path("sends_sample.csv"))
+    >>> dash.set_filters(identities=["Acme"], route="imessage").route
+    'imessage'
+    >>> set(dash.report["route"])
+    {'imessage'}
+    """
+
+    def __init__(
+        self,
+        events: Any,
+        sends: pd.DataFrame | None = None,
+        *,
+        title: str = "Delivery by Sender Identity",
+        reply_window: str = "24h",
+    ) -> None:
+        self.title = title
+        self.reply_window = reply_window
+        self.events = frame(events).reset_index(drop=True)
+        if sends is None:
+            sends = pd.DataFrame({c: pd.Series(dtype="object") for c in SENDS_COLUMNS})
+        self.sends = sends.reset_index(drop=True)
+
+        times = pd.concat(
+            [
+                pd.to_datetime(self.events["occurred_at"], utc=True, errors="coerce"),
+                pd.to_datetime(self.sends["sent_at"], utc=True, errors="coerce"),
+            ]
+        )
+        first, last = times.min(), times.max()
+        self._first: date | None = None if pd.isna(first) else first.date()
+        self._last: date | None = None if pd.isna(last) else last.date()
+        self._default_freq = state.auto_freq(times)
+        self._filters = DashboardFilters(start=self._first, end=self._last, freq=self._default_freq)
+        self._cache: dict[tuple[date | None, date | None, str], DashboardTables] = {}
+        # the default window holds every message: its tables are the whole data's
+        everything = self._tables()
+        self.messages: pd.DataFrame = everything.messages
+        """One row per message (``analytics.message_table``, with replies, stops, identity)."""
+        self._not_sent = state.ledger_only_rows(self.sends, self.messages)
+        self.identities: tuple[str, ...] = self._find_identities()
+        self._build_widgets()
+        self._recompute()
+        self.widget = self._layout()
+
+    def _tables(self) -> DashboardTables:
+        """The reducers' tables for the filters' dates and bucket (kept per window)."""
+        f = self._filters
+        key = (f.start, f.end, f.freq)
+        if key not in self._cache:
+            self._cache[key] = state.analytics_tables(
+                self.events, self.sends, filters=f, reply_window=self.reply_window
+            )
+        return self._cache[key]
+
+    def _find_identities(self) -> tuple[str, ...]:
+        ids = set(self.messages["identity"]) | set(self._not_sent["identity"])
+        optins = self.events.loc[self.events["event"] == "number-opt-in", "sender_name"]
+        ids |= set(optins.dropna().astype(str))
+        named = sorted(ids - {NO_IDENTITY})
+        return tuple(named + ([NO_IDENTITY] if NO_IDENTITY in ids else []))
+
+    def _build_widgets(self) -> None:
+        import ipywidgets as w
+
+        routes = ["all", *(r for r in MESSAGE_ROUTES if r != "unknown")]
+        if (self.messages["route"] == "unknown").any() or (
+            self._not_sent["route"] == "unknown"
+        ).any():
+            routes.append("unknown")
+        self.identity_picker = w.SelectMultiple(
+            options=self.identities,
+            value=self.identities,
+            rows=min(max(len(self.identities), 2), 6),
+            description="Identity",
+        )
+        self.route_picker = w.Dropdown(
+            options=[(ROUTE_CHOICES[r], r) for r in routes], value="all", description="Route"
+        )
+        self.start_picker = w.DatePicker(value=self._first, description="From (UTC)")
+        self.end_picker = w.DatePicker(value=self._last, description="To (UTC)")
+        self.freq_picker = w.Dropdown(
+            options=list(GRANULARITIES.items()), value=self._filters.freq, description="Bucket"
+        )
+        self._updating = False
+        for picker in self._pickers():
+            picker.observe(self._on_filter_change, names="value")
+
+        self.tile_widgets: dict[str, Any] = {name: w.HTML() for name in TILE_NAMES}
+        self.failures_table = w.HTML()
+        self.status = w.HTML()
+        self.csv_button = w.Button(description="Download failures (CSV)", icon="download")
+        self.report_button = w.Button(description="Download report (HTML)", icon="file")
+        self.csv_button.on_click(lambda _b: self.download_csv())
+        self.report_button.on_click(lambda _b: self.download_report())
+        self._downloader = downloader()
+        self.last_download: tuple[str, bytes] | None = None
+        """The last file handed to the browser: (file name, bytes)."""
+
+        self._chart_grid: Any = None
+        self._retired: list[Any] = []
+        self.figures: dict[str, Any] = {}
+        """The charts shown, by name (``CHART_NAMES``): plotly ``FigureWidget`` objects."""
+
+    def _pickers(self) -> tuple[Any, ...]:
+        return (
+            self.identity_picker,
+            self.route_picker,
+            self.start_picker,
+            self.end_picker,
+            self.freq_picker,
+        )
+
+    # -- construction helpers -----------------------------------------------------------------
+
+    @classmethod
+    def from_files(
+        cls,
+        log_dir: str | os.PathLike[str],
+        journal_path: str | os.PathLike[str] | None = None,
+        *,
+        title: str = "Delivery by Sender Identity",
+    ) -> Dashboard:
+        """Build the dashboard from a webhook log (file or directory) and a send journal.
+
+        Parameters
+        ----------
+        log_dir
+            A JSON Lines log written by the webhook receiver, or a directory of them
+            (every ``*.jsonl`` inside, in name order).
+        journal_path
+            The SQLite send journal, or a CSV export of the send ledger (``.csv``).
+            ``None`` shows the events alone.
+        title
+            Heading of the dashboard and of its HTML report.
+        """
+        events = load_events(log_dir)
+        sends = load_sends(journal_path) if journal_path is not None else None
+        return cls(events, sends, title=title)
+
+    def _layout(self) -> Any:
+        import ipywidgets as w
+
+        heading = w.HTML(f"<style>{STYLESHEET}</style><h2>{escape(self.title)}</h2>")
+        filters = w.HBox(
+            [
+                self.identity_picker,
+                w.VBox([self.route_picker, self.freq_picker]),
+                w.VBox([self.start_picker, self.end_picker]),
+            ],
+            layout=w.Layout(flex_flow="row wrap", align_items="flex-start"),
+        )
+        tile_row = w.HBox(list(self.tile_widgets.values()), layout=w.Layout(flex_flow="row wrap"))
+        charts = self._chart_grid = w.GridBox(
+            [self.figures[name] for name in CHART_NAMES],
+            layout=w.Layout(
+                grid_template_columns="repeat(auto-fit, minmax(440px, 1fr))", grid_gap="8px"
+            ),
+        )
+        failures = w.VBox([w.HTML("<h3>Failed recipients</h3>"), self.failures_table])
+        buttons = w.HBox([self.csv_button, self.report_button, self._downloader])
+        root = w.VBox(
+            [heading, filters, self.status, tile_row, charts, failures, buttons],
+            layout=w.Layout(width="100%"),
+        )
+        root.add_class("mta-dashboard")
+        return root
+
+    # -- display ------------------------------------------------------------------------------
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)  # type: ignore[no-untyped-call]
+
+    def __repr__(self) -> str:
+        return (
+            f"Dashboard(messages={len(self.messages)}, events={len(self.events)}, "
+            f"identities={list(self.identities)!r}, filters={self._filters!r})"
+        )
+
+    # -- filters ------------------------------------------------------------------------------
+
+    @property
+    def filters(self) -> DashboardFilters:
+        """The filters in effect."""
+        return self._filters
+
+    def set_filters(
+        self,
+        *,
+        identities: Iterable[str] | None = None,
+        route: RouteFilter | None = None,
+        start: date | None = None,
+        end: date | None = None,
+        freq: str | None = None,
+    ) -> DashboardFilters:
+        """Change some filters (the widgets follow) and redraw once; returns the new filters.
+
+        Raises ``ValueError`` for an identity, route or bucket the dashboard does not offer.
+        """
+        if identities is not None:
+            chosen = tuple(identities)
+            unknown = sorted(set(chosen) - set(self.identities))
+            if unknown:
+                raise ValueError(
+                    f"unknown identities {unknown}; the data has {list(self.identities)}"
+                )
+        routes = [value for _, value in self.route_picker.options]
+        if route is not None and route not in routes:
+            raise ValueError(f"route must be one of {routes}, got {route!r}")
+        if freq is not None:
+            try:
+                pd.Timedelta(freq)
+            except ValueError as exc:
+                raise ValueError(f"freq={freq!r} is not a duration such as '1h'") from exc
+        self._updating = True
+        try:
+            if identities is not None:
+                self.identity_picker.value = chosen
+            if route is not None:
+                self.route_picker.value = route
+            if start is not None:
+                self.start_picker.value = start
+            if end is not None:
+                self.end_picker.value = end
+            if freq is not None:
+                if freq not in [value for _, value in self.freq_picker.options]:
+                    self.freq_picker.options = [*self.freq_picker.options, (freq, freq)]
+                self.freq_picker.value = freq
+        finally:
+            self._updating = False
+        self._read_widgets()
+        self._recompute()
+        return self._filters
+
+    def reset_filters(self) -> DashboardFilters:
+        """Show everything again: all identities and routes, the whole period, default bucket."""
+        return self.set_filters(
+            identities=self.identities,
+            route="all",
+            start=self._first,
+            end=self._last,
+            freq=self._default_freq,
+        )
+
+    def _read_widgets(self) -> None:
+        chosen = tuple(self.identity_picker.value)
+        self._filters = replace(
+            self._filters,
+            identities=None if set(chosen) == set(self.identities) else chosen,
+            route=self.route_picker.value,
+            start=self.start_picker.value,
+            end=self.end_picker.value,
+            freq=self.freq_picker.value,
+        )
+
+    def _on_filter_change(self, _change: Any) -> None:
+        if self._updating:
+            return
+        self._read_widgets()
+        self._recompute()
+
+    # -- the selection ------------------------------------------------------------------------
+    # -- the selection ------------------------------------------------------------------------
+
+    @property
+    def selected_messages(self) -> pd.DataFrame:
+        """The messages the filters select (rows of ``analytics.message_table``)."""
+        return self._selection.messages
+
+    def _selected_not_sent(self) -> pd.DataFrame:
+        ns, f = self._not_sent, self._filters
+        return cast("pd.DataFrame", ns[state.chosen(ns, f) & state.in_dates(ns["sent_at"], f)])
+
+    def _selected_rows(self) -> pd.DataFrame:
+        """Keys of the selected messages and of selected sends that did not go out."""
+        cols = ["external_id", "message_id", "phone"]
+        rows = pd.concat([self.selected_messages[cols], self._selected_not_sent()[cols]])
+        return cast("pd.DataFrame", rows)
+
+    @property
+    def filtered_events(self) -> pd.DataFrame:
+        """Events of the selected messages, their replies, and opt-ins to selected identities."""
+        f, ev = self._filters, self.events
+        keep = state.matches(ev, self._selected_rows())
+        loose = ev["external_id"].isna() & ev["message_id"].isna()
+        keep |= (
+            (ev["event"] == "message-reply")
+            & loose
+            & ev["phone"].isin(set(self.selected_messages["phone"]))
+        )
+        optin = ev["event"] == "number-opt-in"
+        if optin.any() and f.route in ("all", "imessage"):
+            ok = optin & state.in_dates(ev["occurred_at"], f)
+            if f.identities is not None:
+                named = ev["sender_name"].astype("string").fillna(NO_IDENTITY)
+                ok &= named.isin(f.identities)
+            keep |= ok
+        return cast("pd.DataFrame", ev[keep])
+
+    @property
+    def filtered_sends(self) -> pd.DataFrame:
+        """Ledger rows of the selected messages (and of selected sends that failed)."""
+        return cast("pd.DataFrame", self.sends[state.matches(self.sends, self._selected_rows())])
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        """Failed recipients of the selection: the table shown, and the CSV download."""
+        return state.failures(self.selected_messages, self._selected_not_sent())
+
+    # -- the tables behind the charts (the analytics reducers' rows for the filters) ----------
+
+    def report_table(self) -> pd.DataFrame:
+        """``delivery_report`` of the selection: per identity × route."""
+        return self._selection.report
+
+    def timeseries_table(self) -> pd.DataFrame:
+        """``delivery_timeseries`` of the selection, bucketed by the chosen granularity."""
+        return self._selection.timeseries
+
+    def failure_reasons_table(self) -> pd.DataFrame:
+        """``failure_reasons`` of the selection: why messages did not arrive."""
+        return self._selection.failure_reasons
+
+    def reply_table(self) -> pd.DataFrame:
+        """``reply_report`` of the selection: replies and STOPs per identity × route."""
+        return self._selection.replies
+
+    # -- recompute ----------------------------------------------------------------------------
+
+    def _recompute(self) -> None:
+        from ..display import _charts as charts
+
+        self._selection = state.select(self._tables(), self._filters)
+        self.report = self._selection.report
+        replies = self._selection.replies
+        self.tiles = state.tile_values(self.report, replies)
+        figures: dict[str, go.Figure] = {
+            "delivery_rates": charts.delivery_rates(self.report),
+            "route_mix": charts.route_mix(self.report),
+            "delivery_over_time": charts.delivery_over_time(self._selection.timeseries),
+            "failure_reasons": charts.failure_reasons(self._selection.failure_reasons),
+            "replies": charts.replies(replies),
+        }
+        # Widgets replaced one change ago are closed now: closing them as their views are
+        # being removed makes the front end sync into a closed comm.
+        for old in self._retired:
+            old.close()
+        self._retired = []
+        for name, fig in figures.items():
+            self._show_figure(name, fig)
+        if self._chart_grid is not None:
+            self._chart_grid.children = [self.figures[name] for name in CHART_NAMES]
+        for name, html in tiles(self.tiles, reply_window=self.reply_window).items():
+            self.tile_widgets[name].value = html
+        self.failures_table.value = failures_html(self.failures)
+        self.status.value = status_html(self._filters, len(self.selected_messages))
+
+    def _show_figure(self, name: str, fig: go.Figure) -> None:
+        import plotly.graph_objects as go
+
+        for trace in fig.data:
+            # FigureWidget ships datetime64 arrays to the browser as integers (nanoseconds):
+            # send ISO strings, which plotly.js reads as dates.
+            for attr in ("x", "y"):
+                values = getattr(trace, attr, None)
+                if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+                    trace[attr] = np.datetime_as_string(values, unit="ms")
+        # Each change puts a new FigureWidget in the chart's slot of the grid rather than
+        # restyling the old one: under Voilà, plotly's anywidget front end dropped later
+        # restyle/relayout messages for some of five figures (seen with plotly 7.1, Voilà
+        # 0.5), while a new widget always draws from its initial state.
+        old = self.figures.get(name)
+        self.figures[name] = go.FigureWidget(fig)
+        if old is not None:
+            self._retired.append(old)
+
+    # -- downloads ----------------------------------------------------------------------------
+
+    def failures_csv(self) -> bytes:
+        """The filtered failures table as CSV (UTF-8 bytes)."""
+        return self.failures.to_csv(index=False).encode("utf-8")
+
+    def report_html(self) -> str:
+        """The HTML report (:func:`mta_notebook.save_report`) of the current selection."""
+        from ..display import save_report
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "report.html"
+            save_report(path, self.filtered_events, self.filtered_sends, title=self.title)
+            return path.read_text(encoding="utf-8")
+
+    def download_csv(self) -> None:
+        """Hand the filtered failures table to the browser as ``failures.csv``."""
+        self._send_download("failures.csv", self.failures_csv(), "text/csv")
+
+    def download_report(self) -> None:
+        """Hand the HTML report of the current selection to the browser."""
+        self._send_download("delivery_report.html", self.report_html().encode("utf-8"), "text/html")
+
+    def _send_download(self, filename: str, content: bytes, mime: str) -> None:
+        self.last_download = (filename, content)
+        payload = base64.b64encode(content).decode("ascii")
+        self._downloader.send({"filename": filename, "mime": mime, "b64": payload})
