@@ -37,7 +37,8 @@ from ._recipients import (
     skipped_rows,
 )
 from ._results import CampaignResult
-from ._schedule import recipient_zones
+from ._schedule import WindowArg, held_back, recipient_zones
+from ._schema import utcnow
 
 __all__ = ["CampaignPlan", "plan_campaign"]
 
@@ -71,6 +72,8 @@ class CampaignPlan(HtmlRepr):
     warnings: tuple[str, ...] = ()
     reused: bool = False
     sms_over_160: SmsOver160 = SMS_OVER_160
+    held: int = 0
+    first_held_at: datetime | None = None
 
     @classmethod
     def of(
@@ -81,6 +84,7 @@ class CampaignPlan(HtmlRepr):
         *,
         warnings: Sequence[str],
         reused: bool,
+        held: tuple[int, datetime | None] = (0, None),
     ) -> CampaignPlan:
         """The plan of a journaled ``manifest`` with its ``recipients`` table."""
         values = {
@@ -90,6 +94,8 @@ class CampaignPlan(HtmlRepr):
             "warnings": tuple(warnings),
             "reused": reused,
             "sms_over_160": manifest.sms_over_160 or SMS_OVER_160,
+            "held": held[0],
+            "first_held_at": held[1],
         }
         return cls(**values)
 
@@ -130,6 +136,8 @@ class CampaignPlan(HtmlRepr):
             "ucs2_recipients": int((send["encoding"] == "UCS-2").sum()),
             "max_segments": int(send["segments"].max()) if len(send) else 0,
             "expected_duration_s": round(seconds, 1),
+            "held_for_later": self.held,
+            "first_held_at": self.first_held_at.isoformat() if self.first_held_at else None,
         }
 
     @property
@@ -289,7 +297,8 @@ def plan_campaign(
     campaign_id: str | None = None,
     image: str | None = None,
     tags: Mapping[str, str] | None = None,
-    send_window: Sequence[str] | None = None,
+    send_window: WindowArg = "quiet-hours",
+    default_timezone: str | None = None,
     scheduled_at: datetime | str | None = None,
     journal: Journal | str | os.PathLike[str] | None = None,
     defaults: Mapping[str, str] | None = None,
@@ -316,8 +325,15 @@ def plan_campaign(
     tags
         Tags echoed in webhooks; ``campaign_id`` and ``chunk`` are added.
     send_window
-        ``("09:00", "20:00")``: each recipient's time zone group is scheduled to arrive inside
-        this local window.
+        ``("09:00", "20:00")``: every recipient is scheduled to arrive inside this local window,
+        in every zone their number may be in (Alaska's 907 is in two). The default,
+        ``"quiet-hours"``, sends US recipients (+1 numbers) only between 08:00 and 21:00 local
+        time and others right away; ``False`` (or ``("00:00", "23:59")``) turns windows off.
+        The window is kept in the journal, so a resume schedules the same way;
+        ``plan.summary`` says how many recipients are held for later and when the first goes.
+    default_timezone
+        The zone of numbers that have none (toll-free, 5XX, 900 and other non-geographic
+        numbers), such as ``"America/New_York"``; required when a window applies to them.
     scheduled_at
         Do not deliver before this time (naive means UTC).
     journal
@@ -339,7 +355,9 @@ def plan_campaign(
     ------
     CampaignError
         No identity, an empty message, a placeholder with no column, a template longer than
-        1,550 characters, or a campaign id already used for different inputs.
+        1,550 characters, a campaign id already used for different inputs, non-geographic
+        numbers under a window without ``default_timezone``, or a window that never holds in
+        all the zones a number may be in.
     """
     inputs = checked_inputs(
         message,
@@ -348,6 +366,7 @@ def plan_campaign(
         image=image,
         tags=tags,
         send_window=send_window,
+        default_timezone=default_timezone,
         scheduled_at=scheduled_at,
         chunk_size=chunk_size,
         defaults=defaults,
@@ -361,8 +380,17 @@ def plan_campaign(
     )
     tz: pd.Series | None = None
     warnings: list[str] = []
+    ok = pd.Series(checked.ok, index=df.index)
     if inputs.window is not None:
-        tz, warnings = recipient_zones(df, checked.phones, pd.Series(checked.ok, index=df.index))
+        tz = recipient_zones(
+            df,
+            checked.phones,
+            ok,
+            us_only=inputs.us_only,
+            default_timezone=inputs.default_timezone,
+        )
+    zones = tz[ok] if tz is not None else pd.Series(pd.NA, index=df.index[ok], dtype="string")
+    held = held_back(zones, inputs.window, inputs.scheduled_at, utcnow())
     chunk, rows = split_chunks(checked.ok, tz, chunk_size)
     digest = input_hash(checked)
     cid = campaign_id_for(campaign_id, inputs.id_key(digest))
@@ -378,7 +406,7 @@ def plan_campaign(
     reused = reuse_warning is not None
     if reuse_warning is not None:
         warnings.append(reuse_warning)
-    return CampaignPlan.of(manifest, path, plan_df, warnings=warnings, reused=reused)
+    return CampaignPlan.of(manifest, path, plan_df, warnings=warnings, reused=reused, held=held)
 
 
 def _journal_plan(

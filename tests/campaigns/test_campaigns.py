@@ -453,6 +453,7 @@ def _plan(tmp_path: Path, n: int = 6, chunk_size: int = 2) -> CampaignPlan:
         campaign_id="c",
         tags={"team": "growth"},
         journal=tmp_path / "j.sqlite",
+        send_window=False,  # these tests are about sending: no quiet hours, whatever the hour
     )
 
 
