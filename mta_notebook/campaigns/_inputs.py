@@ -56,9 +56,9 @@ class Inputs:
         """What the default campaign id hashes: every input that decides who gets what."""
         return [
             *(self.message, self.sender_name, self.longcode_id, self.image, self.tags),
-            list(self.send_window) if self.send_window else None,
-            *(["quiet-hours"] if self.us_only else []),
-            *([self.default_timezone] if self.default_timezone else []),
+            # the default quiet hours hash as no window did, so re-planning a campaign
+            # journaled before they were the default finds it (and never sends it twice)
+            list(self.send_window) if self.send_window and not self.us_only else None,
             self.scheduled_at and self.scheduled_at.isoformat(),
             *(self.chunk_size, digest),
         ]
@@ -161,9 +161,15 @@ def check_reuse(jr: Journal, new: Manifest) -> str:
             f"sms_over_160={old.sms_over_160!r}, or plan the recipients it skipped "
             "(plan.skipped) as a new campaign."
         )
+    kept = ""
+    if old.send_window != new.send_window:
+        kept = (
+            f" Its chunks are fixed: it keeps the send window it was planned with "
+            f"({old.send_window!r}, not {new.send_window!r})."
+        )
     return (
         f"Campaign {cid!r} was already planned in {jr.path}; sending sends only chunks "
-        "still planned."
+        "still planned." + kept
     )
 
 

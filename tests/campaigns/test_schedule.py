@@ -157,3 +157,13 @@ def test_quiet_hours_are_the_default_for_us_numbers(
         off = plan_campaign(df, "Hi", sender_name="A", journal=tmp_path / "k", send_window=window)
         assert off.journal.read_manifest(off.campaign_id).send_window is None
         assert off.summary["held_for_later"] == 0
+
+
+def test_replanning_with_another_window_keeps_the_journaled_one(tmp_path: Path) -> None:
+    df = _phones("+13125550003")
+    first = plan_campaign(df, "Hi", sender_name="A", journal=tmp_path / "j", send_window=False)
+    again = plan_campaign(df, "Hi", sender_name="A", journal=tmp_path / "j")
+    assert again.campaign_id == first.campaign_id
+    assert again.reused
+    assert any("keeps the send window" in w for w in again.warnings)
+    assert again.journal.read_manifest(again.campaign_id).send_window is None
