@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -389,8 +389,6 @@ def plan_campaign(
             us_only=inputs.us_only,
             default_timezone=inputs.default_timezone,
         )
-    zones = tz[ok] if tz is not None else pd.Series(pd.NA, index=df.index[ok], dtype="string")
-    held = held_back(zones, inputs.window, inputs.scheduled_at, utcnow())
     chunk, rows = split_chunks(checked.ok, tz, chunk_size)
     digest = input_hash(checked)
     cid = campaign_id_for(campaign_id, inputs.id_key(digest))
@@ -402,7 +400,9 @@ def plan_campaign(
     manifest = inputs.manifest(
         cid, send_ok, digest=digest, source=source, skipped=len(df) - len(send_ok), chunks=len(rows)
     )
-    path, reuse_warning = _journal_plan(journal, manifest, checked, rows)
+    path, reuse_warning, kept = _journal_plan(journal, manifest, checked, rows)
+    held = held_back(kept["chunks"], kept["window"], manifest.scheduled_at, utcnow())
+    manifest = replace(manifest, send_window=kept["window"])
     reused = reuse_warning is not None
     if reuse_warning is not None:
         warnings.append(reuse_warning)
@@ -414,15 +414,29 @@ def _journal_plan(
     manifest: Manifest,
     checked: Checked,
     rows: list[dict[str, Any]],
-) -> tuple[Path, str | None]:
+) -> tuple[Path, str | None, dict[str, Any]]:
     """Write the plan to the journal, or check it against the campaign already there; the
-    journal's path, and the reuse warning when it was there."""
+    journal's path, the reuse warning when it was there, and what the journal keeps: its
+    ``window`` and the ``chunks`` still planned (``timezone``, ``recipients``)."""
     jr = journal if isinstance(journal, Journal) else Journal(journal)
+    cid = manifest.campaign_id
     try:
-        if jr.has_campaign(manifest.campaign_id):
-            return jr.path, check_reuse(jr, manifest)
+        if jr.has_campaign(cid):
+            warning = check_reuse(jr, manifest)
+            planned = jr.chunks(cid)
+            kept = {
+                "window": jr.read_manifest(cid).send_window,
+                "chunks": planned[planned["state"] == "planned"],
+            }
+            return jr.path, warning, kept
         jr.create_campaign(manifest, pack_chunks(checked, rows), skipped_rows(checked))
-        return jr.path, None
+        chunks = pd.DataFrame(
+            {
+                "timezone": pd.Series([r["timezone"] for r in rows], dtype="string"),
+                "recipients": [len(r["rows"]) for r in rows],
+            }
+        )
+        return jr.path, None, {"window": manifest.send_window, "chunks": chunks}
     finally:
         if jr is not journal:
             jr.close()

@@ -235,18 +235,23 @@ def recipient_zones(
 
 
 def held_back(
-    zones: pd.Series, window: Window | None, not_before: datetime | None, now: datetime
+    chunks: pd.DataFrame,
+    window: Sequence[str] | None,
+    not_before: datetime | None,
+    now: datetime,
 ) -> tuple[int, datetime | None]:
-    """How many recipients are scheduled for later (by the window or ``scheduled_at``), and
-    when the first of them goes."""
-    counts = zones.fillna("").value_counts()
+    """How many recipients of ``chunks`` (``timezone`` and ``recipients`` columns) are
+    scheduled for later, by the window or ``scheduled_at``, and when the first of them goes."""
+    parsed = parse_window(window)
+    counts = chunks.groupby(chunks["timezone"].fillna(""), sort=False)["recipients"].sum()
     held, first = 0, None
     for text, n in counts.items():
-        if window is not None and text:
-            when = next_in_window(now, str(text), window=window, not_before=not_before)
+        if parsed is not None and text:
+            at = next_in_window(now, str(text), window=parsed, not_before=not_before)
         else:
-            when = not_before if not_before is not None and not_before > now else None
-        if when is not None:
-            held += int(n)
-            first = when if first is None else min(first, when)
+            at = not_before if not_before is not None and not_before > now else None
+        if at is None:
+            continue
+        held += int(n)
+        first = at if first is None else min(first, at)
     return held, first

@@ -167,3 +167,5 @@ def test_replanning_with_another_window_keeps_the_journaled_one(tmp_path: Path) 
     assert again.reused
     assert any("keeps the send window" in w for w in again.warnings)
     assert again.journal.read_manifest(again.campaign_id).send_window is None
+    assert again.send_window is None
+    assert again.summary["held_for_later"] == 0
