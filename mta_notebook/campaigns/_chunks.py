@@ -23,12 +23,12 @@ def split_chunks(
     ok: np.ndarray[Any, Any], tz: pd.Series | None, chunk_size: int
 ) -> tuple[np.ndarray[Any, Any], list[dict[str, Any]]]:
     """Each row's chunk number (-1: not sent) and the chunks' rows and zones: in input order;
-    with a window, grouped by time zone (a chunk has one zone)."""
+    with a window, grouped by zone set (a chunk has one; ``<NA>`` rows: no window, no zone)."""
     chunk = np.full(len(ok), -1, dtype=np.int64)
     ok_idx = np.flatnonzero(ok)
     groups = None
     if tz is not None:
-        tz_ok = tz.to_numpy()[ok_idx]
+        tz_ok = tz.astype("string").fillna("").to_numpy(dtype=object)[ok_idx]
         order = np.argsort(pd.factorize(tz_ok, sort=False)[0], kind="stable")
         ok_idx = ok_idx[order]
         groups = tz_ok[order]
@@ -38,10 +38,11 @@ def split_chunks(
         end = min(start + chunk_size, len(ok_idx))
         zone = None
         if groups is not None:
-            zone = str(groups[start])
-            other = np.flatnonzero(groups[start:end] != zone)
+            group = str(groups[start])
+            other = np.flatnonzero(groups[start:end] != group)
             if len(other):
                 end = start + int(other[0])
+            zone = group or None
         number = len(rows) + 1
         chunk[ok_idx[start:end]] = number
         rows.append({"chunk": number, "rows": ok_idx[start:end], "timezone": zone})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import getpass
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +20,7 @@ from ._journal import Journal
 from ._manifest import Manifest, shared_fields
 from ._message import sms_over_160_mode, split_template
 from ._recipients import CheckOptions, source_hash
-from ._schedule import Window, as_utc, parse_window
+from ._schedule import Window, WindowArg, as_utc, parse_window, window_setting
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class Inputs:
     tags: dict[str, str]
     window: Window | None
     send_window: tuple[str, str] | None
+    us_only: bool
+    default_timezone: str | None
     scheduled_at: datetime | None
     chunk_size: int
     sms_over_160: SmsOver160
@@ -54,7 +56,9 @@ class Inputs:
         """What the default campaign id hashes: every input that decides who gets what."""
         return [
             *(self.message, self.sender_name, self.longcode_id, self.image, self.tags),
-            list(self.send_window) if self.send_window else None,
+            # the default quiet hours hash as no window did, so re-planning a campaign
+            # journaled before they were the default finds it (and never sends it twice)
+            list(self.send_window) if self.send_window and not self.us_only else None,
             self.scheduled_at and self.scheduled_at.isoformat(),
             *(self.chunk_size, digest),
         ]
@@ -86,7 +90,8 @@ def checked_inputs(
     *,
     image: str | None,
     tags: Mapping[str, str] | None,
-    send_window: Sequence[str] | None,
+    send_window: WindowArg,
+    default_timezone: str | None = None,
     scheduled_at: datetime | str | None,
     chunk_size: int,
     defaults: Mapping[str, str] | None,
@@ -114,15 +119,19 @@ def checked_inputs(
             f"The message is {static_len} characters before filling placeholders; MTA's limit "
             f"is {MMS_MAX_CHARS}. Shorten it."
         )
-    window = parse_window(send_window)
+    effective, us_only = window_setting(send_window)
+    if default_timezone is not None:
+        _check_zone(default_timezone)
     return Inputs(
         message=message,
         sender_name=sender_name,
         longcode_id=longcode_id,
         image=image,
         tags={str(k): str(v) for k, v in (tags or {}).items()},
-        window=window,
-        send_window=(str(send_window[0]), str(send_window[1])) if window and send_window else None,
+        window=parse_window(effective),
+        send_window=effective,
+        us_only=us_only,
+        default_timezone=default_timezone,
         scheduled_at=as_utc(scheduled_at),
         chunk_size=chunk_size,
         sms_over_160=mode,
@@ -152,10 +161,29 @@ def check_reuse(jr: Journal, new: Manifest) -> str:
             f"sms_over_160={old.sms_over_160!r}, or plan the recipients it skipped "
             "(plan.skipped) as a new campaign."
         )
+    kept = ""
+    if old.send_window != new.send_window:
+        kept = (
+            f" Its chunks are fixed: it keeps the send window it was planned with "
+            f"({old.send_window!r}, not {new.send_window!r})."
+        )
     return (
         f"Campaign {cid!r} was already planned in {jr.path}; sending sends only chunks "
-        "still planned."
+        "still planned." + kept
     )
+
+
+def _check_zone(name: str) -> None:
+    """Refuse a ``default_timezone`` that is not an IANA zone."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(str(name))
+    except (KeyError, ValueError) as exc:
+        raise CampaignError(
+            f"default_timezone {name!r} is not a time zone; pass an IANA name like "
+            "'America/New_York'."
+        ) from exc
 
 
 def _user() -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,8 @@ from ._recipients import (
     skipped_rows,
 )
 from ._results import CampaignResult
-from ._schedule import recipient_zones
+from ._schedule import WindowArg, held_back, recipient_zones
+from ._schema import utcnow
 
 __all__ = ["CampaignPlan", "plan_campaign"]
 
@@ -71,6 +72,8 @@ class CampaignPlan(HtmlRepr):
     warnings: tuple[str, ...] = ()
     reused: bool = False
     sms_over_160: SmsOver160 = SMS_OVER_160
+    held: int = 0
+    first_held_at: datetime | None = None
 
     @classmethod
     def of(
@@ -81,6 +84,7 @@ class CampaignPlan(HtmlRepr):
         *,
         warnings: Sequence[str],
         reused: bool,
+        held: tuple[int, datetime | None] = (0, None),
     ) -> CampaignPlan:
         """The plan of a journaled ``manifest`` with its ``recipients`` table."""
         values = {
@@ -90,6 +94,8 @@ class CampaignPlan(HtmlRepr):
             "warnings": tuple(warnings),
             "reused": reused,
             "sms_over_160": manifest.sms_over_160 or SMS_OVER_160,
+            "held": held[0],
+            "first_held_at": held[1],
         }
         return cls(**values)
 
@@ -130,6 +136,8 @@ class CampaignPlan(HtmlRepr):
             "ucs2_recipients": int((send["encoding"] == "UCS-2").sum()),
             "max_segments": int(send["segments"].max()) if len(send) else 0,
             "expected_duration_s": round(seconds, 1),
+            "held_for_later": self.held,
+            "first_held_at": self.first_held_at.isoformat() if self.first_held_at else None,
         }
 
     @property
@@ -289,7 +297,8 @@ def plan_campaign(
     campaign_id: str | None = None,
     image: str | None = None,
     tags: Mapping[str, str] | None = None,
-    send_window: Sequence[str] | None = None,
+    send_window: WindowArg = "quiet-hours",
+    default_timezone: str | None = None,
     scheduled_at: datetime | str | None = None,
     journal: Journal | str | os.PathLike[str] | None = None,
     defaults: Mapping[str, str] | None = None,
@@ -316,8 +325,15 @@ def plan_campaign(
     tags
         Tags echoed in webhooks; ``campaign_id`` and ``chunk`` are added.
     send_window
-        ``("09:00", "20:00")``: each recipient's time zone group is scheduled to arrive inside
-        this local window.
+        ``("09:00", "20:00")``: every recipient is scheduled to arrive inside this local window,
+        in every zone their number may be in (Alaska's 907 is in two). The default,
+        ``"quiet-hours"``, sends US recipients (+1 numbers) only between 08:00 and 21:00 local
+        time and others right away; ``False`` (or ``("00:00", "23:59")``) turns windows off.
+        The window is kept in the journal, so a resume schedules the same way;
+        ``plan.summary`` says how many recipients are held for later and when the first goes.
+    default_timezone
+        The zone of numbers that have none (toll-free, 5XX, 900 and other non-geographic
+        numbers), such as ``"America/New_York"``; required when a window applies to them.
     scheduled_at
         Do not deliver before this time (naive means UTC).
     journal
@@ -339,7 +355,9 @@ def plan_campaign(
     ------
     CampaignError
         No identity, an empty message, a placeholder with no column, a template longer than
-        1,550 characters, or a campaign id already used for different inputs.
+        1,550 characters, a campaign id already used for different inputs, non-geographic
+        numbers under a window without ``default_timezone``, or a window that never holds in
+        all the zones a number may be in.
     """
     inputs = checked_inputs(
         message,
@@ -348,6 +366,7 @@ def plan_campaign(
         image=image,
         tags=tags,
         send_window=send_window,
+        default_timezone=default_timezone,
         scheduled_at=scheduled_at,
         chunk_size=chunk_size,
         defaults=defaults,
@@ -361,8 +380,15 @@ def plan_campaign(
     )
     tz: pd.Series | None = None
     warnings: list[str] = []
+    ok = pd.Series(checked.ok, index=df.index)
     if inputs.window is not None:
-        tz, warnings = recipient_zones(df, checked.phones, pd.Series(checked.ok, index=df.index))
+        tz = recipient_zones(
+            df,
+            checked.phones,
+            ok,
+            us_only=inputs.us_only,
+            default_timezone=inputs.default_timezone,
+        )
     chunk, rows = split_chunks(checked.ok, tz, chunk_size)
     digest = input_hash(checked)
     cid = campaign_id_for(campaign_id, inputs.id_key(digest))
@@ -374,11 +400,13 @@ def plan_campaign(
     manifest = inputs.manifest(
         cid, send_ok, digest=digest, source=source, skipped=len(df) - len(send_ok), chunks=len(rows)
     )
-    path, reuse_warning = _journal_plan(journal, manifest, checked, rows)
+    path, reuse_warning, kept = _journal_plan(journal, manifest, checked, rows)
+    held = held_back(kept["chunks"], kept["window"], manifest.scheduled_at, utcnow())
+    manifest = replace(manifest, send_window=kept["window"])
     reused = reuse_warning is not None
     if reuse_warning is not None:
         warnings.append(reuse_warning)
-    return CampaignPlan.of(manifest, path, plan_df, warnings=warnings, reused=reused)
+    return CampaignPlan.of(manifest, path, plan_df, warnings=warnings, reused=reused, held=held)
 
 
 def _journal_plan(
@@ -386,15 +414,29 @@ def _journal_plan(
     manifest: Manifest,
     checked: Checked,
     rows: list[dict[str, Any]],
-) -> tuple[Path, str | None]:
+) -> tuple[Path, str | None, dict[str, Any]]:
     """Write the plan to the journal, or check it against the campaign already there; the
-    journal's path, and the reuse warning when it was there."""
+    journal's path, the reuse warning when it was there, and what the journal keeps: its
+    ``window`` and the ``chunks`` still planned (``timezone``, ``recipients``)."""
     jr = journal if isinstance(journal, Journal) else Journal(journal)
+    cid = manifest.campaign_id
     try:
-        if jr.has_campaign(manifest.campaign_id):
-            return jr.path, check_reuse(jr, manifest)
+        if jr.has_campaign(cid):
+            warning = check_reuse(jr, manifest)
+            planned = jr.chunks(cid)
+            kept = {
+                "window": jr.read_manifest(cid).send_window,
+                "chunks": planned[planned["state"] == "planned"],
+            }
+            return jr.path, warning, kept
         jr.create_campaign(manifest, pack_chunks(checked, rows), skipped_rows(checked))
-        return jr.path, None
+        chunks = pd.DataFrame(
+            {
+                "timezone": pd.Series([r["timezone"] for r in rows], dtype="string"),
+                "recipients": [len(r["rows"]) for r in rows],
+            }
+        )
+        return jr.path, None, {"window": manifest.send_window, "chunks": chunks}
     finally:
         if jr is not journal:
             jr.close()

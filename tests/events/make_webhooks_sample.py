@@ -108,6 +108,7 @@ def run_sandbox(tmp: Path) -> tuple[list[dict[str, Any]], pd.DataFrame]:
                 chunk_size=40,
                 campaign_id=c["campaign_id"],
                 journal=tmp / "journal.sqlite",
+                send_window=False,  # deliver now, whatever the hour (no quiet hours)
             )
             # one chunk at a time: the sandbox's draws depend on the message ids, so the order
             # of the /send calls must not depend on thread timing
