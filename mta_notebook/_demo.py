@@ -89,8 +89,14 @@ def run_demo(
         register_webhooks(client, rx.url, hook_secret)
         halves = [subs.df.iloc[i :: len(IDENTITIES)] for i in range(len(IDENTITIES))]
         for identity, part in zip(IDENTITIES, halves, strict=True):
+            # the sandbox rehearses at once; a real audience gets quiet hours (08:00-21:00 local)
             plan = plan_campaign(
-                part, MESSAGE, sender_name=identity, chunk_size=25, journal=journal
+                part,
+                MESSAGE,
+                sender_name=identity,
+                chunk_size=25,
+                journal=journal,
+                send_window=False,
             )
             s = plan.summary
             say(
