@@ -184,24 +184,21 @@ def _roles(
 class _Verdict:
     """Per row: its E.164 number (or None) and, when rejected, one reason and a detail."""
 
-    e164: np.ndarray[Any, Any]
+    phones: pd.Series  # E.164 as Arrow strings, <NA> where none
     reason: np.ndarray[Any, Any]
     detail: np.ndarray[Any, Any]
     source_row: np.ndarray[Any, Any]
-
-    @property
-    def ok(self) -> np.ndarray[Any, Any]:
-        return np.asarray(self.reason == None, dtype=bool)  # noqa: E711 - elementwise
+    ok: np.ndarray[Any, np.dtype[np.bool_]]  # not rejected (yet)
 
     @classmethod
     def of(cls, frame: pd.DataFrame, raw: pd.Series, parsed: pd.DataFrame, phone: str) -> _Verdict:
         n = len(frame)
-        e164 = parsed["phone"].astype(object).where(parsed["phone"].notna(), None)
         v = cls(
-            e164=e164.to_numpy(dtype=object),
+            phones=parsed["phone"].astype("string[pyarrow]").reset_index(drop=True),
             reason=np.full(n, None, dtype=object),
             detail=np.full(n, None, dtype=object),
             source_row=np.arange(1, n + 1),
+            ok=np.ones(n, dtype=bool),
         )
         stripped = raw.fillna("").str.strip()
         missing = (stripped == "").to_numpy(dtype=bool)
@@ -225,9 +222,9 @@ class _Verdict:
                 for s in stripped[v.ok & excel]
             ],
         )
-        why = parsed["detail"].fillna("not a valid number").to_numpy(dtype=object)
         invalid = ~parsed["valid"].to_numpy(dtype=bool)
-        v.reject(invalid, "invalid-phone", why[v.ok & invalid])
+        why = parsed["detail"][v.ok & invalid].fillna("not a valid number")
+        v.reject(invalid, "invalid-phone", why.to_numpy(dtype=object))
         return v
 
     def reject(self, rows: np.ndarray[Any, Any], reason: str, detail: Any) -> None:
@@ -235,21 +232,28 @@ class _Verdict:
         hit = rows & self.ok
         self.detail[hit] = detail
         self.reason[hit] = reason
+        self.ok &= ~hit
 
     def suppress(self, blocked: dict[str, str]) -> None:
         if blocked:
-            hit = self.ok & np.array([p in blocked for p in self.e164], dtype=bool)
-            self.reject(hit, "opted-out", [blocked[p] for p in self.e164[hit]])
+            listed = self.phones.isin(list(blocked)).fillna(False).to_numpy(dtype=bool)
+            hit = self.ok & listed
+            self.reject(hit, "opted-out", [blocked[p] for p in self.phones[hit]])
 
     def duplicates(self) -> None:
         """Reject every later row with the number of an earlier usable row."""
-        ok = self.ok
-        keys = pd.Series(self.e164).where(ok)
-        dup = keys.duplicated(keep="first").to_numpy(dtype=bool) & ok
-        if dup.any():
-            kept = ok & ~dup
-            first = dict(zip(keys[kept].tolist(), self.source_row[kept].tolist(), strict=True))
-            detail = [f"same number {p} as source_row {first[p]} (kept)" for p in self.e164[dup]]
+        kept = self.phones[self.ok]
+        again = kept.duplicated(keep="first").to_numpy(dtype=bool)
+        if again.any():
+            rows = self.source_row[self.ok]
+            first = pd.Series(rows[~again], index=kept[~again].to_numpy(dtype=object))
+            later = kept[again].to_numpy(dtype=object)
+            detail = [
+                f"same number {p} as source_row {r} (kept)"
+                for p, r in zip(later, first.reindex(later).tolist(), strict=True)
+            ]
+            dup = np.zeros(len(self.ok), dtype=bool)
+            dup[np.flatnonzero(self.ok)[again]] = True
             self.reject(dup, "duplicate", detail)
 
 
