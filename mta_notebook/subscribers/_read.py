@@ -81,7 +81,7 @@ def _read_delimited(text: str, where: str, suffix: str) -> pd.DataFrame:
     if not text.strip():
         raise SubscriberLoadError(f"{where}: the file is empty (no header row).")
     delimiter = "\t" if suffix == ".tsv" else _sniff_delimiter(text)
-    fast = _read_delimited_arrow(text, delimiter)
+    fast = _read_delimited_arrow(text.encode("utf-8"), text[:SNIFF_BYTES], delimiter)
     return fast if fast is not None else _read_rows(text, delimiter, where)
 
 
@@ -118,22 +118,20 @@ def _header_names(header: list[str]) -> list[str]:
     return unique_names(name.strip() or f"column_{i + 1}" for i, name in enumerate(header))
 
 
-def _read_delimited_arrow(text: str, delimiter: str) -> pd.DataFrame | None:
-    """The same frame as the row-by-row reader, read by Arrow's CSV parser; ``None`` when a row
-    has another number of fields than the header (the row-by-row reader repairs those) or the
-    first line is a row of empty cells."""
+def _read_delimited_arrow(data: bytes, head: str, delimiter: str) -> pd.DataFrame | None:
+    """The same frame as the row-by-row reader, read by Arrow's CSV parser from UTF-8 ``data``
+    (``head``: its start as text); ``None`` when a row has another number of fields than the
+    header (the row-by-row reader repairs those), the first line is a row of empty cells, or the
+    bytes are not UTF-8."""
     import pyarrow as pa
     import pyarrow.compute as pc
     from pyarrow import csv as pa_csv
 
-    first = next(
-        (
-            row
-            for row in csv.reader(io.StringIO(text[:SNIFF_BYTES], newline=""), delimiter=delimiter)
-            if row
-        ),
-        None,
-    )
+    try:
+        rows = csv.reader(io.StringIO(head, newline=""), delimiter=delimiter)
+        first = next((row for row in rows if row), None)
+    except csv.Error:
+        return None
     if first is None:
         return None
     uneven = 0
@@ -145,7 +143,7 @@ def _read_delimited_arrow(text: str, delimiter: str) -> pd.DataFrame | None:
 
     try:
         table = pa_csv.read_csv(
-            pa.py_buffer(text.encode("utf-8")),
+            pa.py_buffer(data),
             read_options=pa_csv.ReadOptions(autogenerate_column_names=True, block_size=1 << 24),
             parse_options=pa_csv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=True, invalid_row_handler=count
@@ -272,12 +270,32 @@ def _read_path(path: Path) -> pd.DataFrame:
             return pd.read_parquet(io.BytesIO(data))
         except Exception as exc:  # pyarrow raises several types for corrupt files
             raise SubscriberLoadError(f"{where}: cannot read as Parquet ({exc}).") from exc
+    fast = _read_utf8_csv(data, suffix)
+    if fast is not None:
+        return fast
     text = _decode(data, where)
     if suffix in (".json", ".jsonl", ".ndjson") or text.lstrip()[:1] in ("[", "{"):
         lines = {".json": None, ".jsonl": True, ".ndjson": True}.get(suffix)
         return _read_json(text, where, lines)
     return _read_delimited(text, where, suffix)
 
+
+def _read_utf8_csv(data: bytes, suffix: str) -> pd.DataFrame | None:
+    """A plain UTF-8 delimited file read straight from its bytes (no decoded copy of the whole
+    file); ``None`` for anything else, which then goes the decoding way."""
+    head = data[:SNIFF_BYTES]
+    if suffix in (".json", ".jsonl", ".ndjson") or head.startswith(_BOMS):
+        return None
+    if head.count(b"\x00") > len(head) // 4 or head.lstrip()[:1] in (b"[", b"{"):
+        return None
+    text = head.decode("utf-8", errors="ignore")  # a character cut at the end is dropped
+    if not text.strip():
+        return None
+    delimiter = "\t" if suffix == ".tsv" else _sniff_delimiter(text)
+    return _read_delimited_arrow(data, text, delimiter)
+
+
+_BOMS: Final = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 #: The most a compressed source may expand to; a larger one is refused, not read into memory.
 MAX_UNCOMPRESSED_BYTES: Final = 2 * 1024**3

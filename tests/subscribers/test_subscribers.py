@@ -497,7 +497,7 @@ def test_arrow_csv_reader_gives_the_row_by_row_frame(text: str) -> None:
     from mta_notebook.subscribers import _read
 
     delimiter = _read._sniff_delimiter(text)
-    fast = _read._read_delimited_arrow(text, delimiter)
+    fast = _read._read_delimited_arrow(text.encode(), text, delimiter)
     assert fast is not None
     slow = _read._read_rows(text, delimiter, "x.csv")
     assert list(fast.columns) == list(slow.columns)
@@ -508,7 +508,7 @@ def test_rows_with_too_many_fields_go_the_repairing_way() -> None:
     from mta_notebook.subscribers import _read
 
     text = "phone,note\n3125550123,a,b\n4155550134\n"
-    assert _read._read_delimited_arrow(text, ",") is None
+    assert _read._read_delimited_arrow(text.encode(), text, ",") is None
     frame = _read._read_delimited(text, "x.csv", ".csv")
     assert frame.values.tolist() == [["3125550123", "a,b"], ["4155550134", ""]]
 
@@ -563,3 +563,10 @@ def test_ten_thousand_columns_load_in_linear_time(tmp_path: Path) -> None:
     wide.to_csv(path, index=False)
     subs = load_subscribers(path)
     assert subs.df.shape == (50, 8 + 10_000)  # the 8 columns load_subscribers writes, then the rest
+
+
+def test_latin1_csv_goes_the_decoding_way(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("phone,first_name\n312-555-0123,Zoë\n".encode("cp1252"))
+    subs = load_subscribers(path)
+    assert subs.df["first_name"].tolist() == ["Zoë"]
