@@ -23,6 +23,7 @@ from ..contract.segments import (
     GSM7_EXTENDED,
     SEGMENT_UNITS,
     Encoding,
+    cut_to_save,
     encoding,
     segments,
     units,
@@ -50,6 +51,43 @@ class MessageCheck:
     credits: int
     ucs2_chars: tuple[str, ...]
     too_long: bool
+    limit: int  # the most characters this message may have (SMS 160, or MMS / split SMS 1,550)
+    split: bool  # billed per segment (MMS never; SMS when the account splits long texts)
+
+    @property
+    def hint(self) -> str:
+        """What to change to pay less, in words; empty when nothing small would.
+
+        >>> check_message("x" * 163).hint
+        'cut 3 characters: SMS allows 160'
+        >>> check_message("Hi Ann, 20% off ✨ " + "x" * 60, sms_over_160="segments").hint
+        'replace ✨ (not GSM-7) to use 1 segment instead of 2'
+        """
+        if self.too_long:
+            over = len(self.text) - self.limit
+            kind = "SMS" if self.limit <= SMS_MAX_CHARS else "a message"
+            return f"cut {_chars(over)}: {kind} allows {self.limit:,}"
+        if not self.split or self.segments == 1:
+            return ""
+        if self.ucs2_chars:
+            plain = segments("".join(ch for ch in self.text if ch not in self.ucs2_chars))
+            if plain < self.segments:
+                chars = " ".join(self.ucs2_chars)
+                return (
+                    f"replace {chars} (not GSM-7) to use {_segs(plain)} instead of {self.segments}"
+                )
+        cut = cut_to_save(self.text)
+        if cut is None:
+            return ""
+        return f"cut {_chars(cut)} to use {_segs(self.segments - 1)} instead of {self.segments}"
+
+
+def _chars(n: int) -> str:
+    return f"{n} character{'s' * (n != 1)}"
+
+
+def _segs(n: int) -> str:
+    return f"{n} segment{'s' * (n != 1)}"
 
 
 def _gsm_units(ch: str) -> int:
@@ -145,6 +183,8 @@ def check_message(
         credits=int(credits_of(mms, mode, np.array([count]))[0]),
         ucs2_chars=tuple(dict.fromkeys(ch for ch in text if _gsm_units(ch) == 0)),
         too_long=len(text) > max_chars(mms, mode),
+        limit=max_chars(mms, mode),
+        split=not mms and mode == "segments",
     )
 
 

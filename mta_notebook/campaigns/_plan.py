@@ -155,7 +155,8 @@ class CampaignPlan(HtmlRepr):
         }
 
     def preview(self, n: int = 5) -> pd.DataFrame:
-        """The first ``n`` recipients' filled texts with encoding, segments and credits."""
+        """The first ``n`` recipients' filled texts with encoding, segments and credits, and a
+        ``hint`` where a small change saves credits (characters to cut, or to replace)."""
         rows = []
         for rec in self.to_send.head(n).to_dict("records"):
             text = fill(self.message, {p: rec.get(p) for p in self.placeholders})
@@ -170,9 +171,10 @@ class CampaignPlan(HtmlRepr):
                     "segments": chk.segments,
                     "credits": chk.credits,
                     "ucs2_chars": "".join(chk.ucs2_chars),
+                    "hint": chk.hint,
                 }
             )
-        out: pd.DataFrame = pd.DataFrame(rows, columns=[*_PREVIEW_COLUMNS, "ucs2_chars"])
+        out: pd.DataFrame = pd.DataFrame(rows, columns=[*_PREVIEW_COLUMNS, "ucs2_chars", "hint"])
         return out
 
     def first_text(self) -> str:

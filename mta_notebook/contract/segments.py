@@ -34,6 +34,7 @@ __all__ = [
     "SEGMENT_UNITS",
     "Encoding",
     "credits",
+    "cut_to_save",
     "encoding",
     "segments",
     "units",
@@ -77,6 +78,22 @@ def segments(text: str) -> int:
             count, used = count + 1, 0
         used += cost
     return count
+
+
+def cut_to_save(text: str, *, most: int = 10) -> int | None:
+    """The fewest characters to cut from the end of a multi-segment ``text`` so it takes one
+    segment fewer; ``None`` when more than ``most`` would be needed (or it is one segment).
+
+    >>> cut_to_save("x" * 163), cut_to_save("x" * 200), cut_to_save("x" * 100)
+    (3, None, None)
+    """
+    count = segments(text)
+    if count == 1:
+        return None
+    for cut in range(1, min(most, len(text) - 1) + 1):
+        if segments(text[:-cut]) < count:
+            return cut
+    return None
 
 
 def credits(text: str, *, mms: bool) -> int:

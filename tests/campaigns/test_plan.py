@@ -85,3 +85,18 @@ def test_planned_segments_are_the_contracts(tmp_path: Path, note: str) -> None:
     assert plan.recipients["segments"].tolist() == [check.segments]
     assert plan.recipients["credits"].tolist() == [check.credits]
     assert plan.preview(1)["segments"].tolist() == [check.segments]
+
+
+def test_the_preview_says_what_to_cut_near_a_segment_boundary() -> None:
+    from mta_notebook import check_message
+
+    near = check_message("a" * 165, sms_over_160="segments")  # 2 segments; 160 fit in one
+    assert (near.segments, near.hint) == (2, "cut 5 characters to use 1 segment instead of 2")
+    three = check_message("a" * 307, sms_over_160="segments")  # 153 + 153 + 1
+    assert three.hint == "cut 1 character to use 2 segments instead of 3"
+    far = check_message("a" * 250, sms_over_160="segments")
+    assert far.hint == ""
+    emoji = check_message("Sale ✨ " + "a" * 70, sms_over_160="segments")
+    assert emoji.hint == "replace ✨ (not GSM-7) to use 1 segment instead of 2"
+    assert check_message("a" * 165).hint == "cut 5 characters: SMS allows 160"
+    assert check_message("a" * 100).hint == ""
