@@ -62,11 +62,13 @@ if TYPE_CHECKING:
     )
     from ._samples import sample_path
     from .analytics import (
+        Messages,
         delivery_report,
         delivery_timeseries,
         failure_reasons,
         fallback_summary,
         message_table,
+        messages,
         reply_report,
     )
     from .campaigns import (
@@ -126,6 +128,8 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(
         (
             "message_table",
+            "messages",
+            "Messages",
             "delivery_report",
             "delivery_timeseries",
             "failure_reasons",
@@ -164,6 +168,7 @@ __all__ = [
     "Journal",
     "JournalError",
     "MTAError",
+    "Messages",
     "NotFoundError",
     "Page",
     "PermissionDeniedError",
@@ -192,6 +197,7 @@ __all__ = [
     "fetch_deliveries",
     "load_subscribers",
     "message_table",
+    "messages",
     "normalize_phones",
     "plan_campaign",
     "read_webhook_log",

@@ -12,6 +12,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from mta_notebook import analytics
+from mta_notebook.analytics._inputs import resolve_backend
 from tests.analytics.fixtures import DOCUMENTED, every_code_frames, evidence_log, phone, scenario
 
 # py4j leaves its gateway sockets to the garbage collector; that is Spark's, not ours.
@@ -111,4 +112,4 @@ def test_spark_tables_from_a_lake(
     old_t = con.read_parquet(str(tmp_path / "old.parquet"))
     pd.testing.assert_frame_equal(analytics.delivery_report(old_t, sd_t), expected)
     # engine="pyspark" picks up the active session
-    assert analytics._resolve_backend("pyspark", []).name == "pyspark"
+    assert resolve_backend("pyspark", []).name == "pyspark"

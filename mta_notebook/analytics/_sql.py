@@ -1,0 +1,150 @@
+"""Run analytics SQL on a backend: the compiled-once cache, temporary relations, results.
+
+Every expression of the analytics is built over placeholder tables with a fixed schema
+(``__mta_events__``, ``__mta_messages__``, ...) and compiled to SQL once per backend dialect
+and shape; a call only swaps the placeholders for the names of its own temporary relations.
+Building and compiling an ibis expression costs a tenth of a second, more than the query itself
+on a notebook-sized log, so no call pays it twice.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from collections.abc import Callable, Hashable, Mapping
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Final, cast
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    from ibis.backends import BaseBackend
+
+_EPOCH_MS_FUNCTIONS: Final[dict[str, str]] = {"duckdb": "epoch_ms", "pyspark": "unix_millis"}
+# The backend the expression being built will run on (per thread/task), and the builtin
+# functions already declared to ibis.
+_BACKEND: ContextVar[str] = ContextVar("mta_analytics_backend", default="duckdb")
+_udfs: dict[str, Any] = {}
+_compiled: dict[tuple[str, Hashable], str] = {}
+_names = itertools.count()
+# a placeholder with the quotes the dialect put around it (a subquery takes its place)
+_PLACEHOLDER: Final = re.compile(r"[\"`]?__mta_([a-z_]+?)__[\"`]?")
+
+
+def placeholder(schema: Mapping[str, str], role: str) -> ir.Table:
+    """An unbound table standing for one relation (``role``) of the given schema."""
+    import ibis
+
+    return ibis.table(dict(schema), name=f"__mta_{role}__")
+
+
+def compiled(dialect: str, key: Hashable | None, build: Callable[[], ir.Table]) -> str:
+    """The SQL of ``build()`` for ``dialect``, built and compiled on the first call only
+    (``key`` None: not kept, for shapes that hold the caller's values)."""
+    sql = _compiled.get((dialect, key)) if key is not None else None
+    if sql is None:
+        import ibis
+
+        token = _BACKEND.set(dialect)
+        try:
+            sql = str(ibis.to_sql(build(), dialect=dialect, pretty=False))
+        finally:
+            _BACKEND.reset(token)
+        if key is not None:
+            _compiled[(dialect, key)] = sql
+    return sql
+
+
+def bind(sql: str, name_of: Callable[[str], str]) -> str:
+    """``sql`` with each placeholder ``__mta_<role>__`` replaced by ``name_of(role)``."""
+    return _PLACEHOLDER.sub(lambda m: name_of(m.group(1)), sql)
+
+
+def temp_name(role: str) -> str:
+    return f"mta_{role}_{os.getpid()}_{next(_names)}"
+
+
+def dialect(con: BaseBackend) -> str:
+    return str(con.name)
+
+
+def execute(con: BaseBackend, sql: str) -> None:
+    """Run a statement (DDL) for its effect."""
+    if con.name == "pyspark":
+        con._session.sql(sql)
+    else:
+        con.raw_sql(sql)
+
+
+def fetch(con: BaseBackend, sql: str) -> pd.DataFrame:
+    """The result of a query as a pandas DataFrame (dtypes are normalised by the reducers)."""
+    if con.name == "duckdb":
+        return cast("pd.DataFrame", con.con.execute(sql).df())
+    if con.name == "pyspark":
+        return cast("pd.DataFrame", con._session.sql(sql).toPandas())
+    return cast("pd.DataFrame", con.sql(sql).to_pandas())
+
+
+def create_view(con: BaseBackend, name: str, sql: str) -> None:
+    execute(con, f"CREATE OR REPLACE TEMPORARY VIEW {name} AS {sql}")
+
+
+def create_table(con: BaseBackend, name: str, sql: str) -> None:
+    """Compute ``sql`` once and keep the rows in the backend (Spark: a cached temporary view)."""
+    if con.name == "pyspark":
+        execute(con, f"CACHE TABLE {name} AS {sql}")
+    else:
+        execute(con, f"CREATE TEMPORARY TABLE {name} AS {sql}")
+
+
+def drop(con: BaseBackend, name: str, kind: str) -> None:
+    """Drop a relation made here (``kind``: view, table or arrow); never raises."""
+    try:
+        if kind == "arrow":
+            con.con.unregister(name)
+        elif kind == "table" and con.name == "pyspark":
+            execute(con, f"UNCACHE TABLE IF EXISTS {name}")
+            execute(con, f"DROP VIEW IF EXISTS {name}")
+        else:
+            execute(con, f"DROP {kind.upper()} IF EXISTS {name}")
+    except Exception:  # a closed connection or a stopped session has dropped it already
+        pass
+
+
+def epoch_ms(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Milliseconds since the epoch: the one timestamp operation whose SQL differs per backend."""
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    fn = _EPOCH_MS_FUNCTIONS.get(_BACKEND.get())
+    if fn is None:
+        naive = ts.cast(dt.Timestamp())
+        return naive.epoch_seconds().cast("int64") * 1000 + naive.millisecond().cast("int64")
+    udf = _udfs.get(fn)
+    if udf is None:
+        udf = ibis.udf.scalar.builtin(
+            lambda ts: None, name=fn, signature=((dt.Timestamp(timezone="UTC"),), dt.int64)
+        )
+        _udfs[fn] = udf
+    return udf(ts)
+
+
+def latest(value: ir.StringValue, key: ir.IntegerValue) -> ir.StringScalar:
+    """``value`` at the largest ``key`` (value is never null here).
+
+    ibis spells argmax as an ordered FIRST() on DuckDB; DuckDB's own arg_max is faster.
+    """
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    if _BACKEND.get() != "duckdb":
+        return value.argmax(key)
+    udf = _udfs.get("arg_max")
+    if udf is None:
+        udf = ibis.udf.agg.builtin(
+            lambda v, k: None, name="arg_max", signature=((dt.string, dt.int64), dt.string)
+        )
+        _udfs["arg_max"] = udf
+    return udf(value, key)
