@@ -78,6 +78,8 @@ class _Relations:
             self.drops.insert(0, (name, "view"))
             self.names[role] = name
             return name
+        if role == "timed":  # not narrowed by identity or route: the messages themselves
+            return self.name("messages")
         if self.parent is not None:
             return self.parent.name(role.removeprefix("parent_"))
         raise KeyError(role)
@@ -119,7 +121,11 @@ class Messages:
         end: object = None,
     ) -> Messages:
         """The messages of these identities (``None`` in the list: no identity), routes and
-        send times ``[start, end)`` (UTC when naive); each filter narrows the current one."""
+        send times ``[start, end)`` (UTC when naive); each filter narrows the current one.
+
+        ``start``/``end`` select as the reducers' own do. A reply stays with the message it goes
+        to among all those sent in the window: narrowing by identity or route does not hand it
+        to another message."""
         names = _narrow(self.sender_names, _as_tuple(sender_names))
         chosen = _narrow(self.routes, _as_tuple(routes))
         bad = [r for r in chosen or () if r not in _routes.MESSAGE_ROUTES]
@@ -193,16 +199,16 @@ def _filtered(
 
     dialect = _sql.dialect(base.con)
 
-    def narrowed(schema: dict[str, str], role: str) -> Callable[[], str]:
+    def narrowed(schema: dict[str, str], role: str, *, timed: bool = False) -> Callable[[], str]:
         def build() -> ir.Table:
             t = _sql.placeholder(schema, f"parent_{role}")
-            if names is not None:
+            if names is not None and not timed:
                 known = [n for n in names if n is not None]
                 parts = [t.sender_name.isin(known)] if known else []
                 if None in names:
                     parts.append(t.sender_name.isnull())
                 t = t.filter(functools.reduce(operator.or_, parts, ibis.literal(False)))
-            if chosen is not None:
+            if chosen is not None and not timed:
                 t = t.filter(t.route.isin(list(chosen)))
             if lo is not None:
                 t = t.filter(t.sent_ms >= lo)
@@ -217,6 +223,9 @@ def _filtered(
         "messages": narrowed(_join.MESSAGE_SCHEMA, "messages"),
         "not_sent": narrowed(_join.NOT_SENT_SCHEMA, "not_sent"),
     }
+    if names is not None or chosen is not None:
+        # replies are attributed among the messages of the time window (_replies)
+        pending["timed"] = narrowed(_join.MESSAGE_SCHEMA, "messages", timed=True)
     return _Relations(base.con, {}, pending, parent=base, inline=base.inline)
 
 

@@ -25,23 +25,30 @@ def window_ms(window: str) -> int:
         raise ValidationError(f"window={window!r} is not a duration such as '24h'") from exc
 
 
-def with_reply_counts(msgs: ir.Table, win_ms: int) -> ir.Table:
-    """The messages with ``replies`` (reply events attributed) and ``stops`` (0 or 1).
-
-    A reply (duplicates counted once) goes to the latest message sent to its number at most
-    ``win_ms`` before it.
-    """
+def _keyed(msgs: ir.Table) -> ir.Table:
     import ibis
 
-    msgs = msgs.mutate(
+    return msgs.mutate(
         mkey=ibis.coalesce(msgs.external_id, "")
         + "|"
         + ibis.coalesce(msgs.message_id.cast("string"), "")
         + "|"
         + msgs.phone
     )
+
+
+def with_reply_counts(msgs: ir.Table, win_ms: int) -> ir.Table:
+    """The messages with ``replies`` (reply events attributed) and ``stops`` (0 or 1).
+
+    A reply (duplicates counted once) goes to the latest message sent to its number at most
+    ``win_ms`` before it, among the messages of the time window (``timed``: a filter by
+    identity or route keeps a reply with its message, it does not hand it to another one).
+    """
+    import ibis
+
+    msgs = _keyed(msgs)
     r = _sql.placeholder(_join.REPLY_SCHEMA, "replies")
-    m = msgs.select("mkey", "phone", "sent_ms").view()
+    m = _keyed(_sql.placeholder(_join.MESSAGE_SCHEMA, "timed")).select("mkey", "phone", "sent_ms")
     cand = r.join(
         m,
         [
