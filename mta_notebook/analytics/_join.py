@@ -49,6 +49,14 @@ _OUTCOME_KEYS: Final[Mapping[str, int]] = {
 _EXPLICIT: Final = 16
 _SENDER: Final = 8
 
+# The evidence columns of a message that no event names yet (all null).
+_NO_EVENT: Final[dict[str, str]] = {
+    "ev_sender": "string",
+    "ev_enc": "int64",
+    "status": "string",
+    "top": "int64",
+    "status_code": "string",
+}
 #: Column -> type of a message row (the join's output; ``sent_ms``: ms since the epoch).
 MESSAGE_SCHEMA: Final[dict[str, str]] = {
     "campaign_id": "string",
@@ -209,14 +217,17 @@ def _deliveries(ev: ir.Table, *, detail: bool, times: bool) -> ir.Table:
 def _ledger(sd: ir.Table, *, times: bool) -> ir.Table:
     import ibis
 
-    return sd.filter(sd.phone.notnull()).select(
-        l_campaign=sd.campaign_id,
-        l_ext=sd.external_id,
-        l_mid=sd.message_id,
-        l_phone=sd.phone,
-        l_sender=sd.sender_name.nullif(""),
-        l_state=sd.state,
-        l_sent_ms=_sql.epoch_ms(sd.sent_at) if times else ibis.null("int64"),
+    led = sd.filter(sd.phone.notnull()).rename(
+        l_campaign="campaign_id", l_ext="external_id", l_mid="message_id", l_phone="phone"
+    )
+    return led.select(
+        "l_campaign",
+        "l_ext",
+        "l_mid",
+        "l_phone",
+        l_sender=led.sender_name.nullif(""),
+        l_state=led.state,
+        l_sent_ms=_sql.epoch_ms(led.sent_at) if times else ibis.null("int64"),
     )
 
 
@@ -274,19 +285,19 @@ def message_expr(
             waiting.l_phone == seen.l_phone,
         ],
     )
-    pend = waiting.select(
-        campaign_id=waiting.l_campaign,
-        external_id=waiting.l_ext,
-        message_id=waiting.l_mid,
-        phone=waiting.l_phone,
-        l_sender=waiting.l_sender,
-        ev_sender=ibis.null("string"),
-        ev_enc=ibis.null("int64"),
-        status=ibis.null("string"),
-        top=ibis.null("int64"),
-        status_code=ibis.null("string"),
+    # ledger rows that no event names yet: messages without evidence
+    pend = waiting.rename(
+        campaign_id="l_campaign", external_id="l_ext", message_id="l_mid", phone="l_phone"
+    )
+    pend = pend.select(
+        "campaign_id",
+        "external_id",
+        "message_id",
+        "phone",
+        "l_sender",
+        **{col: ibis.null(kind) for col, kind in _NO_EVENT.items()},
         matched=ibis.literal(True),
-        sent_ms=waiting.l_sent_ms,
+        sent_ms=pend.l_sent_ms,
     )
     return _decide(_with_replies(evs.union(pend), ev))
 

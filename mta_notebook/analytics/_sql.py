@@ -94,7 +94,12 @@ def create_view(con: BaseBackend, name: str, sql: str) -> None:
 def create_table(con: BaseBackend, name: str, sql: str) -> None:
     """Compute ``sql`` once and keep the rows in the backend (Spark: a cached temporary view)."""
     if con.name == "pyspark":
-        execute(con, f"CACHE TABLE {name} AS {sql}")
+        # A view made from a DataFrame keeps its resolved plan (SQL's CACHE TABLE ... AS keeps
+        # the text, which names the inputs dropped next); cached, then counted to fill it now.
+        session = con._session
+        session.sql(sql).createOrReplaceTempView(name)
+        session.catalog.cacheTable(name)
+        session.table(name).count()
     else:
         execute(con, f"CREATE TEMPORARY TABLE {name} AS {sql}")
 
@@ -105,8 +110,8 @@ def drop(con: BaseBackend, name: str, kind: str) -> None:
         if kind == "arrow":
             con.con.unregister(name)
         elif kind == "table" and con.name == "pyspark":
-            execute(con, f"UNCACHE TABLE IF EXISTS {name}")
-            execute(con, f"DROP VIEW IF EXISTS {name}")
+            con._session.catalog.uncacheTable(name)
+            con._session.catalog.dropTempView(name)
         else:
             execute(con, f"DROP {kind.upper()} IF EXISTS {name}")
     except Exception:  # a closed connection or a stopped session has dropped it already

@@ -13,17 +13,8 @@ import pandas as pd
 import pytest
 
 import mta_notebook
-from mta_notebook import ValidationError
-from mta_notebook.analytics import (
-    Messages,
-    delivery_report,
-    delivery_timeseries,
-    failure_reasons,
-    fallback_summary,
-    message_table,
-    messages,
-    reply_report,
-)
+from mta_notebook import ValidationError, analytics
+from mta_notebook.analytics import Messages, delivery_report, failure_reasons, messages
 from mta_notebook.analytics._inputs import default_duckdb
 from tests.analytics.fixtures import T0, Log, phone, scenario
 
@@ -33,14 +24,19 @@ CALLS: list[tuple[Callable[..., pd.DataFrame], dict[str, Any]]] = [
     (delivery_report, {}),
     (delivery_report, {"by": ["status", "route_basis"]}),
     (delivery_report, {"by": "outcome"}),
-    (delivery_timeseries, {"freq": "30min"}),
+    (analytics.delivery_timeseries, {"freq": "30min"}),
     (failure_reasons, {}),
-    (reply_report, {}),
-    (reply_report, {"window": "48h"}),
-    (fallback_summary, {}),
-    (message_table, {}),
-    (message_table, {"reply_window": "24h"}),
+    (analytics.reply_report, {}),
+    (analytics.reply_report, {"window": "48h"}),
+    (analytics.fallback_summary, {}),
+    (analytics.message_table, {}),
+    (analytics.message_table, {"reply_window": "24h"}),
 ]
+reply_report, fallback_summary, message_table = (
+    analytics.reply_report,
+    analytics.fallback_summary,
+    analytics.message_table,
+)
 IDS = [f"{fn.__name__}-{i}" for i, (fn, _) in enumerate(CALLS)]
 LATER = {"start": T0 + pd.Timedelta("30min"), "end": "2026-11-01 13:30"}
 
