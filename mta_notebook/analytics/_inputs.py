@@ -207,15 +207,13 @@ def _bind_duckdb_parquet(
 ) -> tuple[str, list[tuple[str, str]]]:
     """A subquery casting the file's columns to ``schema``, compiled once per file schema
     (ibis's read_parquet would inspect the file and compile each time)."""
-    import ibis
-
     source = "read_parquet('" + path.replace("'", "''") + "')"
     described = con.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
     columns = tuple((str(row[0]), str(row[1])) for row in described)
 
     def build() -> ir.Table:
         types = {c: con.compiler.type_mapper.from_string(t) for c, t in columns}
-        return _coerce_table(ibis.table(types, name="__mta_source__"), schema)
+        return _coerce_table(_sql.placeholder(types, "source"), schema)
 
     sql = _sql.compiled("duckdb", ("parquet", what, columns), build)
     return f"({_sql.bind(sql, lambda _role: source)})", []

@@ -90,7 +90,7 @@ NOT_SENT_SCHEMA: Final[dict[str, str]] = {
 
 
 def messages_sql(dialect: str, *, detail: bool = True, times: bool = True) -> str:
-    """The join's SQL over ``__mta_events__`` and ``__mta_sends__`` (compiled once)."""
+    """The join's SQL over the placeholders of the events and the sends (compiled once)."""
     return _sql.compiled(
         dialect,
         ("messages", detail, times),

@@ -1,8 +1,8 @@
 """Run analytics SQL on a backend: the compiled-once cache, temporary relations, results.
 
-Every expression of the analytics is built over placeholder tables with a fixed schema
-(``__mta_events__``, ``__mta_messages__``, ...) and compiled to SQL once per backend dialect
-and shape; a call only swaps the placeholders for the names of its own temporary relations.
+Every expression of the analytics is built over placeholder tables with a fixed schema (the
+events, the sends, the messages, ...) and compiled to SQL once per backend dialect and shape; a
+call only swaps the placeholders for the names of its own temporary relations (or subqueries).
 Building and compiling an ibis expression costs a tenth of a second, more than the query itself
 on a notebook-sized log, so no call pays it twice.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import secrets
 from collections.abc import Callable, Hashable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -29,15 +30,18 @@ _BACKEND: ContextVar[str] = ContextVar("mta_analytics_backend", default="duckdb"
 _udfs: dict[str, Any] = {}
 _compiled: dict[tuple[str, Hashable], str] = {}
 _names = itertools.count()
-# a placeholder with the quotes the dialect put around it (a subquery takes its place)
-_PLACEHOLDER: Final = re.compile(r"[\"`]?__mta_([a-z_]+?)__[\"`]?")
+# A placeholder is a quoted identifier with this process's random mark in it, so that no value
+# in the SQL (a sender name in a filter, a path) can be taken for one; a subquery may take its
+# place, quotes included.
+_MARK: Final = secrets.token_hex(6)
+_PLACEHOLDER: Final = re.compile(rf"([\"`])__mta{_MARK}_([a-z_]+?)__\1")
 
 
-def placeholder(schema: Mapping[str, str], role: str) -> ir.Table:
+def placeholder(schema: Mapping[str, Any], role: str) -> ir.Table:
     """An unbound table standing for one relation (``role``) of the given schema."""
     import ibis
 
-    return ibis.table(dict(schema), name=f"__mta_{role}__")
+    return ibis.table(dict(schema), name=f"__mta{_MARK}_{role}__")
 
 
 def compiled(dialect: str, key: Hashable | None, build: Callable[[], ir.Table]) -> str:
@@ -58,8 +62,8 @@ def compiled(dialect: str, key: Hashable | None, build: Callable[[], ir.Table]) 
 
 
 def bind(sql: str, name_of: Callable[[str], str]) -> str:
-    """``sql`` with each placeholder ``__mta_<role>__`` replaced by ``name_of(role)``."""
-    return _PLACEHOLDER.sub(lambda m: name_of(m.group(1)), sql)
+    """``sql`` with each placeholder of ``role`` replaced by ``name_of(role)``."""
+    return _PLACEHOLDER.sub(lambda m: name_of(m.group(2)), sql)
 
 
 def temp_name(role: str) -> str:

@@ -14,7 +14,7 @@ import pytest
 
 import mta_notebook
 from mta_notebook import ValidationError, analytics
-from mta_notebook.analytics import Messages, delivery_report, failure_reasons, messages
+from mta_notebook.analytics import Messages, _sql, delivery_report, failure_reasons, messages
 from mta_notebook.analytics._inputs import default_duckdb
 from tests.analytics.fixtures import T0, Log, phone, scenario
 
@@ -117,6 +117,10 @@ def test_where_by_identity_and_route_keeps_those_rows(frames: Frames, kept: Mess
         fs[fs.sender_name == "Acme Deals"].reset_index(drop=True),
     )
     assert delivery_report(kept.where(sender_names=[])).empty
+    # a name that spells a placeholder of the SQL is only a name
+    spelled = f'"{_sql.placeholder({"a": "string"}, "messages").get_name()}"'
+    assert spelled.startswith('"__mta')
+    assert delivery_report(kept.where(sender_names=["__mta_messages__", spelled[:12]])).empty
 
 
 def test_where_narrows_step_by_step(kept: Messages) -> None:
