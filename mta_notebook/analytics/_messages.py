@@ -15,7 +15,7 @@ import operator
 import weakref
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -110,7 +110,7 @@ class Messages:
     routes: tuple[str, ...] | None = None
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
-    _base: _Relations | None = field(default=None)
+    _base: _Relations | None = None
 
     def where(
         self,
@@ -126,6 +126,8 @@ class Messages:
         ``start``/``end`` select as the reducers' own do. A reply stays with the message it goes
         to among all those sent in the window: narrowing by identity or route does not hand it
         to another message."""
+        if sender_names is None and routes is None and start is None and end is None:
+            return self
         names = _narrow(self.sender_names, _as_tuple(sender_names))
         chosen = _narrow(self.routes, _as_tuple(routes))
         bad = [r for r in chosen or () if r not in _routes.MESSAGE_ROUTES]
@@ -152,6 +154,7 @@ class Messages:
 
     @property
     def df(self) -> pd.DataFrame:
+        """:func:`message_table` of these messages."""
         return self.to_pandas()
 
     def _name(self, role: str) -> str:

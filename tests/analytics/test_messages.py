@@ -135,8 +135,10 @@ def test_where_narrows_step_by_step(kept: Messages) -> None:
     assert step.routes == ("imessage", "sms")
     assert (step.start, step.end) == (T0, pd.Timestamp(LATER["end"], tz="UTC"))
     assert repr(once).startswith("Messages('duckdb', sender_names=('Acme Deals',)")
-    # where() without filters is the whole selection; the kept table is not copied
-    assert kept.where()._name("messages") == kept._name("messages")
+    # where() without filters is the same selection; the kept table is not copied
+    assert kept.where() is kept
+    assert once.where() is once
+    assert kept.where(start=T0).where(start=T0 - pd.Timedelta("1D")).start == T0
 
 
 def test_filtered_replies_and_failures_on_a_small_log() -> None:
