@@ -206,8 +206,10 @@ def _deliveries(ev: ir.Table, *, detail: bool, times: bool) -> ir.Table:
     return d.group_by(["g_ext", "g_mid", "g_phone"]).aggregate(
         status=_sql.latest(d.status, d.key) if detail else ibis.null("string"),
         top=d.key.max(),
-        # ibis's argmax keeps a null code at the latest event (as Spark's max_by does)
-        status_code=d.status_code.argmax(d.key) if detail else ibis.null("string"),
+        # a null code at the deciding event stays null
+        status_code=_sql.latest(d.status_code, d.key, nulls=True)
+        if detail
+        else ibis.null("string"),
         ev_enc=d.enc.max(),
         ev_sender=d.sender.max(),
         first_ms=d.t_ms.min() if times else ibis.null("int64"),

@@ -140,20 +140,23 @@ def epoch_ms(ts: ir.TimestampValue) -> ir.IntegerValue:
     return udf(ts)
 
 
-def latest(value: ir.StringValue, key: ir.IntegerValue) -> ir.StringScalar:
-    """``value`` at the largest ``key`` (value is never null here).
+def latest(value: ir.StringValue, key: ir.IntegerValue, *, nulls: bool = False) -> ir.StringScalar:
+    """``value`` at the largest ``key``; with ``nulls``, a null there is the answer (else the
+    value is never null here).
 
-    ibis spells argmax as an ordered FIRST() on DuckDB; DuckDB's own arg_max is faster.
+    ibis spells argmax as an ordered FIRST() on DuckDB, which sorts each group; DuckDB's own
+    arg_max (arg_max_null: keeping nulls, as Spark's max_by does) is much faster.
     """
     import ibis
     import ibis.expr.datatypes as dt
 
     if _BACKEND.get() != "duckdb":
         return value.argmax(key)
-    udf = _udfs.get("arg_max")
+    name = "arg_max_null" if nulls else "arg_max"
+    udf = _udfs.get(name)
     if udf is None:
         udf = ibis.udf.agg.builtin(
-            lambda v, k: None, name="arg_max", signature=((dt.string, dt.int64), dt.string)
+            lambda v, k: None, name=name, signature=((dt.string, dt.int64), dt.string)
         )
-        _udfs["arg_max"] = udf
+        _udfs[name] = udf
     return udf(value, key)
