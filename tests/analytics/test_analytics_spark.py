@@ -13,7 +13,7 @@ from pyspark.sql import SparkSession
 
 from mta_notebook import analytics
 from mta_notebook.analytics._inputs import resolve_backend
-from tests.analytics.fixtures import DOCUMENTED, every_code_frames, evidence_log, phone, scenario
+from tests.analytics.fixtures import DOCUMENTED, every_code_frames, evidence_log, phone
 
 # py4j leaves its gateway sockets to the garbage collector; that is Spark's, not ours.
 pytestmark = [
@@ -40,11 +40,6 @@ def spark() -> Iterator[SparkSession]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
-
-
-@pytest.fixture(scope="module")
-def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
-    return scenario().frames()
 
 
 def test_every_function_gives_identical_tables_on_spark(

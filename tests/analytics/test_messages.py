@@ -16,7 +16,7 @@ import mta_notebook
 from mta_notebook import ValidationError, analytics
 from mta_notebook.analytics import Messages, _sql, delivery_report, failure_reasons, messages
 from mta_notebook.analytics._inputs import default_duckdb
-from tests.analytics.fixtures import T0, Log, phone, scenario
+from tests.analytics.fixtures import T0, Log, phone
 
 Frames = tuple[pd.DataFrame, pd.DataFrame]
 # every reducer with the arguments that change its SQL most
@@ -61,11 +61,6 @@ def _replied_log() -> Frames:
     log.reply(b, "STOP", at=800)
     log.send("r-3", 3, [phone(4)], sender="Acme", state="failed", at=900)
     return log.frames()
-
-
-@pytest.fixture(scope="module")
-def frames() -> Frames:
-    return scenario().frames()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import ibis
 import pandas as pd
@@ -23,32 +22,19 @@ from mta_notebook.analytics import (
     wilson_interval,
 )
 from tests.analytics.fixtures import (
+    COUNTS,
     T0,
     Log,
     phone,
-    scenario,
+    rows,
 )
-
-COUNTS = ["messages", "delivered", "failed", "unconfirmed", "pending", "unmatched"]
-
-
-def _rows(report: pd.DataFrame, cols: list[str]) -> list[tuple[Any, ...]]:
-    out = []
-    for rec in report[cols].itertuples(index=False):
-        out.append(tuple(None if (isinstance(v, float) and math.isnan(v)) else v for v in rec))
-    return out
-
-
-@pytest.fixture(scope="module")
-def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
-    return scenario().frames()
 
 
 def test_report_counts_every_rule(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     events, sends = frames
     rep = delivery_report(events, sends)
     assert list(rep.columns) == ["sender_name", "route", *REPORT_COLUMNS]
-    assert _rows(rep, ["sender_name", "route", *COUNTS]) == [
+    assert rows(rep, ["sender_name", "route", *COUNTS]) == [
         ("Acme", "imessage", 5, 3, 1, 1, 0, 0),
         ("Acme", "sms_fallback", 2, 1, 1, 0, 0, 0),
         ("Acme", "unknown", 1, 0, 0, 0, 1, 0),
@@ -247,7 +233,7 @@ def test_failure_reasons(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
         "share",
     ]
     cols = ["sender_name", "route", "outcome", "status_code", "messages"]
-    assert _rows(fr, cols) == [
+    assert rows(fr, cols) == [
         ("Acme", "imessage", "failed", "6", 1),
         ("Acme", "imessage", "unconfirmed", "7", 1),
         ("Acme", "sms_fallback", "failed", "8", 1),
@@ -295,7 +281,7 @@ def test_reply_report_attribution() -> None:
     log.reply(phone(99), "STOP", at=900)
     rr = reply_report(*log.frames())
     cols = ["sender_name", "route", "messages", "replies", "replied", "stops"]
-    assert _rows(rr, cols) == [
+    assert rows(rr, cols) == [
         ("Acme", "imessage", 1, 0, 0, 0),
         ("Acme", "sms_fallback", 1, 0, 0, 0),
         ("Acme Deals", "imessage", 1, 2, 1, 1),

@@ -3,7 +3,6 @@ plain-Python model and the sandbox's own ledger (DuckDB, in-process)."""
 
 from __future__ import annotations
 
-import math
 import random
 from pathlib import Path
 from typing import Any
@@ -20,28 +19,15 @@ from mta_notebook.analytics import (
 )
 from mta_notebook.contract import statuses
 from tests.analytics.fixtures import (
+    COUNTS,
     DOCUMENTED,
     T0,
     Log,
     every_code_frames,
     evidence_log,
     phone,
-    scenario,
+    rows,
 )
-
-COUNTS = ["messages", "delivered", "failed", "unconfirmed", "pending", "unmatched"]
-
-
-def _rows(report: pd.DataFrame, cols: list[str]) -> list[tuple[Any, ...]]:
-    out = []
-    for rec in report[cols].itertuples(index=False):
-        out.append(tuple(None if (isinstance(v, float) and math.isnan(v)) else v for v in rec))
-    return out
-
-
-@pytest.fixture(scope="module")
-def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
-    return scenario().frames()
 
 
 def test_message_level_status_rules(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
@@ -104,7 +90,7 @@ def test_every_documented_status_code(drop: list[str]) -> None:
         row = msgs.loc[phone(code)]
         assert (row.status, row.status_code, row.outcome) == (status, str(code), outcome), code
     rep = delivery_report(events, sends)
-    assert _rows(rep, ["route", *COUNTS]) == [("sms_fallback", 14, 1, 8, 1, 3 + 1, 0)]
+    assert rows(rep, ["route", *COUNTS]) == [("sms_fallback", 14, 1, 8, 1, 3 + 1, 0)]
     assert rep["delivery_rate"].item() == pytest.approx(1 / 9)
     fr = failure_reasons(events, sends).set_index("status_code")
     assert "4" not in fr.index  # delivered is no failure
@@ -387,7 +373,7 @@ def test_report_equals_sandbox_ground_truth(tmp_path: Path) -> None:
     key = ["sender_name", "route"]
     got = got.astype({"sender_name": object}).sort_values(key, na_position="last")
     expected = expected.astype({"sender_name": object}).sort_values(key, na_position="last")
-    assert _rows(got.reset_index(drop=True), cols) == _rows(expected.reset_index(drop=True), cols)
+    assert rows(got.reset_index(drop=True), cols) == rows(expected.reset_index(drop=True), cols)
     # every identity / route the campaigns exercise shows up
     routes = set(zip(report["sender_name"].fillna("-"), report["route"], strict=True))
     assert {("Acme", "imessage"), ("Acme", "sms_fallback"), ("-", "sms")} <= routes
