@@ -62,11 +62,13 @@ if TYPE_CHECKING:
     )
     from ._samples import sample_path
     from .analytics import (
+        Messages,
         delivery_report,
         delivery_timeseries,
         failure_reasons,
         fallback_summary,
         message_table,
+        messages,
         reply_report,
     )
     from .campaigns import (
@@ -131,6 +133,8 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(
         (
             "message_table",
+            "messages",
+            "Messages",
             "delivery_report",
             "delivery_timeseries",
             "failure_reasons",
@@ -174,6 +178,7 @@ __all__ = [
     "Journal",
     "JournalError",
     "MTAError",
+    "Messages",
     "NotFoundError",
     "Page",
     "PermissionDeniedError",
@@ -203,6 +208,7 @@ __all__ = [
     "load_sends",
     "load_subscribers",
     "message_table",
+    "messages",
     "normalize_phones",
     "plan_campaign",
     "read_webhook_log",

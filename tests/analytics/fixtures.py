@@ -11,6 +11,7 @@ explicit route is given, and ``dated`` False for bodies without a time of their 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,8 @@ import pandas as pd
 from mta_notebook.contract.statuses import STATUS_BY_NAME, resolve_status
 
 T0 = pd.Timestamp("2026-11-01 12:00:00", tz="UTC")
+#: The report's count columns, in order.
+COUNTS = ["messages", "delivered", "failed", "unconfirmed", "pending", "unmatched"]
 EVENT_COLUMNS = [
     "event",
     "occurred_at",
@@ -372,3 +375,11 @@ def evidence_log() -> Log:
     log.message_send("zz-00000", 9, phone(31), at=1)
     log.status("zz-00000", 9, phone(31), "delivered", at=2, sender="Acme Deals")
     return log
+
+
+def rows(report: pd.DataFrame, cols: list[str]) -> list[tuple[Any, ...]]:
+    """The rows of ``report`` as tuples, NaN as None (so that they compare equal)."""
+    out = []
+    for rec in report[cols].itertuples(index=False):
+        out.append(tuple(None if (isinstance(v, float) and math.isnan(v)) else v for v in rec))
+    return out

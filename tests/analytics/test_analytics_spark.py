@@ -12,7 +12,8 @@ import pytest
 from pyspark.sql import SparkSession
 
 from mta_notebook import analytics
-from tests.analytics.fixtures import DOCUMENTED, every_code_frames, evidence_log, phone, scenario
+from mta_notebook.analytics._inputs import resolve_backend
+from tests.analytics.fixtures import DOCUMENTED, every_code_frames, evidence_log, phone
 
 # py4j leaves its gateway sockets to the garbage collector; that is Spark's, not ours.
 pytestmark = [
@@ -39,11 +40,6 @@ def spark() -> Iterator[SparkSession]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
-
-
-@pytest.fixture(scope="module")
-def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
-    return scenario().frames()
 
 
 def test_every_function_gives_identical_tables_on_spark(
@@ -111,4 +107,29 @@ def test_spark_tables_from_a_lake(
     old_t = con.read_parquet(str(tmp_path / "old.parquet"))
     pd.testing.assert_frame_equal(analytics.delivery_report(old_t, sd_t), expected)
     # engine="pyspark" picks up the active session
-    assert analytics._resolve_backend("pyspark", []).name == "pyspark"
+    assert resolve_backend("pyspark", []).name == "pyspark"
+
+
+def test_messages_kept_in_spark(
+    spark: SparkSession, frames: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """The join cached in Spark once; reducers on it and on a filtered view equal DuckDB's."""
+    events, sends = frames
+    kept = analytics.messages(events, sends, engine=ibis.pyspark.connect(spark))
+    on_duckdb = analytics.messages(events, sends)
+    later = {"start": "2026-11-01 12:30", "end": "2026-11-01 14:30"}
+    view, duck_view = (
+        m.where(sender_names=["Acme Deals", None], **later) for m in (kept, on_duckdb)
+    )
+    pd.testing.assert_frame_equal(
+        analytics.delivery_report(kept), analytics.delivery_report(events, sends), check_exact=True
+    )
+    for fn in (analytics.failure_reasons, analytics.reply_report):
+        got = fn(view)
+        assert not got.empty
+        pd.testing.assert_frame_equal(got, fn(duck_view), check_exact=True, obj=fn.__name__)
+    pd.testing.assert_frame_equal(
+        analytics.message_table(view, reply_window="24h"),
+        analytics.message_table(duck_view, reply_window="24h"),
+        check_exact=True,
+    )
