@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..analytics import (
     NOT_SENT_LABELS,
+    Messages,
     delivery_report,
     delivery_timeseries,
     failure_reasons,
@@ -116,8 +117,10 @@ def analytics_tables(
 ) -> DashboardTables:
     """Every table the dashboard shows for the filters' dates and bucket, from the reducers.
 
-    The one place the dashboard calls :mod:`mta_notebook.analytics`; ``events`` and ``sends``
-    are anything the reducers accept (DataFrames, an ``EventLog``, Parquet paths, ibis tables).
+    The one place the dashboard calls :mod:`mta_notebook.analytics`; ``events`` is the kept
+    join (:func:`~mta_notebook.analytics.messages`, what the Dashboard passes: built once per
+    data load) or, with ``sends``, anything the reducers accept (DataFrames, an ``EventLog``,
+    Parquet paths, ibis tables).
     Identities and route are not applied here: :func:`select` keeps their rows.
 
     >>> import pandas as pd
@@ -128,15 +131,19 @@ def analytics_tables(
     [{'sender_name': 'Acme', 'route': 'imessage', 'delivered': 1}]
     """
     start, end = filters.window()
-    window: dict[str, Any] = {"start": start, "end": end, "engine": engine}
-    messages = message_table(events, sends, reply_window=reply_window, **window)
+    if isinstance(events, Messages):  # the join kept once (what the Dashboard passes)
+        data: tuple[object, ...] = (events,)
+        window: dict[str, Any] = {"start": start, "end": end}
+    else:
+        data, window = (events, sends), {"start": start, "end": end, "engine": engine}
+    messages = message_table(*data, reply_window=reply_window, **window)
     messages["identity"] = messages["sender_name"].astype("string").fillna(NO_IDENTITY)
     return DashboardTables(
         messages=messages,
-        report=delivery_report(events, sends, **window),
-        timeseries=delivery_timeseries(events, sends, freq=filters.freq, **window),
-        failure_reasons=failure_reasons(events, sends, **window),
-        replies=reply_report(events, sends, window=reply_window, **window),
+        report=delivery_report(*data, **window),
+        timeseries=delivery_timeseries(*data, freq=filters.freq, **window),
+        failure_reasons=failure_reasons(*data, **window),
+        replies=reply_report(*data, window=reply_window, **window),
     )
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import pandas as pd
 
+from ..analytics import messages
 from ..campaigns import SENDS_COLUMNS
 from ..contract.routes import MESSAGE_ROUTES
 from ..display import NO_IDENTITY, STYLESHEET, escape
@@ -95,6 +96,8 @@ class Dashboard:
         self._default_freq = state.auto_freq(times)
         self._filters = DashboardFilters(start=self._first, end=self._last, freq=self._default_freq)
         self._cache: dict[tuple[date | None, date | None, str], DashboardTables] = {}
+        # the message join runs once per data load; every filter change reduces the kept join
+        self._joined = messages(self.events, self.sends)
         # the default window holds every message: its tables are the whole data's
         everything = self._tables()
         self.messages: pd.DataFrame = everything.messages
@@ -111,7 +114,7 @@ class Dashboard:
         key = (f.start, f.end, f.freq)
         if key not in self._cache:
             self._cache[key] = state.analytics_tables(
-                self.events, self.sends, filters=f, reply_window=self.reply_window
+                self._joined, filters=f, reply_window=self.reply_window
             )
         return self._cache[key]
 
