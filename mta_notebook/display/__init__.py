@@ -1,4 +1,4 @@
-"""What people read: shared HTML cards and one stylesheet, charts, the offline report.
+"""What people read: shared HTML cards and one stylesheet, charts, the offline report, CSVs.
 
 The charts and the report load on first use (they bring pandas, and plotly when drawn), so
 the cards stay light for the objects that render through them.
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         replies,
         route_mix,
     )
+    from ._csv import safe_csv
     from ._report import save_report
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "frame_html",
     "replies",
     "route_mix",
+    "safe_csv",
     "save_report",
 ]
 
@@ -52,6 +54,7 @@ _LAZY: dict[str, str] = {
         ),
         "._charts",
     ),
+    "safe_csv": "._csv",
     "save_report": "._report",
 }
 
