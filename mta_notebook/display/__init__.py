@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         delivery_over_time,
         delivery_rates,
         failure_reasons,
+        plot_text,
         replies,
         route_mix,
     )
@@ -35,6 +36,7 @@ __all__ = [
     "escape",
     "failure_reasons",
     "frame_html",
+    "plot_text",
     "replies",
     "route_mix",
     "safe_csv",
@@ -49,6 +51,7 @@ _LAZY: dict[str, str] = {
             "delivery_over_time",
             "delivery_rates",
             "failure_reasons",
+            "plot_text",
             "replies",
             "route_mix",
         ),

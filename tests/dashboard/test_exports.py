@@ -107,3 +107,29 @@ def test_the_dashboard_failures_csv_starts_no_formula_and_keeps_the_unsent() -> 
     phone = header.index("phone")
     assert all(row[phone].startswith("'+1312555") for row in body)
     assert {row[phone][1:] for row in body} == set(dash.failures["phone"])
+
+
+def test_an_identity_named_like_a_link_is_text_in_every_dashboard_chart() -> None:
+    evil = '<a href="https://evil.example">Acme</a>'
+    events, sends = synthetic()
+    events["sender_name"] = events["sender_name"].replace("Acme", evil)
+    sends["sender_name"] = sends["sender_name"].replace("Acme", evil)
+    dash = Dashboard(events, sends)
+    assert evil in dash.identities
+
+    for name, fig in dash.figures.items():
+        shown = fig.to_plotly_json()
+        texts = [t for t in _strings(shown) if "<a" in t.lower()]
+        assert texts == [], name
+    assert evil not in dash.failures_table.value
+
+
+def _strings(obj: Any) -> list[str]:
+    if isinstance(obj, str):
+        return [obj]
+    if isinstance(obj, dict):
+        return [s for k, v in obj.items() for s in (str(k), *_strings(v))]
+    if isinstance(obj, (list, tuple)):
+        return [s for v in obj for s in _strings(v)]
+    tolist = getattr(obj, "tolist", None)
+    return _strings(tolist()) if callable(tolist) else []
