@@ -43,6 +43,7 @@ __all__ = [
     "ledger_only_rows",
     "matches",
     "select",
+    "selected_not_sent",
     "tile_values",
 ]
 
@@ -167,8 +168,12 @@ def select(tables: DashboardTables, filters: DashboardFilters) -> DashboardTable
     return replace(tables, **kept)
 
 
-def in_dates(at: pd.Series, filters: DashboardFilters) -> pd.Series:
-    """True where a time falls in the filters' ``[start, end)`` window (never for no time)."""
+def in_dates(at: pd.Series, filters: DashboardFilters, *, undated: bool = False) -> pd.Series:
+    """True where a time falls in the filters' ``[start, end)`` window.
+
+    A missing time is kept only with ``undated=True``: a send that failed before it went out
+    has no ``sent_at`` and no other time in the ledger, and a date filter must not hide it.
+    """
     start, end = filters.window()
     at = pd.to_datetime(at, utc=True, errors="coerce")
     keep = at.notna()
@@ -176,7 +181,21 @@ def in_dates(at: pd.Series, filters: DashboardFilters) -> pd.Series:
         keep &= at >= start
     if end is not None:
         keep &= at < end
+    if undated:
+        keep |= at.isna()
     return cast("pd.Series", keep.fillna(False).astype(bool))
+
+
+def selected_not_sent(not_sent: pd.DataFrame, filters: DashboardFilters) -> pd.DataFrame:
+    """The rows of :func:`ledger_only_rows` the filters select.
+
+    Identities and route as :func:`chosen`; dates by ``sent_at`` where there is one. A send
+    that failed or was skipped before it went out has none (the journal stamps ``sent_at``
+    on a sent chunk only, and keeps no planned time in the ledger): such rows are kept by
+    every date range, else real failures vanish from the table and its CSV.
+    """
+    keep = chosen(not_sent, filters) & in_dates(not_sent["sent_at"], filters, undated=True)
+    return cast("pd.DataFrame", not_sent[keep])
 
 
 # ------------------------------------------------------------------- rows behind one recipient

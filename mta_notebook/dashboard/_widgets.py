@@ -23,6 +23,7 @@ from ..analytics import messages
 from ..campaigns import SENDS_COLUMNS
 from ..contract.routes import MESSAGE_ROUTES
 from ..display import NO_IDENTITY, STYLESHEET, escape
+from ..display._csv import safe_csv
 from . import _state as state
 from ._loaders import frame, load_events, load_sends
 from ._state import GRANULARITIES, ROUTE_CHOICES, DashboardFilters, DashboardTables, RouteFilter
@@ -338,8 +339,7 @@ class Dashboard:
         return self._selection.messages
 
     def _selected_not_sent(self) -> pd.DataFrame:
-        ns, f = self._not_sent, self._filters
-        return cast("pd.DataFrame", ns[state.chosen(ns, f) & state.in_dates(ns["sent_at"], f)])
+        return state.selected_not_sent(self._not_sent, self._filters)
 
     def _selected_rows(self) -> pd.DataFrame:
         """Keys of the selected messages and of selected sends that did not go out."""
@@ -447,8 +447,12 @@ class Dashboard:
     # -- downloads ----------------------------------------------------------------------------
 
     def failures_csv(self) -> bytes:
-        """The filtered failures table as CSV (UTF-8 bytes)."""
-        return self.failures.to_csv(index=False).encode("utf-8")
+        """The filtered failures table as CSV (UTF-8 bytes), safe to open in a spreadsheet.
+
+        Written by :func:`mta_notebook.display.safe_csv`: a cell that would start a formula
+        gets a leading ``'``, phones are text.
+        """
+        return safe_csv(self.failures).encode("utf-8")
 
     def report_html(self) -> str:
         """The HTML report (:func:`mta_notebook.save_report`) of the current selection."""

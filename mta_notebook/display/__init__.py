@@ -1,4 +1,4 @@
-"""What people read: shared HTML cards and one stylesheet, charts, the offline report.
+"""What people read: shared HTML cards and one stylesheet, charts, the offline report, CSVs.
 
 The charts and the report load on first use (they bring pandas, and plotly when drawn), so
 the cards stay light for the objects that render through them.
@@ -18,9 +18,11 @@ if TYPE_CHECKING:
         delivery_over_time,
         delivery_rates,
         failure_reasons,
+        plot_text,
         replies,
         route_mix,
     )
+    from ._csv import safe_csv
     from ._report import save_report
 
 __all__ = [
@@ -34,8 +36,10 @@ __all__ = [
     "escape",
     "failure_reasons",
     "frame_html",
+    "plot_text",
     "replies",
     "route_mix",
+    "safe_csv",
     "save_report",
 ]
 
@@ -47,11 +51,13 @@ _LAZY: dict[str, str] = {
             "delivery_over_time",
             "delivery_rates",
             "failure_reasons",
+            "plot_text",
             "replies",
             "route_mix",
         ),
         "._charts",
     ),
+    "safe_csv": "._csv",
     "save_report": "._report",
 }
 

@@ -3,10 +3,16 @@
 Every chart colours a route the same way (``ROUTE_COLORS``), so iMessage is always blue and SMS
 fallback always orange, whichever chart a reader looks at, and names it by the one label table,
 ``contract.routes.ROUTE_LABELS``.
+
+Every text a chart takes from the data or the caller (identity names in axes, legends and hover
+text, status labels and codes, titles) passes through :func:`plot_text` first: plotly draws a
+subset of HTML in labels (``<a href>``, ``<b>``, ``<br>``...), so an identity named
+``<a href="https://evil.example">Acme</a>`` would otherwise become a link in the chart.
 """
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
@@ -23,6 +29,7 @@ __all__ = [
     "delivery_over_time",
     "delivery_rates",
     "failure_reasons",
+    "plot_text",
     "replies",
     "route_mix",
 ]
@@ -43,9 +50,26 @@ _LAYOUT: Final[dict[str, Any]] = {
 }
 
 
+def plot_text(value: object) -> str:
+    """``value`` as a plotly label that shows its markup as text (``<`` drawn, not parsed).
+
+    plotly.js reads ``&lt;``, ``&gt;`` and ``&amp;`` back as the characters, so the label
+    reads as written; quotes need no escape outside a tag.
+
+    >>> plot_text('<a href="https://evil.example">Acme</a> & co')
+    '&lt;a href="https://evil.example"&gt;Acme&lt;/a&gt; &amp; co'
+    """
+    return html.escape(str(value), quote=False)
+
+
 def _identity(values: pd.Series[Any]) -> pd.Series[Any]:
+    """Identity names as chart labels: ``NO_IDENTITY`` for none, markup escaped."""
     named: pd.Series[Any] = values.astype("object").where(values.notna(), NO_IDENTITY)
-    return named.astype(str)
+    return named.astype(str).map(plot_text)
+
+
+def _title(title: str | None, default: str) -> str:
+    return default if title is None else plot_text(title)
 
 
 def _routes(df: pd.DataFrame) -> list[str]:
@@ -59,7 +83,8 @@ def _color(route: str) -> str:
 
 
 def _label(route: str) -> str:
-    return ROUTE_LABELS.get(route, route)
+    # a route outside the contract's comes from the data: escaped like any label
+    return ROUTE_LABELS.get(route) or plot_text(route)
 
 
 def _route_bar(route: str, hover: str, *, who: str = "%{customdata[0]}", **bar: Any) -> go.Bar:
@@ -189,7 +214,7 @@ def delivery_rates(report: pd.DataFrame, *, title: str | None = None) -> go.Figu
             )
         )
     fig.update_layout(
-        title=title or "Delivery rate per Sender Identity: iMessage vs SMS fallback",
+        title=_title(title, "Delivery rate per Sender Identity: iMessage vs SMS fallback"),
         barmode="group",
         xaxis_title="Sender Identity",
         yaxis_title="Delivery rate (delivered / settled)",
@@ -221,7 +246,7 @@ def route_mix(report: pd.DataFrame, *, title: str | None = None) -> go.Figure:
         "identity",
         "<br>%{x} messages (%{customdata[1]:.1%} of the identity's)<extra></extra>",
         ("identity", "share"),
-        title=title or "Route mix per Sender Identity",
+        title=_title(title, "Route mix per Sender Identity"),
         barmode="stack",
         yaxis_title="Sender Identity",
     )
@@ -268,23 +293,26 @@ def delivery_over_time(ts: pd.DataFrame, *, title: str | None = None) -> go.Figu
                     line={"color": _color(route), "dash": _DASHES[i % len(_DASHES)]},
                     marker={"color": _color(route)},
                     legendgroup=route,
+                    # the identity goes in customdata, not in the template: a name holding
+                    # "%{...}" would be read as a placeholder
                     customdata=list(
                         zip(
                             part["messages"],
                             part["delivered"],
                             part["delivered"] + part["failed"],
+                            part["identity"],
                             strict=True,
                         )
                     ),
                     hovertemplate=(
-                        f"<b>{ident}</b> · {_label(route)}<br>%{{x|%Y-%m-%d %H:%M}} UTC"
+                        f"<b>%{{customdata[3]}}</b> · {_label(route)}<br>%{{x|%Y-%m-%d %H:%M}} UTC"
                         "<br>Delivery rate %{y:.1%} (%{customdata[1]} of %{customdata[2]} "
                         "settled)<br>%{customdata[0]} messages sent<extra></extra>"
                     ),
                 )
             )
     fig.update_layout(
-        title=title or "Delivery rate over time, by send time",
+        title=_title(title, "Delivery rate over time, by send time"),
         xaxis_title="Sent (UTC)",
         yaxis_title="Delivery rate (delivered / settled)",
         yaxis={"tickformat": ".0%", "range": [0, 1.05]},
@@ -322,14 +350,14 @@ def failure_reasons(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
         "charts.failure_reasons(failure_reasons(...))",
     )
     data = df.assign(identity=_identity(df["sender_name"]))
-    data["row"] = data["identity"] + " — " + data["label"].astype(str)
+    data["row"] = data["identity"] + " — " + data["label"].astype(str).map(plot_text)
     share = data["share"] if "share" in data else pd.Series(float("nan"), index=data.index)
     data["share_"] = share.astype(float)
     code = data["status_code"] if "status_code" in data else pd.Series(None, index=data.index)
-    data["code_"] = code.astype("object").where(code.notna(), "–").astype(str)
+    data["code_"] = code.astype("object").where(code.notna(), "–").astype(str).map(plot_text)
     grouped = data.groupby(["row", "route"], sort=False, as_index=False).agg(
         identity=("identity", "first"),
-        outcome=("outcome", "first"),
+        outcome=("outcome", lambda s: plot_text(s.iloc[0])),
         messages=("messages", "sum"),
         share_=("share_", "sum"),
         codes=("code_", lambda s: ", ".join(sorted(set(s)))),
@@ -342,7 +370,7 @@ def failure_reasons(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
         "<br>%{x} messages (%{customdata[2]:.1%} of this route)<extra></extra>",
         ("identity", "outcome", "share_", "codes"),
         who="%{y}",
-        title=title or "Why messages were not delivered, per Sender Identity and route",
+        title=_title(title, "Why messages were not delivered, per Sender Identity and route"),
         barmode="group",
         yaxis_title="Identity — status",
     )
@@ -396,7 +424,7 @@ def replies(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
                 col=col,
             )
     fig.update_layout(
-        title=title or "Replies and STOPs per Sender Identity and route",
+        title=_title(title, "Replies and STOPs per Sender Identity and route"),
         barmode="group",
         **_LAYOUT,
     )
