@@ -213,10 +213,12 @@ def _filtered(
                 t = t.filter(functools.reduce(operator.or_, parts, ibis.literal(False)))
             if chosen is not None and not timed:
                 t = t.filter(t.route.isin(list(chosen)))
+            # a send that failed before it went has no time: no date range leaves it out
+            undated = t.sent_ms.isnull() if role == "not_sent" else ibis.literal(False)
             if lo is not None:
-                t = t.filter(t.sent_ms >= lo)
+                t = t.filter((t.sent_ms >= lo) | undated)
             if hi is not None:
-                t = t.filter(t.sent_ms < hi)
+                t = t.filter((t.sent_ms < hi) | undated)
             return t
 
         # the values are the caller's: compiled when first read, never kept

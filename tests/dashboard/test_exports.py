@@ -133,3 +133,10 @@ def _strings(obj: Any) -> list[str]:
         return [s for v in obj for s in _strings(v)]
     tolist = getattr(obj, "tolist", None)
     return _strings(tolist()) if callable(tolist) else []
+
+
+def test_the_failure_reasons_chart_counts_undated_failures_under_the_default_window() -> None:
+    events, sends = _with_unsent_failures()
+    dash = Dashboard(events, sends)
+    reasons = dash.failure_reasons_table()
+    assert int(reasons.loc[reasons["outcome"] == "not-sent", "messages"].sum()) == 3
