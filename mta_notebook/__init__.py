@@ -46,7 +46,8 @@ from ._errors import (
 
 if TYPE_CHECKING:
     from . import contract, sandbox
-    from ._client import AsyncClient, Client
+    from ._async_client import AsyncClient
+    from ._client import Client
     from ._config import Settings
     from ._models import (
         Account,
@@ -98,7 +99,7 @@ __version__ = "0.1.0"
 #: Public name -> the module that defines it (imported on first use).
 _LAZY: dict[str, str] = {
     "Client": "._client",
-    "AsyncClient": "._client",
+    "AsyncClient": "._async_client",
     "Settings": "._config",
     **dict.fromkeys(
         (
