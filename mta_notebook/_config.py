@@ -140,7 +140,9 @@ def _spellings(secret: str) -> set[str]:
         json.dumps(secret)[1:-1],
         repr(secret.encode("utf-8", "backslashreplace"))[2:-1],
         quote(secret, safe=""),
+        quote(secret),  # a URL path's spelling: '/' kept
         quote_plus(secret),
+        quote_plus(secret, safe="/"),
     }
     return {f for f in forms if f}
 

@@ -480,6 +480,23 @@ class Pipeline:
         """``text`` with the API key replaced by ``***``."""
         return redact(text, self._api_key)
 
+    def safe_cause(self, exc: BaseException) -> BaseException | None:
+        """``exc`` to chain under a user-facing error, or, when any exception in its chain
+        quotes the key, a copy of it with the key redacted and no chain (else None)."""
+        seen: list[BaseException] = []
+        cur: BaseException | None = exc
+        while cur is not None and len(seen) < 20:
+            seen.append(cur)
+            cur = cur.__cause__ or cur.__context__
+        if all(self.redact(f"{e}{e!r}") == f"{e}{e!r}" for e in seen):
+            return exc
+        try:
+            clean = type(exc)(self.redact(str(exc)))
+        except Exception:  # a type that does not take one message: drop it, keep the key out
+            return None
+        clean.__suppress_context__ = True
+        return clean
+
     def where(self, call: Call) -> str:
         return f"{call.method} {self.base_url}{call.path}"
 
@@ -581,12 +598,12 @@ class Pipeline:
                 url=self.base_url + call.path,
             )
         if call.is_send and not not_sent:
-            return Step(error=self._unknown(call, detail), cause=exc)
+            return Step(error=self._unknown(call, detail), cause=self.safe_cause(exc))
         if not call.idempotent and not not_sent:
-            return Step(error=error, cause=exc)
+            return Step(error=error, cause=self.safe_cause(exc))
         delay = self.policy.backoff(call.retries_taken, self._rand())
         step = self._retry_or(call, delay, detail, error)
-        step.cause = exc
+        step.cause = self.safe_cause(exc)
         return step
 
     def on_response(self, call: Call, response: httpx.Response) -> Step:

@@ -313,6 +313,7 @@ def run(
     _check_run(max_in_flight, unknown, clock_margin_s)
     log = events_frame(events)
     manifest = journal.read_manifest(campaign_id)
+    journal.check_states(campaign_id)  # an unknown state is an error, never a skipped chunk
     journal.acquire(campaign_id)
     job = _Run(journal, manifest, client, log, clock_margin_s, max_in_flight, max_unknown_in_a_row)
     interrupted = False

@@ -6,6 +6,10 @@ reconciliation, or to ``skipped`` when the user says so. Every move is its own c
 transaction, so a crash at any instant leaves the journal true: a chunk is ``in_flight`` from
 before its request leaves until its answer is recorded.
 
+Every committed move is in the main file (``journal_mode=DELETE``, ``synchronous=FULL``), so
+a copy of ``journal.sqlite`` alone, even after a SIGKILL, is true (WAL mode kept the last
+moves in ``-wal``; a copy without it re-sent them). A move costs ~1 ms more than in WAL mode.
+
 The journal never holds a secret: no API key, no webhook secret.
 """
 
@@ -16,7 +20,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,15 @@ from typing import Any
 import pandas as pd
 
 from .._errors import JournalError
+from ._journal_guard import (
+    bad_state,
+    claim,
+    connect,
+    db_error,
+    is_db_error,
+    loads,
+    unclaim,
+)
 from ._manifest import MANIFEST_COLUMNS, Manifest
 from ._schema import (
     ALLOWED,
@@ -31,6 +44,8 @@ from ._schema import (
     DEFAULT_JOURNAL_PATH,
     SCHEMA,
     SENDS_COLUMNS,
+    SENDS_SQL,
+    SKIPPED_SQL,
     ChunkState,
     iso,
     owner,
@@ -43,7 +58,11 @@ __all__ = ["Journal"]
 
 
 class Journal:
-    """The send journal: one SQLite file (WAL mode) holding campaigns, chunks and recipients.
+    """The send journal: one SQLite file holding campaigns, chunks and recipients.
+
+    Every committed move is in that one file, so it can be copied alone. A file that is not a
+    whole journal (truncated, not SQLite, damaged, a foreign ``-wal`` beside it) raises
+    :class:`JournalError` naming it.
 
     Parameters
     ----------
@@ -61,21 +80,7 @@ class Journal:
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path if path is not None else DEFAULT_JOURNAL_PATH)
-        try:
-            if self.path.parent and not self.path.parent.exists():
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(
-                str(self.path), isolation_level=None, timeout=30.0, check_same_thread=False
-            )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            raise JournalError(
-                f"Cannot open the send journal {self.path}: {exc}. Check the path is writable "
-                "and not held by another program."
-            ) from exc
+        self._conn = connect(self.path, SCHEMA)
         self._lock = threading.RLock()
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -94,24 +99,33 @@ class Journal:
         self._conn.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One committed transaction (BEGIN IMMEDIATE: writers queue instead of failing)."""
+    def _read(self, doing: str = "reading it") -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock; a sqlite3 (or pandas SQL) error -> JournalError."""
         with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise JournalError(f"The journal {self.path} is locked: {exc}") from exc
             try:
                 yield self._conn
+            except Exception as exc:
+                if is_db_error(exc):
+                    raise db_error(self.path, exc, doing) from exc
+                raise
+
+    @contextmanager
+    def _tx(self, doing: str = "writing to it") -> Iterator[sqlite3.Connection]:
+        """One committed transaction (BEGIN IMMEDIATE: writers queue instead of failing)."""
+        with self._read(doing) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                with suppress(sqlite3.Error):  # the original error is the one to report
+                    conn.execute("ROLLBACK")
                 raise
             else:
-                self._conn.execute("COMMIT")
+                conn.execute("COMMIT")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return list(self._conn.execute(sql, params).fetchall())
+        with self._read() as conn:
+            return list(conn.execute(sql, params).fetchall())
 
     # -- campaigns ---------------------------------------------------------------------------
 
@@ -146,7 +160,7 @@ class Journal:
             if values[key] is not None and not isinstance(values[key], str):
                 values[key] = json.dumps(values[key], sort_keys=True)
         try:
-            with self._tx() as conn:
+            with self._tx("writing the planned campaign") as conn:
                 conn.execute(
                     f"INSERT INTO campaigns ({', '.join(cols)}) "
                     f"VALUES ({', '.join('?' for _ in cols)})",
@@ -190,17 +204,17 @@ class Journal:
                     "INSERT INTO skipped (ckey, seq, phone, reason, detail) VALUES (?, ?, ?, ?, ?)",
                     ((ckey, *r) for r in skipped),
                 )
-        except sqlite3.IntegrityError as exc:
+        except JournalError as exc:
+            if not isinstance(exc.__cause__, sqlite3.IntegrityError):
+                raise
             raise JournalError(
                 f"Campaign {cid!r} is already in the journal {self.path}; use a new "
                 "campaign_id, or resume_campaign() to continue it."
-            ) from exc
+            ) from exc.__cause__
 
     def _campaign_row(self, campaign_id: str) -> dict[str, Any]:
-        with self._lock:
-            cur = self._conn.execute(
-                "SELECT * FROM campaigns WHERE campaign_id = ?", (campaign_id,)
-            )
+        with self._read() as conn:
+            cur = conn.execute("SELECT * FROM campaigns WHERE campaign_id = ?", (campaign_id,))
             row = cur.fetchone()
             names = [d[0] for d in cur.description]
         if row is None:
@@ -216,16 +230,23 @@ class Journal:
         out = self._campaign_row(campaign_id)
         for key in ("tags", "send_window", "extra"):
             if out.get(key):
-                out[key] = json.loads(out[key])
+                out[key] = loads(self.path, out[key], f"campaign {campaign_id!r} {key}")
         return out
 
     def read_manifest(self, campaign_id: str) -> Manifest:
         """The campaign's manifest, typed: what the send engine reads."""
-        return Manifest.from_row(self._campaign_row(campaign_id))
+        row = self.manifest(campaign_id)  # JSON decoded, or a JournalError naming the field
+        try:
+            return Manifest.from_row(row)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise JournalError(
+                f"The manifest of campaign {campaign_id!r} in the send journal {self.path} is "
+                f"damaged ({type(exc).__name__}: {exc}); restore the journal from a copy."
+            ) from exc
 
     def campaigns(self) -> pd.DataFrame:
         """One row per campaign: the manifest plus counts of chunks by state."""
-        with self._lock:
+        with self._read() as conn:
             df = pd.read_sql_query(
                 "SELECT c.campaign_id, c.created_at, c.created_by, c.message, c.sender_name, "
                 "c.longcode_id, c.image, c.tags, c.send_window, c.scheduled_at, c.chunk_size, "
@@ -236,7 +257,7 @@ class Journal:
                 )
                 + " FROM campaigns c LEFT JOIN chunks k ON k.campaign_id = c.campaign_id "
                 "GROUP BY c.campaign_id ORDER BY c.created_at",
-                self._conn,
+                conn,
             )
         for col in ("created_at", "started_at", "finished_at"):
             df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601")
@@ -262,42 +283,64 @@ class Journal:
     # -- run ownership -----------------------------------------------------------------------
 
     def acquire(self, campaign_id: str) -> None:
-        """Take the campaign for this process; fails if a live process is sending it."""
+        """Take the campaign for this thread; fails if a live process, or another thread of
+        this one, is sending it."""
         me = owner()
-        with self._tx() as conn:
-            row = conn.execute(
-                "SELECT run_owner FROM campaigns WHERE campaign_id = ?", (campaign_id,)
-            ).fetchone()
-            if row is None:
-                raise JournalError(f"No campaign {campaign_id!r} in the journal {self.path}.")
-            holder = row[0]
-            if holder and holder != me and pid_alive(holder):
-                raise JournalError(
-                    f"Campaign {campaign_id!r} is being sent by process {holder}. Wait for it "
-                    "to finish (or stop it) before sending or resuming here."
+        claim(self.path, campaign_id)  # threads of one process share ``me``
+        try:
+            with self._tx() as conn:
+                row = conn.execute(
+                    "SELECT run_owner FROM campaigns WHERE campaign_id = ?", (campaign_id,)
+                ).fetchone()
+                if row is None:
+                    raise JournalError(f"No campaign {campaign_id!r} in the journal {self.path}.")
+                holder = row[0]
+                if holder and holder != me and pid_alive(holder):
+                    raise JournalError(
+                        f"Campaign {campaign_id!r} is being sent by process {holder}. Wait for "
+                        "it to finish (or stop it) before sending or resuming here."
+                    )
+                conn.execute(
+                    "UPDATE campaigns SET run_owner = ? WHERE campaign_id = ?", (me, campaign_id)
                 )
-            conn.execute(
-                "UPDATE campaigns SET run_owner = ? WHERE campaign_id = ?", (me, campaign_id)
-            )
+        except BaseException:
+            unclaim(self.path, campaign_id)
+            raise
 
     def release(self, campaign_id: str) -> None:
         """Give the campaign up (end of a send run)."""
-        with self._tx() as conn:
-            conn.execute(
-                "UPDATE campaigns SET run_owner = NULL WHERE campaign_id = ? AND run_owner = ?",
-                (campaign_id, owner()),
-            )
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    "UPDATE campaigns SET run_owner = NULL WHERE campaign_id = ? AND run_owner = ?",
+                    (campaign_id, owner()),
+                )
+        finally:
+            unclaim(self.path, campaign_id)
+
+    def check_states(self, campaign_id: str) -> None:
+        """Raise JournalError when a chunk's state is not one of the chunk states: a chunk
+        in a state nothing sends or settles would be skipped without a word."""
+        marks = ", ".join("?" for _ in CHUNK_STATES)
+        bad = self._query(
+            f"SELECT chunk, state FROM chunks WHERE campaign_id = ? AND state NOT IN ({marks}) "
+            "ORDER BY chunk LIMIT 5",
+            (campaign_id, *CHUNK_STATES),
+        )
+        if bad:
+            chunk, state = bad[0]
+            raise JournalError(bad_state(self.path, campaign_id, chunk, state))
 
     # -- chunks ------------------------------------------------------------------------------
 
     def chunks(self, campaign_id: str) -> pd.DataFrame:
         """The campaign's chunks with their state, message id, error and times."""
-        with self._lock:
+        with self._read() as conn:
             df = pd.read_sql_query(
                 "SELECT chunk, external_id, state, recipients, timezone, scheduled_date, "
                 "message_id, error, attempts, in_flight_at, sent_at, updated_at "
                 "FROM chunks WHERE campaign_id = ? ORDER BY chunk",
-                self._conn,
+                conn,
                 params=(campaign_id,),
             )
         df["message_id"] = df["message_id"].astype("Int64")
@@ -314,8 +357,8 @@ class Journal:
 
     def chunk(self, campaign_id: str, chunk: int) -> dict[str, Any]:
         """One chunk's row as a dict."""
-        with self._lock:
-            cur = self._conn.execute(
+        with self._read() as conn:
+            cur = conn.execute(
                 "SELECT * FROM chunks WHERE campaign_id = ? AND chunk = ?", (campaign_id, chunk)
             )
             row = cur.fetchone()
@@ -336,11 +379,13 @@ class Journal:
         if not rows:
             raise JournalError(f"No recipients for chunk {chunk} of campaign {campaign_id!r}.")
         phones = str(rows[0][0]).split("\n")
-        props = json.loads(rows[0][1]) if rows[0][1] else None
-        if props is not None and len(props) != len(phones):
+        what = f"personalisation values of chunk {chunk} of campaign {campaign_id!r}"
+        props = loads(self.path, rows[0][1], what) if rows[0][1] else None
+        if props is not None and (not isinstance(props, list) or len(props) != len(phones)):
             raise JournalError(
                 f"Chunk {chunk} of campaign {campaign_id!r} is inconsistent in {self.path}: "
-                f"{len(phones)} phones but {len(props)} personalisation records."
+                f"{len(phones)} phones but {type(props).__name__} of personalisation "
+                f"records ({len(props)})."
             )
         return phones, props
 
@@ -368,6 +413,8 @@ class Journal:
             if row is None:
                 raise JournalError(f"No chunk {chunk} in campaign {campaign_id!r}.")
             from_state = str(row[0])
+            if from_state not in CHUNK_STATES:
+                raise JournalError(bad_state(self.path, campaign_id, chunk, from_state))
             if from_state not in ALLOWED[to_state]:
                 raise JournalError(
                     f"Chunk {chunk} of campaign {campaign_id!r} is {from_state!r}; it cannot move "
@@ -420,11 +467,11 @@ class Journal:
 
     def moves(self, campaign_id: str) -> pd.DataFrame:
         """The audit trail of chunk moves, oldest first."""
-        with self._lock:
+        with self._read() as conn:
             return pd.read_sql_query(
                 "SELECT chunk, from_state, to_state, at, detail FROM chunk_moves "
                 "WHERE campaign_id = ? ORDER BY rowid",
-                self._conn,
+                conn,
                 params=(campaign_id,),
             )
 
@@ -439,23 +486,9 @@ class Journal:
         """
         where = "WHERE c.campaign_id = ?" if campaign_id is not None else ""
         params: tuple[Any, ...] = (campaign_id,) if campaign_id is not None else ()
-        sql = (
-            "SELECT c.campaign_id, k.chunk, k.external_id, k.message_id, r.phones, "
-            "c.sender_name, c.longcode_id, "
-            "CASE WHEN k.state = 'sent' THEN k.sent_at END, "
-            "CASE WHEN k.state = 'in_flight' THEN 'unknown' ELSE k.state END, k.error "
-            "FROM campaigns c JOIN chunks k ON k.campaign_id = c.campaign_id "
-            "JOIN recipients r ON r.ckey = c.ckey AND r.chunk = k.chunk "
-            f"{where} ORDER BY c.ckey, k.chunk"
-        )
-        skipped_sql = (
-            "SELECT c.campaign_id, NULL, NULL, NULL, s.phone, c.sender_name, c.longcode_id, "
-            "NULL, 'skipped', s.reason || COALESCE(': ' || s.detail, '') "
-            f"FROM campaigns c JOIN skipped s ON s.ckey = c.ckey {where} ORDER BY c.ckey, s.seq"
-        )
-        with self._lock:
-            rows = self._conn.execute(sql, params).fetchall()
-            skipped = self._conn.execute(skipped_sql, params).fetchall()
+        with self._read() as conn:
+            rows = conn.execute(SENDS_SQL.format(where=where), params).fetchall()
+            skipped = conn.execute(SKIPPED_SQL.format(where=where), params).fetchall()
         df = pd.DataFrame(rows, columns=list(SENDS_COLUMNS))
         if len(df):
             df["phone"] = df["phone"].str.split("\n")

@@ -121,6 +121,22 @@ CREATE TABLE IF NOT EXISTS chunk_moves (
 );
 """
 
+# The send ledger: a chunk's packed phones (exploded by the caller), then the skipped rows.
+SENDS_SQL: Final = (
+    "SELECT c.campaign_id, k.chunk, k.external_id, k.message_id, r.phones, "
+    "c.sender_name, c.longcode_id, "
+    "CASE WHEN k.state = 'sent' THEN k.sent_at END, "
+    "CASE WHEN k.state = 'in_flight' THEN 'unknown' ELSE k.state END, k.error "
+    "FROM campaigns c JOIN chunks k ON k.campaign_id = c.campaign_id "
+    "JOIN recipients r ON r.ckey = c.ckey AND r.chunk = k.chunk "
+    "{where} ORDER BY c.ckey, k.chunk"
+)
+SKIPPED_SQL: Final = (
+    "SELECT c.campaign_id, NULL, NULL, NULL, s.phone, c.sender_name, c.longcode_id, "
+    "NULL, 'skipped', s.reason || COALESCE(': ' || s.detail, '') "
+    "FROM campaigns c JOIN skipped s ON s.ckey = c.ckey {where} ORDER BY c.ckey, s.seq"
+)
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""

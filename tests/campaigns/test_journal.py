@@ -56,9 +56,9 @@ def journal(tmp_path: Path) -> Journal:
     return j
 
 
-def test_wal_mode_and_tables(journal: Journal) -> None:
+def test_delete_mode_and_tables(journal: Journal) -> None:
     mode = sqlite3.connect(journal.path).execute("PRAGMA journal_mode").fetchone()[0]
-    assert mode == "wal"
+    assert mode == "delete"  # every committed move in the main file
     assert journal.has_campaign("c1")
     assert not journal.has_campaign("nope")
 
