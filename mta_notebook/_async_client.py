@@ -20,7 +20,7 @@ from ._client_base import (
     _model,
     _path_id,
 )
-from ._http import Call, Pacer, RetryPolicy
+from ._http import Call, RetryPolicy
 from ._models import (
     Account,
     BulkResult,
@@ -32,6 +32,7 @@ from ._models import (
     Subscriber,
     Webhook,
 )
+from ._pacing import Pacer
 from .contract.limits import Family
 
 __all__ = ["AsyncClient"]

@@ -20,7 +20,7 @@ import pydantic
 
 from ._config import Settings
 from ._errors import ConfigError, ValidationError
-from ._http import DEFAULT_TIMEOUT, Call, Pacer, Pipeline, RetryPolicy
+from ._http import DEFAULT_TIMEOUT, Call, Pipeline, RetryPolicy
 from ._models import (
     BulkResult,
     Page,
@@ -28,6 +28,7 @@ from ._models import (
     SendRequest,
     SendResult,
 )
+from ._pacing import Pacer
 from .contract.dates import format_deliveries_date
 from .contract.limits import BULK_MAX_RECORDS
 from .contract.statuses import DELIVERIES_FILTER_STATUSES

@@ -28,14 +28,8 @@ from mta_notebook import (
     SendOutcomeUnknown,
     ServerError,
 )
-from mta_notebook._http import (
-    Pacer,
-    Pipeline,
-    RateLimiter,
-    RetryPolicy,
-    parse_rate_limit_reset,
-    parse_retry_after,
-)
+from mta_notebook._http import Pipeline, RetryPolicy
+from mta_notebook._pacing import Pacer, RateLimiter, parse_rate_limit_reset, parse_retry_after
 from mta_notebook.contract.limits import BULK_MAX_RECORDS, RATE_LIMITS, rate_family
 
 NOW = 1_800_000_000.0  # a fixed wall-clock time for HTTP dates and epoch resets

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import mta_notebook
 from mta_notebook import Client
-from mta_notebook._http import Pacer
+from mta_notebook._pacing import Pacer
 from mta_notebook.contract import events, keywords, limits, routes, statuses
 from mta_notebook.sandbox import ratelimit
 
