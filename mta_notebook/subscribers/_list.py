@@ -187,16 +187,7 @@ class SubscriberList(HtmlRepr):
             requests=requests,
         )
 
-    def upload(
-        self,
-        client: Any,
-        group_id: int | None = None,
-        *,
-        create_only: bool = False,
-        progress: bool = True,
-    ) -> UploadResult:
-        """Same as :meth:`to_mta`."""
-        return self.to_mta(client, group_id, create_only=create_only, progress=progress)
+    upload = to_mta  # the same call under the name other tools use
 
 
 def _records_frame(records: list[dict[str, Any]], rows: Mapping[Any, Any]) -> pd.DataFrame:

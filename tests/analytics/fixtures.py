@@ -17,42 +17,13 @@ from typing import Any
 
 import pandas as pd
 
+from mta_notebook.campaigns import SENDS_COLUMNS
 from mta_notebook.contract.statuses import STATUS_BY_NAME, resolve_status
+from mta_notebook.events import EVENT_COLUMNS
 
 T0 = pd.Timestamp("2026-11-01 12:00:00", tz="UTC")
 #: The report's count columns, in order.
 COUNTS = ["messages", "delivered", "failed", "unconfirmed", "pending", "unmatched"]
-EVENT_COLUMNS = [
-    "event",
-    "occurred_at",
-    "received_at",
-    "dated",
-    "message_id",
-    "external_id",
-    "phone",
-    "sender_name",
-    "status_code",
-    "status",
-    "outcome",
-    "route",
-    "is_final",
-    "text",
-    "tags",
-    "source",
-    "raw",
-]
-SEND_COLUMNS = [
-    "campaign_id",
-    "chunk",
-    "external_id",
-    "message_id",
-    "phone",
-    "sender_name",
-    "longcode_id",
-    "sent_at",
-    "state",
-    "error",
-]
 
 
 def phone(i: int) -> str:
@@ -248,7 +219,7 @@ class Log:
         ev["dated"] = ev["dated"].astype(bool)
         ev["is_final"] = ev["is_final"].astype(bool)
         ev["message_id"] = ev["message_id"].astype("Int64")
-        sd = pd.DataFrame(self.sends, columns=SEND_COLUMNS)
+        sd = pd.DataFrame(self.sends, columns=SENDS_COLUMNS)
         sd["sent_at"] = pd.to_datetime(sd["sent_at"], utc=True)
         sd["message_id"] = sd["message_id"].astype("Int64")
         return ev, sd
