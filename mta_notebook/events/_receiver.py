@@ -9,9 +9,13 @@ The answer is 200 only after the line is written, flushed and fsynced, so an ack
 survives a crash. One writer task owns the files and commits whatever is queued in one write and
 one fsync (group commit), so concurrent requests never interleave and stay fast. Bad signatures
 (a header that is not ASCII hex included) get 401 and nothing is stored; bodies over
-``max_body`` get 413; a signed body that is not JSON is kept in
-``DIR/rejects-YYYY-MM-DD.jsonl`` and answered 400. The ``event`` of a record is the signed
-body's ``type``; the ``?event=`` of the URL only when the body has none.
+``max_body`` get 413; a signed body it cannot use (not UTF-8, not JSON, nested too deep to
+parse, or JSON that is not an object) is kept in ``DIR/rejects-YYYY-MM-DD.jsonl`` with a
+``reason`` and ``detail`` (the log reader's words) and answered 400, never 500. The ``event``
+of a record is what the signed body says: its ``type``, else the fields only one event has
+(``SHAPE_RULES``); the unsigned ``?event=`` of the URL only when the body says neither.
+The server closes connections that stall their headers, idle too long or stall their body,
+and answers 503 past a concurrency limit (:class:`ReceiverLimits`).
 """
 
 from __future__ import annotations
