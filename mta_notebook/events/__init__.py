@@ -33,7 +33,14 @@ from ._models import (
     WebhookEvent,
     parse_event,
 )
-from ._receiver import DEFAULT_MAX_BODY, Receiver, create_receiver_app, running_receiver, serve
+from ._receiver import (
+    DEFAULT_MAX_BODY,
+    Receiver,
+    ReceiverLimits,
+    create_receiver_app,
+    running_receiver,
+    serve,
+)
 from ._register import ALL_EVENTS, register_webhooks
 from ._schema import EVENT_COLUMNS, REJECTED_COLUMNS
 from ._signature import check_signature
@@ -49,6 +56,7 @@ __all__ = [
     "MessageSendEvent",
     "NumberOptInEvent",
     "Receiver",
+    "ReceiverLimits",
     "WebhookEvent",
     "check_signature",
     "create_receiver_app",

@@ -17,11 +17,65 @@ import pyarrow as pa
 
 from .._errors import WebhookLogError
 
-__all__ = ["BLOCK_BYTES", "block_lines", "blocks", "expand", "mapped_blocks", "open_file", "sniff"]
+__all__ = [
+    "BLOCK_BYTES",
+    "DEFAULT_MAX_BYTES",
+    "MAX_LINE_BYTES",
+    "block_lines",
+    "blocks",
+    "expand",
+    "mapped_blocks",
+    "open_file",
+    "sniff",
+]
 
 # Larger blocks mean fewer SQL runs (each costs ~30 ms to plan) but more memory in flight (two
 # blocks, their SQL results and DuckDB's working set) on top of the growing events.
 BLOCK_BYTES: Final = 48 << 20
+#: The most bytes one compressed file may expand to (``read_webhook_log(max_bytes=...)``).
+DEFAULT_MAX_BYTES: Final = 4 << 30
+#: The longest line a compressed JSON Lines file may have. A receiver body is at most 1 MiB
+#: (6 MiB as escaped JSON); a line past this is no webhook, and a decompression bomb (one
+#: endless line of NUL bytes) stops here instead of at ``max_bytes``.
+MAX_LINE_BYTES: Final = 64 << 20
+
+
+class _Capped:
+    """A decompressing stream that raises :class:`WebhookLogError` past ``limit`` bytes."""
+
+    def __init__(self, inner: Any, limit: int, path: Path) -> None:
+        self.inner, self.limit, self.path = inner, limit, path
+        self.total = 0
+
+    def _count(self, n: int) -> None:
+        self.total += n
+        if self.total > self.limit:
+            raise WebhookLogError(
+                f"{self.path}: decompresses to more than {self.limit:,} bytes (max_bytes); "
+                "a log that large needs a larger max_bytes=, a small file that expands so "
+                "far is a decompression bomb"
+            )
+
+    def read(self, n: int = -1) -> bytes:
+        # never more than one byte past the limit, even for read() of the whole stream
+        room = self.limit - self.total + 1
+        data: bytes = self.inner.read(room if n is None or n < 0 else min(n, room))
+        self._count(len(data))
+        return data
+
+    def readinto(self, view: memoryview) -> int:
+        n = self.inner.readinto(view)
+        self._count(n or 0)
+        return int(n or 0)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __enter__(self) -> _Capped:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def expand(source: Any) -> list[Path]:
@@ -51,12 +105,14 @@ def expand(source: Any) -> list[Path]:
     return paths
 
 
-def open_file(path: Path) -> tuple[IO[bytes], IO[bytes]]:
-    """(decompressed stream, raw file) for ``path``; gzip is detected by its magic bytes."""
+def open_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[IO[bytes], IO[bytes]]:
+    """(decompressed stream, raw file) for ``path``; gzip is detected by its magic bytes and
+    may expand to at most ``max_bytes`` (:class:`WebhookLogError` past it)."""
     raw = path.open("rb")
     if raw.read(2) == b"\x1f\x8b":
         raw.seek(0)
-        return gzip.GzipFile(fileobj=raw, mode="rb"), raw  # type: ignore[return-value]
+        inner = gzip.GzipFile(fileobj=raw, mode="rb")
+        return _Capped(inner, max_bytes, path), raw  # type: ignore[return-value]
     raw.seek(0)
     return raw, raw
 
@@ -86,10 +142,18 @@ def _read_into(stream: IO[bytes], view: memoryview) -> int:
     return got
 
 
-def blocks(stream: IO[bytes], head: bytes = b"", size: int = BLOCK_BYTES) -> Iterator[memoryview]:
+def blocks(
+    stream: IO[bytes],
+    head: bytes = b"",
+    size: int = BLOCK_BYTES,
+    *,
+    max_line: int | None = None,
+    name: str = "",
+) -> Iterator[memoryview]:
     """Blocks of whole lines (each ends with a newline, except maybe the file's last).
 
-    Each block is a view over its own buffer (no copies of the data beyond the read).
+    Each block is a view over its own buffer (no copies of the data beyond the read). A line
+    longer than ``max_line`` bytes raises :class:`WebhookLogError` naming ``name``.
     """
     carry = bytes(head)
     while True:
@@ -104,6 +168,11 @@ def blocks(stream: IO[bytes], head: bytes = b"", size: int = BLOCK_BYTES) -> Ite
             return
         cut = buf.rfind(b"\n", 0, end)
         if cut < 0:
+            if max_line is not None and end > max_line:
+                raise WebhookLogError(
+                    f"{name}: a line runs past {max_line:,} bytes without a newline; no webhook "
+                    "line is that long: the file is not a webhook log (or a decompression bomb)"
+                )
             carry = bytes(view[:end])
             continue
         yield view[: cut + 1]

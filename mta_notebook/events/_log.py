@@ -22,10 +22,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .._errors import ValidationError
 from ..contract import statuses
 from ..contract.assumptions import NAIVE_TIMEZONE
 from ..display._html import HtmlRepr, card
-from ._files import expand
+from ._files import DEFAULT_MAX_BYTES, expand
 from ._loader import Loader
 from ._schema import EVENT_COLUMNS, EVENT_SCHEMA, empty_events, empty_rejected
 from ._sources import Reader
@@ -41,7 +42,8 @@ class EventLog(HtmlRepr):
     ``message_id``, ``external_id``, ``phone``, ``sender_name``, ``status_code``, ``status``,
     ``outcome``, ``route``, ``is_final``, ``text``, ``tags``, ``source``, ``raw``); ``status``
     is MTA's documented name in lower snake case and ``outcome`` its outcome. ``.rejected`` has
-    ``source``, ``reason``, ``detail``, ``raw``. Together they account for every non-blank line.
+    ``source``, ``reason``, ``detail``, ``raw`` (the line's first 4,096 characters) and
+    ``raw_bytes`` (its whole length). Together they account for every non-blank line.
 
     Examples
     --------
@@ -160,9 +162,12 @@ def _run(
     secret: str | None,
     status_map: Mapping[Any, str] | None,
     naive_timezone: str,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> EventLog:
     from tqdm.auto import tqdm
 
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
+        raise ValidationError(f"max_bytes={max_bytes!r} must be a positive number of bytes")
     loader = Loader(secret, status_map, naive_timezone)
     try:
         total = sum(p.stat().st_size for p in paths or ())
@@ -174,7 +179,7 @@ def _run(
             disable=total < (256 << 20),
             leave=False,
         ) as progress:
-            reader = Reader(loader, progress)
+            reader = Reader(loader, progress, max_bytes)
             for path in paths or ():
                 reader.file(path)
             if bodies is not None:
@@ -192,6 +197,7 @@ def read_webhook_log(
     secret: str | None = None,
     status_map: Mapping[Any, str] | None = None,
     naive_timezone: str = NAIVE_TIMEZONE,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> EventLog:
     """Load webhook logs into the Events table.
 
@@ -216,6 +222,10 @@ def read_webhook_log(
         ``contract.assumptions.NAIVE_TIMEZONE``, Central time like MTA's own stamps). Times
         with ``Z`` or an offset are read as given, epoch numbers as UTC. A body without a time
         (a V1 delivery-status) takes ``received_at``, with ``dated`` False.
+    max_bytes : int
+        The most bytes one gzipped file may expand to (default 4 GiB); past it, or when a
+        gzipped line runs past 64 MiB, the read stops with :class:`WebhookLogError` naming the
+        file (a decompression bomb ends there, not in memory).
 
     Returns
     -------
@@ -237,7 +247,7 @@ def read_webhook_log(
     >>> str(log.df["occurred_at"].iloc[0])
     '2025-11-26 23:33:20+00:00'
     """
-    return _run(expand(source), None, "", secret, status_map, naive_timezone)
+    return _run(expand(source), None, "", secret, status_map, naive_timezone, max_bytes)
 
 
 def read_bodies(

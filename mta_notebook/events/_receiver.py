@@ -9,9 +9,13 @@ The answer is 200 only after the line is written, flushed and fsynced, so an ack
 survives a crash. One writer task owns the files and commits whatever is queued in one write and
 one fsync (group commit), so concurrent requests never interleave and stay fast. Bad signatures
 (a header that is not ASCII hex included) get 401 and nothing is stored; bodies over
-``max_body`` get 413; a signed body that is not JSON is kept in
-``DIR/rejects-YYYY-MM-DD.jsonl`` and answered 400. The ``event`` of a record is the signed
-body's ``type``; the ``?event=`` of the URL only when the body has none.
+``max_body`` get 413; a signed body it cannot use (not UTF-8, not JSON, nested too deep to
+parse, or JSON that is not an object) is kept in ``DIR/rejects-YYYY-MM-DD.jsonl`` with a
+``reason`` and ``detail`` (the log reader's words) and answered 400, never 500. The ``event``
+of a record is what the signed body says: its ``type``, else the fields only one event has
+(``SHAPE_RULES``); the unsigned ``?event=`` of the URL only when the body says neither.
+The server closes connections that stall their headers, idle too long or stall their body,
+and answers 503 past a concurrency limit (:class:`ReceiverLimits`).
 """
 
 from __future__ import annotations
@@ -28,15 +32,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
-from ..contract.events import infer_event
+from ..contract.events import event_name, infer_event
 from ..contract.signature import SIGNATURE_HEADER, verify_signature
+from ._guard import DEFAULT_BODY_TIMEOUT, ReceiverLimits
 
 if TYPE_CHECKING:  # starlette and uvicorn load only when a receiver is made
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
 
-__all__ = ["DEFAULT_MAX_BODY", "Receiver", "create_receiver_app", "running_receiver", "serve"]
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "Receiver",
+    "ReceiverLimits",
+    "create_receiver_app",
+    "running_receiver",
+    "serve",
+]
 
 DEFAULT_MAX_BODY: Final = 1 << 20  # 1 MiB; MTA bodies are a few hundred bytes
 
@@ -128,8 +140,34 @@ class _Writer:
         self.files.clear()
 
 
+def _parse(raw: bytes) -> tuple[Any, str | None, str]:
+    """(the JSON value, None, "") of a body, or (None, reason, detail) when it cannot be read.
+
+    The reasons are the log reader's (``not-json``), so a reject reads the same in both.
+    """
+    try:
+        return json.loads(raw.decode("utf-8")), None, ""
+    except UnicodeDecodeError:
+        return None, "not-json", "the body is not UTF-8"
+    except ValueError:  # JSONDecodeError
+        return None, "not-json", "the body is not JSON"
+    except RecursionError:  # nested deeper than the parser goes: never a 500
+        return None, "not-json", "the body's JSON is nested too deep to read"
+
+
+def _event_of(payload: dict[str, Any], hint: str | None) -> str | None:
+    """The event of a signed body: what the body says (its ``type``, else the fields only one
+    event has), and only when it says nothing the ``?event=`` hint. The hint is outside the
+    signature: anyone replaying a captured body can change it, so it never relabels one."""
+    return infer_event(payload) or event_name(hint)
+
+
 def create_receiver_app(
-    secret: str, out_dir: str | os.PathLike[str], *, max_body: int = DEFAULT_MAX_BODY
+    secret: str,
+    out_dir: str | os.PathLike[str],
+    *,
+    max_body: int = DEFAULT_MAX_BODY,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> Starlette:
     """The receiver as a starlette app (any path accepts ``POST``; ``GET /healthz`` answers ok).
 
@@ -141,6 +179,8 @@ def create_receiver_app(
         Directory for ``webhooks-YYYY-MM-DD.jsonl`` and ``rejects-YYYY-MM-DD.jsonl``.
     max_body : int
         Largest body accepted, in bytes (413 above).
+    body_timeout : float
+        Seconds a request has to send its body once its headers are in (408 after).
 
     Examples
     --------
@@ -161,10 +201,22 @@ def create_receiver_app(
         if declared.isdigit() and int(declared) > max_body:
             return JSONResponse({"error": f"body over {max_body} bytes"}, status_code=413)
         body = bytearray()
-        async for part in request.stream():
-            body += part
-            if len(body) > max_body:
-                return JSONResponse({"error": f"body over {max_body} bytes"}, status_code=413)
+
+        async def read() -> bool:  # False: over max_body
+            async for part in request.stream():
+                body.extend(part)
+                if len(body) > max_body:
+                    return False
+            return True
+
+        try:  # a stalled body must not hold a connection slot for ever
+            fits = await asyncio.wait_for(read(), body_timeout)
+        except asyncio.TimeoutError:
+            return JSONResponse(
+                {"error": f"the body took over {body_timeout:g} s to arrive"}, status_code=408
+            )
+        if not fits:
+            return JSONResponse({"error": f"body over {max_body} bytes"}, status_code=413)
         raw = bytes(body)
         # starlette decodes header bytes as latin-1: a non-ASCII header is simply no match
         signature = request.headers.get(SIGNATURE_HEADER, "")
@@ -179,21 +231,21 @@ def create_receiver_app(
             "event": hint,
             "headers": {SIGNATURE_HEADER: signature},
         }
-        try:
-            text = raw.decode("utf-8")
-            payload = json.loads(text)
-        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-            if isinstance(exc, UnicodeDecodeError):
-                record["raw_body_base64"] = base64.b64encode(raw).decode("ascii")
-            else:
+        payload, reason, detail = _parse(raw)
+        if reason is None and not isinstance(payload, dict):
+            reason, detail = "not-an-event", "the body is JSON but not an object"
+        if reason is not None:
+            try:
                 record["raw_body"] = raw.decode("utf-8")
-            record["reason"] = "not-json"
+            except UnicodeDecodeError:
+                record["raw_body_base64"] = base64.b64encode(raw).decode("ascii")
+            record["reason"] = reason
+            record["detail"] = detail
             line = json.dumps(record).encode() + b"\n"
             await writer.append(f"rejects-{moment:%Y-%m-%d}.jsonl", line)
-            return JSONResponse({"error": "the body is not JSON; kept as a reject"}, 400)
-        # the signed body's own type decides; the unsigned ?event= hint only fills a gap
-        record["event"] = infer_event(payload, hint)
-        record["raw_body"] = text
+            return JSONResponse({"error": f"{detail}; kept as a reject"}, 400)
+        record["event"] = _event_of(payload, hint)
+        record["raw_body"] = raw.decode("utf-8")
         line = json.dumps(record).encode() + b"\n"
         await writer.append(f"webhooks-{moment:%Y-%m-%d}.jsonl", line)
         return JSONResponse({"ok": True})
@@ -236,8 +288,12 @@ def running_receiver(
     host: str = "127.0.0.1",
     port: int = 0,
     max_body: int = DEFAULT_MAX_BODY,
+    limits: ReceiverLimits | None = None,
 ) -> Iterator[Receiver]:
     """Run the receiver on a loopback port until the block ends.
+
+    ``limits`` are the server's timeouts and concurrency limit (:class:`ReceiverLimits`; the
+    defaults survive a thousand stalled connections).
 
     Examples
     --------
@@ -248,8 +304,9 @@ def running_receiver(
     """
     from .._server import serve_in_thread
 
-    app = create_receiver_app(secret, out_dir, max_body=max_body)
-    with serve_in_thread(app, host=host, port=port) as bound:
+    limits = limits or ReceiverLimits()
+    app = create_receiver_app(secret, out_dir, max_body=max_body, body_timeout=limits.body_timeout)
+    with serve_in_thread(app, host=host, port=port, **limits.uvicorn_options()) as bound:
         yield Receiver(url=f"http://{host}:{bound}/", port=bound, out_dir=Path(out_dir))
 
 
@@ -260,17 +317,26 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8766,
     max_body: int = DEFAULT_MAX_BODY,
+    limits: ReceiverLimits | None = None,
 ) -> None:
     """Run the receiver in the foreground until interrupted (the CLI's ``webhooks serve``)."""
     import uvicorn
 
-    app = create_receiver_app(secret, out_dir, max_body=max_body)
+    limits = limits or ReceiverLimits()
+    app = create_receiver_app(secret, out_dir, max_body=max_body, body_timeout=limits.body_timeout)
     print(
         f"mta-notebook webhook receiver on http://{host}:{port}/ writing to {out_dir}",
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        **limits.uvicorn_options(),
+    )
 
 
 def serve_cli(args: Any) -> int:

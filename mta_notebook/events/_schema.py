@@ -22,6 +22,7 @@ __all__ = [
     "KEEP_POOL",
     "KEPT_SCHEMA",
     "NEW_COLUMNS",
+    "RAW_KEPT_CHARS",
     "REJECTED_COLUMNS",
     "REJECTED_SCHEMA",
     "empty_events",
@@ -51,7 +52,10 @@ EVENT_COLUMNS: Final[tuple[str, ...]] = (
     "source",
     "raw",
 )
-REJECTED_COLUMNS: Final[tuple[str, ...]] = ("source", "reason", "detail", "raw")
+REJECTED_COLUMNS: Final[tuple[str, ...]] = ("source", "reason", "detail", "raw", "raw_bytes")
+#: The most characters of a rejected line kept in ``raw`` (``raw_bytes`` has its whole length
+#: in UTF-8 bytes): enough to see what the line was, without keeping a huge file twice.
+RAW_KEPT_CHARS: Final = 4096
 
 _TS = pa.timestamp("us", tz="UTC")
 _TYPES: Final[dict[str, pa.DataType]] = {
@@ -62,7 +66,9 @@ _TYPES: Final[dict[str, pa.DataType]] = {
     "is_final": pa.bool_(),
 }
 EVENT_SCHEMA: Final = pa.schema([(c, _TYPES.get(c, pa.string())) for c in EVENT_COLUMNS])
-REJECTED_SCHEMA: Final = pa.schema([(c, pa.string()) for c in REJECTED_COLUMNS])
+REJECTED_SCHEMA: Final = pa.schema(
+    [(c, pa.int64() if c == "raw_bytes" else pa.string()) for c in REJECTED_COLUMNS]
+)
 #: The shape events are kept in while loading: text as ``large_string``, the layout pandas
 #: keeps its "str" columns in (DuckDB hands it over so), so the frame takes it without a copy;
 #: the columns with a fixed set of values dictionary-encoded (DuckDB ENUMs, one byte a row).
@@ -95,17 +101,32 @@ def empty_rejected() -> pd.DataFrame:
     return frame
 
 
-def rejected_table(sources: Any, reason: Any, detail: Any, raw: Any) -> pa.Table:
-    """Rejected lines; ``reason`` and ``detail`` are one text for all lines or one per line."""
+def rejected_table(
+    sources: Any, reason: Any, detail: Any, raw: Any, raw_bytes: Any = None
+) -> pa.Table:
+    """Rejected lines; ``reason`` and ``detail`` are one text for all lines or one per line.
+
+    ``raw`` keeps the first ``RAW_KEPT_CHARS`` characters of each line and ``raw_bytes`` its
+    length (given when ``raw`` is not the line as read, else measured), so a file of huge
+    rejected lines costs kilobytes, not its size again.
+    """
+    import pyarrow.compute as pc
+
     n = len(sources)
-    columns = [[v] * n if isinstance(v, str) else v for v in (sources, reason, detail, raw)]
-    return pa.table(
-        [
-            v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v, pa.string())
-            for v in columns
-        ],
-        schema=REJECTED_SCHEMA,
+    columns = [[v] * n if isinstance(v, str) else v for v in (sources, reason, detail)]
+    arrays = [
+        v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v, pa.string())
+        for v in columns
+    ]
+    lines = raw if isinstance(raw, (pa.Array, pa.ChunkedArray)) else pa.array(raw, pa.string())
+    length = (
+        pc.fill_null(pc.cast(pc.binary_length(lines), pa.int64()), 0)
+        if raw_bytes is None
+        else pa.array(raw_bytes, pa.int64())
     )
+    if n and (pc.max(length).as_py() or 0) > RAW_KEPT_CHARS:  # bytes >= characters
+        lines = pc.utf8_slice_codeunits(lines, 0, RAW_KEPT_CHARS)
+    return pa.table([*arrays, pc.cast(lines, pa.string()), length], schema=REJECTED_SCHEMA)
 
 
 def rejected_frame(tables: Sequence[pa.Table]) -> pd.DataFrame:

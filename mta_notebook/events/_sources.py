@@ -16,7 +16,7 @@ import pyarrow as pa
 from .._errors import WebhookLogError
 from . import _files
 from ._files import block_lines, mapped_blocks, open_file, sniff
-from ._schema import EVENT_COLUMNS, KEPT_SCHEMA, NEW_COLUMNS, rejected_table
+from ._schema import EVENT_COLUMNS, KEPT_SCHEMA, NEW_COLUMNS, RAW_KEPT_CHARS, rejected_table
 from ._sql import quote_ident
 
 if TYPE_CHECKING:
@@ -31,13 +31,16 @@ _SIGNATURE_COLUMNS: Final = ("x_signature", "x-signature", "signature")
 class Reader:
     """Feeds every supported file shape to a :class:`Loader`."""
 
-    def __init__(self, loader: Loader, progress: Any) -> None:
+    def __init__(
+        self, loader: Loader, progress: Any, max_bytes: int = _files.DEFAULT_MAX_BYTES
+    ) -> None:
         self.loader = loader
         self.progress = progress
+        self.max_bytes = max_bytes
 
     def file(self, path: Path) -> None:
         name = str(path)
-        stream, raw = open_file(path)
+        stream, raw = open_file(path, self.max_bytes)
         with raw, stream:
             head = stream.read(4096)
             kind = sniff(head, path)
@@ -45,8 +48,21 @@ class Reader:
                 self._parquet(path, name)
                 self.progress.update(path.stat().st_size)
                 return
+            if stream is not raw and b"\x00" in head:  # JSON and CSV text never hold NUL
+                raise WebhookLogError(
+                    f"{name}: decompresses to binary data (NUL bytes), not JSON or CSV text; "
+                    "check the file (a gzip of NUL bytes is a decompression bomb)"
+                )
             if kind in ("csv", "array"):
-                data = head + stream.read()
+                data = head
+                if kind == "csv" and stream is not raw:  # the header line ends, or it is no CSV
+                    data += stream.read(_files.MAX_LINE_BYTES)
+                    if b"\n" not in data and len(data) > _files.MAX_LINE_BYTES:
+                        raise WebhookLogError(
+                            f"{name}: the first line runs past {_files.MAX_LINE_BYTES:,} bytes; "
+                            "the file is not a CSV webhook log (or a decompression bomb)"
+                        )
+                data += stream.read()
                 self.progress.update(path.stat().st_size)
                 if kind == "csv":
                     self._csv(data, name)
@@ -57,7 +73,7 @@ class Reader:
             if mapped is not None:
                 self._jsonl(raw, name, None, b"", mapped)
             else:
-                self._jsonl(stream, name, raw, head)
+                self._jsonl(stream, name, raw, head, max_line=_files.MAX_LINE_BYTES)
 
     def _jsonl(
         self,
@@ -66,11 +82,14 @@ class Reader:
         raw: IO[bytes] | None,
         head: bytes,
         blocks: Iterator[memoryview] | None = None,
+        max_line: int | None = None,
     ) -> None:
         base = 0
         last = 0
         first = True
-        for block in _files.blocks(stream, head) if blocks is None else blocks:
+        if blocks is None:
+            blocks = _files.blocks(stream, head, max_line=max_line, name=name)
+        for block in blocks:
             if first and bytes(block[:3]) == b"\xef\xbb\xbf":
                 block[:3] = b"   "  # keep offsets; a BOM is not content
             first = False
@@ -93,7 +112,12 @@ class Reader:
                 [f"{name}:{base + i + 1}" for i in bad],
                 "not-utf8",
                 "the line is not valid UTF-8",
-                [lines[i].decode("utf-8", "replace").rstrip("\r") for i in bad],
+                # only the kept start is decoded; the length is the line's as read
+                [
+                    lines[i][: RAW_KEPT_CHARS * 4].decode("utf-8", "replace").rstrip("\r")
+                    for i in bad
+                ],
+                [len(lines[i].rstrip(b"\r")) for i in bad],
             )
         )
 
@@ -125,7 +149,12 @@ class Reader:
 
         head = data.split(b"\n", 1)[0].decode("utf-8-sig", "replace")
         delim = max(",;\t", key=head.count)
-        names = next(csv.reader([head], delimiter=delim), [])
+        try:
+            names = next(csv.reader([head], delimiter=delim), [])
+        except csv.Error as exc:  # a NUL byte or an endless field in the header line
+            raise WebhookLogError(
+                f"{name}: the CSV header is unreadable ({exc}); check the file"
+            ) from exc
         try:
             table = pacsv.read_csv(
                 io.BytesIO(data),

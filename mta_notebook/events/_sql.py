@@ -151,8 +151,12 @@ _RECORD: Final = json.dumps(
         "body": "JSON",
         "signature": "VARCHAR",
         "headers": {SIGNATURE_HEADER: "VARCHAR"},
+        "reason": "VARCHAR",
+        "detail": "VARCHAR",
     }
 )
+#: The reasons the receiver files a signed body under in its ``rejects-*.jsonl``.
+_RECEIVER_REASONS: Final = ("not-json", "not-an-event")
 _BODY: Final = json.dumps({f: "JSON" if f in _JSON_FIELDS else "VARCHAR" for f in BODY_FIELDS})
 
 
@@ -367,6 +371,9 @@ def _parse_sql(verify: bool) -> str:
     {sig} AS sig,
     o.raw_body IS NOT NULL AS has_raw,
     CASE WHEN is_rec THEN o.event ELSE e.event END AS f_hint,
+    -- a line of the receiver's rejects file keeps the receiver's reason
+    CASE WHEN o.received_at IS NOT NULL AND o.headers IS NOT NULL
+              AND o.reason IN {tuple(_RECEIVER_REASONS)!r} THEN o.reason END AS rx_reason,
     CASE WHEN is_rec THEN nullif({_strip("o.received_at")}, '') END AS r_raw,
     e.tags AS f_tags,
     {fields}
@@ -409,6 +416,7 @@ def _read_sql(tables: StatusTables, naive_timezone: str) -> str:
   SELECT *, CASE WHEN k_fast IS NOT NULL THEN k_fast ELSE {key} END AS k,
     {_phone_ok_sql()} AS phone_ok,
     CASE
+      WHEN rx_reason IS NOT NULL THEN rx_reason
       WHEN o IS NULL THEN 'not-json'
       WHEN NOT is_obj THEN 'not-an-event'
       WHEN is_rec AND b IS NULL THEN 'not-json'
@@ -432,6 +440,8 @@ def _result_sql(tables: StatusTables) -> str:
     return f"""SELECT
   line, sig, has_raw, reason,
   CASE WHEN reason IS NOT NULL THEN CASE
+    WHEN rx_reason IS NOT NULL
+      THEN 'the receiver kept it as a reject: ' || coalesce(left(o.detail, 200), rx_reason)
     WHEN o IS NULL THEN CASE WHEN is_rec THEN 'the record''s body is not valid JSON'
                              ELSE 'the line is not valid JSON' END
     WHEN NOT is_obj THEN 'the line is JSON but not an object'
