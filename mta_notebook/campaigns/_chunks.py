@@ -20,29 +20,40 @@ _CAMPAIGN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 
 def split_chunks(
-    ok: np.ndarray[Any, Any], tz: pd.Series | None, chunk_size: int
+    ok: np.ndarray[Any, Any],
+    tz: pd.Series | None,
+    chunk_size: int,
+    windows: pd.Series | None = None,
 ) -> tuple[np.ndarray[Any, Any], list[dict[str, Any]]]:
     """Each row's chunk number (-1: not sent) and the chunks' rows and zones: in input order;
-    with a window, grouped by zone set (a chunk has one; ``<NA>`` rows: no window, no zone)."""
+    with a window, grouped by zone set and window (a chunk has one of each; ``<NA>`` rows: no
+    window, no zone). ``windows``: each row's window text where it is a region's, else NA."""
     chunk = np.full(len(ok), -1, dtype=np.int64)
     ok_idx = np.flatnonzero(ok)
     groups = None
+    zones = None
     if tz is not None:
-        tz_ok = tz.astype("string").fillna("").to_numpy(dtype=object)[ok_idx]
+        tz_all = tz.astype("string").fillna("")
+        key = tz_all
+        if windows is not None:
+            w = windows.astype("string").fillna("").where(tz_all != "", "")
+            key = tz_all + "\x1f" + w
+        tz_ok = key.to_numpy(dtype=object)[ok_idx]
         order = np.argsort(pd.factorize(tz_ok, sort=False)[0], kind="stable")
         ok_idx = ok_idx[order]
         groups = tz_ok[order]
+        zones = tz_all.to_numpy(dtype=object)[ok_idx]
     rows: list[dict[str, Any]] = []
     start = 0
     while start < len(ok_idx):
         end = min(start + chunk_size, len(ok_idx))
         zone = None
-        if groups is not None:
+        if groups is not None and zones is not None:
             group = str(groups[start])
             other = np.flatnonzero(groups[start:end] != group)
             if len(other):
                 end = start + int(other[0])
-            zone = group or None
+            zone = str(zones[start]) or None
         number = len(rows) + 1
         chunk[ok_idx[start:end]] = number
         rows.append({"chunk": number, "rows": ok_idx[start:end], "timezone": zone})

@@ -36,7 +36,7 @@ from ._journal import Journal
 from ._manifest import Manifest
 from ._reconcile import ListsDeliveries, events_frame, message_id, reconcile
 from ._results import CampaignResult, UnknownPolicy, run_note
-from ._schedule import parse_window, scheduled_date
+from ._schedule import chunk_window, parse_window, scheduled_date
 from ._schema import ChunkState, utcnow
 
 if TYPE_CHECKING:
@@ -108,7 +108,9 @@ def _request(journal: Journal, manifest: Manifest, chunk: int) -> dict[str, Any]
         req["image"] = manifest.image
     if props:
         req["properties"] = dict(zip(phones, props, strict=True))
-    window = parse_window(manifest.send_window)
+    # a chunk has one window: its region's (by its first number's prefix), else send_window
+    first = phones[0] if phones else None
+    window = parse_window(chunk_window(first, manifest.send_window, manifest.region_windows))
     req["scheduled_date"] = scheduled_date(utcnow(), row["timezone"], window, manifest.scheduled_at)
     return req
 

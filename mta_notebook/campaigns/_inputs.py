@@ -20,7 +20,15 @@ from ._journal import Journal
 from ._manifest import Manifest, shared_fields
 from ._message import sms_over_160_mode, split_template
 from ._recipients import CheckOptions, source_hash
-from ._schedule import Window, WindowArg, as_utc, parse_window, window_setting
+from ._schedule import (
+    RegionWindows,
+    Window,
+    WindowArg,
+    as_utc,
+    check_region_windows,
+    parse_window,
+    window_setting,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,7 @@ class Inputs:
     window: Window | None
     send_window: tuple[str, str] | None
     us_only: bool
+    region_windows: dict[str, tuple[str, str]]
     default_timezone: str | None
     scheduled_at: datetime | None
     chunk_size: int
@@ -61,6 +70,8 @@ class Inputs:
             list(self.send_window) if self.send_window and not self.us_only else None,
             self.scheduled_at and self.scheduled_at.isoformat(),
             *(self.chunk_size, digest),
+            # only when given, so the ids of campaigns planned without them do not change
+            *([sorted(self.region_windows.items())] if self.region_windows else []),
         ]
 
     def manifest(
@@ -91,6 +102,7 @@ def checked_inputs(
     image: str | None,
     tags: Mapping[str, str] | None,
     send_window: WindowArg,
+    region_windows: RegionWindows | None = None,
     default_timezone: str | None = None,
     scheduled_at: datetime | str | None,
     chunk_size: int,
@@ -131,6 +143,7 @@ def checked_inputs(
         window=parse_window(effective),
         send_window=effective,
         us_only=us_only,
+        region_windows=check_region_windows(region_windows),
         default_timezone=default_timezone,
         scheduled_at=as_utc(scheduled_at),
         chunk_size=chunk_size,
@@ -166,6 +179,11 @@ def check_reuse(jr: Journal, new: Manifest) -> str:
         kept = (
             f" Its chunks are fixed: it keeps the send window it was planned with "
             f"({old.send_window!r}, not {new.send_window!r})."
+        )
+    if dict(old.region_windows) != dict(new.region_windows):
+        kept += (
+            f" Its chunks are fixed: it keeps the region windows it was planned with "
+            f"({dict(old.region_windows)!r}, not {dict(new.region_windows)!r})."
         )
     return (
         f"Campaign {cid!r} was already planned in {jr.path}; sending sends only chunks "

@@ -69,14 +69,18 @@ class Manifest:
     placeholders: tuple[str, ...] = ()
     sms_over_160: SmsOver160 | None = None
     source_sha256: str | None = None
+    #: E.164 prefix to the window of the numbers starting with it (longest prefix wins).
+    region_windows: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     def to_row(self) -> dict[str, Any]:
         """The campaigns-table row (``MANIFEST_COLUMNS``), JSON fields as text."""
-        extra = {
+        extra: dict[str, Any] = {
             "source_sha256": self.source_sha256,
             "placeholders": list(self.placeholders),
             "sms_over_160": self.sms_over_160,
         }
+        if self.region_windows:
+            extra["region_windows"] = {k: list(v) for k, v in self.region_windows.items()}
         row: dict[str, Any] = {c: getattr(self, c, None) for c in MANIFEST_COLUMNS}
         row["tags"] = json.dumps(dict(self.tags), sort_keys=True)
         row["send_window"] = json.dumps(list(self.send_window)) if self.send_window else None
@@ -118,6 +122,10 @@ class Manifest:
             placeholders=tuple(extra.get("placeholders") or ()),
             sms_over_160=extra.get("sms_over_160"),
             source_sha256=extra.get("source_sha256"),
+            region_windows={
+                str(k): (str(v[0]), str(v[1]))
+                for k, v in (extra.get("region_windows") or {}).items()
+            },
         )
 
 

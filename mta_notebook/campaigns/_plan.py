@@ -37,7 +37,15 @@ from ._recipients import (
     skipped_rows,
 )
 from ._results import CampaignResult
-from ._schedule import WindowArg, held_back, recipient_zones
+from ._schedule import (
+    RegionWindows,
+    WindowArg,
+    chunk_window,
+    held_back,
+    recipient_zones,
+    region_keys,
+    window_scope,
+)
 from ._schema import utcnow
 
 __all__ = ["CampaignPlan", "plan_campaign"]
@@ -74,6 +82,7 @@ class CampaignPlan(HtmlRepr):
     sms_over_160: SmsOver160 = SMS_OVER_160
     held: int = 0
     first_held_at: datetime | None = None
+    region_windows: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -140,6 +149,16 @@ class CampaignPlan(HtmlRepr):
             "first_held_at": self.first_held_at.isoformat() if self.first_held_at else None,
         }
 
+    def _regions(self) -> dict[str, dict[str, Any]]:
+        """Each region window (``region_windows=``) and how many recipients to send it holds."""
+        if not self.region_windows:
+            return {}
+        counts = region_keys(self.to_send["phone"], self.region_windows).value_counts()
+        return {
+            key: {"window": tuple(window), "recipients": int(counts.get(key, 0))}
+            for key, window in sorted(self.region_windows.items())
+        }
+
     @property
     def summary(self) -> dict[str, Any]:
         """Recipients, chunks, credits, encoding, expected duration, progress (``chunk_states``,
@@ -150,6 +169,7 @@ class CampaignPlan(HtmlRepr):
             **self._facts(),
             "chunk_states": {str(k): int(v) for k, v in states.items()},
             "send_window": self.send_window,
+            "region_windows": self._regions(),
             "journal": str(self.journal_path),
             "warnings": list(self.warnings),
         }
@@ -194,7 +214,14 @@ class CampaignPlan(HtmlRepr):
 
     def as_html(self) -> str:
         """The plan's figures, warnings and a preview as one card (no journal read)."""
-        facts = {**self._facts(), "send_window": self.send_window, "journal": self.journal_path}
+        facts: dict[str, Any] = {**self._facts(), "send_window": self.send_window}
+        regions = self._regions()
+        if regions:
+            facts["region_windows"] = "; ".join(
+                f"{key} {'-'.join(r['window'])}: {r['recipients']} recipients"
+                for key, r in regions.items()
+            )
+        facts["journal"] = self.journal_path
         return card(
             f"Campaign {self.campaign_id} (planned, not sent until "
             "plan.send(client, confirm=True))",
@@ -300,6 +327,7 @@ def plan_campaign(
     image: str | None = None,
     tags: Mapping[str, str] | None = None,
     send_window: WindowArg = "quiet-hours",
+    region_windows: RegionWindows | None = None,
     default_timezone: str | None = None,
     scheduled_at: datetime | str | None = None,
     journal: Journal | str | os.PathLike[str] | None = None,
@@ -333,6 +361,12 @@ def plan_campaign(
         time and others right away; ``False`` (or ``("00:00", "23:59")``) turns windows off.
         The window is kept in the journal, so a resume schedules the same way;
         ``plan.summary`` says how many recipients are held for later and when the first goes.
+    region_windows
+        Stricter windows by region: an E.164 prefix to its window, like
+        ``{"+1305": ("09:00", "20:00"), "+1786": ("09:00", "20:00"), "+44": ("09:00", "20:00")}``.
+        A recipient whose number starts with a prefix (the longest one, if several) gets its
+        window instead of ``send_window``; chunks hold one window each. Kept in the journal;
+        ``plan.summary["region_windows"]`` counts the recipients of each.
     default_timezone
         The zone of numbers that have none (toll-free, 5XX, 900 and other non-geographic
         numbers), such as ``"America/New_York"``; required when a window applies to them.
@@ -368,6 +402,7 @@ def plan_campaign(
         image=image,
         tags=tags,
         send_window=send_window,
+        region_windows=region_windows,
         default_timezone=default_timezone,
         scheduled_at=scheduled_at,
         chunk_size=chunk_size,
@@ -383,15 +418,25 @@ def plan_campaign(
     tz: pd.Series | None = None
     warnings: list[str] = []
     ok = pd.Series(checked.ok, index=df.index)
-    if inputs.window is not None:
-        tz = recipient_zones(
-            df,
+    regions = inputs.region_windows
+    if inputs.window is not None or regions:
+        scope = window_scope(
             checked.phones,
-            ok,
+            window=inputs.window is not None,
             us_only=inputs.us_only,
-            default_timezone=inputs.default_timezone,
+            regions=regions,
         )
-    chunk, rows = split_chunks(checked.ok, tz, chunk_size)
+        tz = recipient_zones(
+            df, checked.phones, ok, scope=scope, default_timezone=inputs.default_timezone
+        )
+    windows = None
+    if regions:
+        texts = {k: "-".join(w) for k, w in regions.items()}
+        windows = region_keys(checked.phones, regions).map(texts.get).astype("string")
+    chunk, rows = split_chunks(checked.ok, tz, chunk_size, windows)
+    for row in rows:
+        first = str(checked.phones.iloc[int(row["rows"][0])])
+        row["window"] = chunk_window(first, inputs.send_window, regions)
     digest = input_hash(checked)
     cid = campaign_id_for(campaign_id, inputs.id_key(digest))
     for row in rows:
@@ -403,8 +448,8 @@ def plan_campaign(
         cid, send_ok, digest=digest, source=source, skipped=len(df) - len(send_ok), chunks=len(rows)
     )
     path, reuse_warning, kept = _journal_plan(journal, manifest, checked, rows)
-    held = held_back(kept["chunks"], kept["window"], manifest.scheduled_at, utcnow())
-    manifest = replace(manifest, send_window=kept["window"])
+    held = held_back(kept["chunks"], manifest.scheduled_at, utcnow())
+    manifest = replace(manifest, send_window=kept["window"], region_windows=kept["regions"])
     reused = reuse_warning is not None
     if reuse_warning is not None:
         warnings.append(reuse_warning)
@@ -419,26 +464,41 @@ def _journal_plan(
 ) -> tuple[Path, str | None, dict[str, Any]]:
     """Write the plan to the journal, or check it against the campaign already there; the
     journal's path, the reuse warning when it was there, and what the journal keeps: its
-    ``window`` and the ``chunks`` still planned (``timezone``, ``recipients``)."""
+    ``window``, its ``regions`` and the ``chunks`` still planned (``timezone``, ``window``,
+    ``recipients``)."""
     jr = journal if isinstance(journal, Journal) else Journal(journal)
     cid = manifest.campaign_id
     try:
         if jr.has_campaign(cid):
             warning = check_reuse(jr, manifest)
             planned = jr.chunks(cid)
+            planned = planned[planned["state"] == "planned"].copy()
+            old = jr.read_manifest(cid)
+            windows = []
+            for ch in planned["chunk"].tolist():
+                phones = jr.chunk_recipients(cid, int(ch))[0] if old.region_windows else [None]
+                windows.append(chunk_window(phones[0], old.send_window, old.region_windows))
+            planned["window"] = windows
             kept = {
-                "window": jr.read_manifest(cid).send_window,
-                "chunks": planned[planned["state"] == "planned"],
+                "window": old.send_window,
+                "regions": dict(old.region_windows),
+                "chunks": planned,
             }
             return jr.path, warning, kept
         jr.create_campaign(manifest, pack_chunks(checked, rows), skipped_rows(checked))
         chunks = pd.DataFrame(
             {
                 "timezone": pd.Series([r["timezone"] for r in rows], dtype="string"),
+                "window": [r["window"] for r in rows],
                 "recipients": [len(r["rows"]) for r in rows],
             }
         )
-        return jr.path, None, {"window": manifest.send_window, "chunks": chunks}
+        kept = {
+            "window": manifest.send_window,
+            "regions": dict(manifest.region_windows),
+            "chunks": chunks,
+        }
+        return jr.path, None, kept
     finally:
         if jr is not journal:
             jr.close()

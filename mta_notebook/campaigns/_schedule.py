@@ -4,13 +4,14 @@ A recipient's zones come from the ``timezones`` (or ``timezone``) column, else f
 (:func:`mta_notebook.contract.zones.phone_zones`): every zone the number may be in, and a send
 window is honoured in all of them. Non-geographic numbers have no zone and go by the campaign's
 ``default_timezone``. Without ``send_window=``, US recipients (+1 numbers) get quiet hours:
-08:00-21:00 in their local time.
+08:00-21:00 in their local time. ``region_windows=`` gives recipients whose number starts with
+an E.164 prefix (``"+1305"``, ``"+44"``) a window of their own instead; the longest prefix wins.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as dtime
 from typing import Final, Literal
@@ -34,6 +35,10 @@ _HORIZON: Final = timedelta(days=8)
 Window = tuple[dtime, dtime]
 #: ``send_window=`` as given: two ``"HH:MM"`` texts, False (no window) or "quiet-hours".
 WindowArg = Sequence[str] | Literal["quiet-hours"] | bool | None
+#: ``region_windows=``: an E.164 prefix (``"+1305"``) to the window of numbers starting with it.
+RegionWindows = Mapping[str, tuple[str, str]]
+
+_PREFIX: Final = re.compile(r"^\+[0-9]{1,15}$")
 
 
 def parse_window(window: Sequence[str] | None) -> Window | None:
@@ -75,6 +80,70 @@ def window_setting(send_window: WindowArg) -> tuple[tuple[str, str] | None, bool
     if window is None or (window[0] == dtime(0) and window[1] >= dtime(23, 59)):
         return None, False
     return (str(send_window[0]), str(send_window[1])), False
+
+
+def check_region_windows(region_windows: RegionWindows | None) -> dict[str, tuple[str, str]]:
+    """``region_windows=`` checked: each key ``'+'`` then digits, each window two ``"HH:MM"``.
+
+    >>> check_region_windows({"+1305": ("09:00", "20:00")})
+    {'+1305': ('09:00', '20:00')}
+    """
+    if region_windows is None:
+        return {}
+    if not isinstance(region_windows, Mapping):
+        raise CampaignError(
+            "region_windows must map E.164 prefixes to windows, like "
+            f"{{'+1305': ('09:00', '20:00')}}; got {region_windows!r}."
+        )
+    out: dict[str, tuple[str, str]] = {}
+    for key, window in region_windows.items():
+        if not isinstance(key, str) or not _PREFIX.match(key):
+            raise CampaignError(
+                f"region_windows key {key!r} is not an E.164 prefix: '+' then digits, like "
+                "'+1305' (Miami) or '+44' (the UK)."
+            )
+        try:
+            parse_window(window)
+        except CampaignError as exc:
+            raise CampaignError(f"region_windows[{key!r}]: {exc}") from exc
+        if window is None:
+            raise CampaignError(f"region_windows[{key!r}] is None; give ('HH:MM', 'HH:MM').")
+        out[key] = (str(window[0]), str(window[1]))
+    return out
+
+
+def region_of(phone: str | None, regions: RegionWindows) -> str | None:
+    """The longest prefix of ``regions`` that ``phone`` starts with (None: no region).
+
+    >>> region_of("+13055550100", {"+1": ("08:00", "21:00"), "+1305": ("09:00", "20:00")})
+    '+1305'
+    """
+    best = None
+    for key in regions:
+        if phone and phone.startswith(key) and (best is None or len(key) > len(best)):
+            best = key
+    return best
+
+
+def region_keys(phones: pd.Series, regions: RegionWindows) -> pd.Series:
+    """Each phone's region (its longest matching prefix of ``regions``), ``<NA>`` for none."""
+    out = pd.Series(pd.NA, index=phones.index, dtype="string")
+    text = phones.astype("string")
+    for key in sorted(regions, key=len):  # longer prefixes overwrite shorter ones
+        out[text.str.startswith(key).fillna(False).to_numpy(dtype=bool)] = key
+    result: pd.Series = out
+    return result
+
+
+def chunk_window(
+    phone: str | None, send_window: Sequence[str] | None, regions: RegionWindows
+) -> tuple[str, str] | None:
+    """The window of a chunk whose (first) recipient is ``phone``: its region's, else
+    ``send_window``."""
+    key = region_of(phone, regions)
+    if key is not None:
+        return regions[key]
+    return (str(send_window[0]), str(send_window[1])) if send_window else None
 
 
 def as_utc(when: datetime | str | None) -> datetime | None:
@@ -198,21 +267,22 @@ def recipient_zones(
     phones: pd.Series,
     ok: pd.Series,
     *,
-    us_only: bool,
+    scope: pd.Series,
     default_timezone: str | None,
 ) -> pd.Series:
-    """Each sendable recipient's zone set (``|``-joined) where a window applies; ``<NA>`` where
-    none does (non-US numbers under the default quiet hours). From the ``timezones`` column,
-    else ``timezone``, else the phone; ``default_timezone`` for numbers with no zone."""
+    """Each sendable recipient's zone set (``|``-joined) where a window applies (``scope``);
+    ``<NA>`` where none does (non-US numbers under the default quiet hours). From the
+    ``timezones`` column, else ``timezone``, else the phone; ``default_timezone`` for numbers
+    with no zone."""
     zones = pd.Series(pd.NA, index=df.index, dtype="string")
     for col in ("timezones", "timezone"):
         if col in df.columns:
             given = df[col].astype("string")
             zones = zones.fillna(given.where(given.str.len() > 0))
-    need = zones.isna() & ok
+    scope = ok & scope
+    need = zones.isna() & scope
     if need.any():
         zones[need] = phone_zones(phones[need]).to_numpy()
-    scope = ok & phones.astype("string").str.startswith("+1").fillna(False) if us_only else ok
     zones = zones.where(scope)
     lost = scope & zones.isna()
     if lost.any():
@@ -234,18 +304,39 @@ def recipient_zones(
     return out
 
 
+def window_scope(
+    phones: pd.Series, *, window: bool, us_only: bool, regions: RegionWindows
+) -> pd.Series:
+    """Which recipients a window applies to: everyone under a ``send_window=``, +1 numbers
+    under the default quiet hours, none without a window; and those of a region either way."""
+    scope: pd.Series = pd.Series(window and not us_only, index=phones.index, dtype=bool)
+    if window and not us_only:
+        return scope
+    text = phones.astype("string")
+    if window:
+        scope |= text.str.startswith("+1").fillna(False).astype(bool)
+    if regions:
+        scope |= region_keys(phones, regions).notna()
+    return scope
+
+
 def held_back(
-    chunks: pd.DataFrame,
-    window: Sequence[str] | None,
-    not_before: datetime | None,
-    now: datetime,
+    chunks: pd.DataFrame, not_before: datetime | None, now: datetime
 ) -> tuple[int, datetime | None]:
-    """How many recipients of ``chunks`` (``timezone`` and ``recipients`` columns) are
-    scheduled for later, by the window or ``scheduled_at``, and when the first of them goes."""
-    parsed = parse_window(window)
-    counts = chunks.groupby(chunks["timezone"].fillna(""), sort=False)["recipients"].sum()
+    """How many recipients of ``chunks`` (``timezone``, ``window`` and ``recipients`` columns)
+    are scheduled for later, by the window or ``scheduled_at``, and when the first of them
+    goes."""
+    keys = pd.DataFrame(
+        {
+            "timezone": chunks["timezone"].astype("string").fillna("").to_numpy(dtype=object),
+            "window": ["-".join(w) if w else "" for w in chunks["window"]],
+            "recipients": chunks["recipients"].to_numpy(),
+        }
+    )
+    counts = keys.groupby(["timezone", "window"], sort=False)["recipients"].sum()
     held, first = 0, None
-    for text, n in counts.items():
+    for (text, wtext), n in counts.items():
+        parsed = parse_window(str(wtext).split("-")) if wtext else None
         if parsed is not None and text:
             at = next_in_window(now, str(text), window=parsed, not_before=not_before)
         else:
