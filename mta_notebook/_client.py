@@ -67,10 +67,10 @@ class Client(_BaseClient):
     def __init__(
         self,
         api_key: str | None = None,
+        *,
         base_url: str | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
-        *,
         retry_policy: RetryPolicy | None = None,
         pacing: bool | Pacer = True,
         transport: httpx.BaseTransport | None = None,

@@ -60,3 +60,47 @@ def test_using_the_client_does_not_load_the_web_server_or_charts() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# The public functions whose leading arguments are a natural pair or triple (the data and what
+# it joins to, the client and what it calls); every other parameter is keyword-only.
+POSITIONAL: dict[str, tuple[str, ...]] = {
+    "delivery_report": ("events", "sends"),
+    "delivery_timeseries": ("events", "sends"),
+    "failure_reasons": ("events", "sends"),
+    "fallback_summary": ("events", "sends"),
+    "message_table": ("events", "sends"),
+    "messages": ("events", "sends"),
+    "reply_report": ("events", "sends"),
+    "Dashboard": ("events", "sends"),
+    "save_report": ("path", "events", "sends"),
+    "plan_campaign": ("recipients", "message"),
+    "resume_campaign": ("campaign_id", "client"),
+    "register_webhooks": ("client", "url", "secret"),
+    "fetch_deliveries": ("client", "start", "end"),
+    "verify_signature": ("raw_body", "signature", "secret"),
+}
+
+
+def test_parameters_after_the_first_are_keyword_only() -> None:
+    import dataclasses
+
+    offenders = {}
+    for name in mta_notebook.__all__:
+        obj = getattr(mta_notebook, name)
+        if inspect.isclass(obj) and (
+            issubclass(obj, BaseException) or dataclasses.is_dataclass(obj)  # values we build
+        ):
+            continue
+        if not callable(obj) or name in ("charts", "contract", "sandbox"):
+            continue
+        target = obj.__init__ if inspect.isclass(obj) else obj
+        params = list(inspect.signature(target).parameters.values())
+        if inspect.isclass(obj):
+            params = params[1:]  # self
+        positional = tuple(
+            p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        )
+        if len(positional) > 1 and positional != POSITIONAL.get(name):
+            offenders[name] = positional
+    assert offenders == {}

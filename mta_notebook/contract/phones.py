@@ -409,7 +409,7 @@ def parse_phones(
 
 
 def normalize_phones(
-    values: Iterable[Any] | pd.Series, default_region: str | None = "US"
+    values: Iterable[Any] | pd.Series, *, default_region: str | None = "US"
 ) -> pd.Series:
     """E.164 strings for many phone numbers (``<NA>`` where phonenumbers finds none).
 

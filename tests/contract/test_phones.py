@@ -134,7 +134,7 @@ def test_index_kept_and_columns() -> None:
 
 
 def test_default_region_matters_only_without_plus() -> None:
-    assert as_list(normalize_phones(["020 7946 0958", "+1 312 555 0123"], "GB")) == [
+    assert as_list(normalize_phones(["020 7946 0958", "+1 312 555 0123"], default_region="GB")) == [
         "+442079460958",
         "+13125550123",
     ]
