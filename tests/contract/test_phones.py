@@ -201,7 +201,7 @@ def nanp_ish(draw: st.DrawFn) -> str:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(nanp_ish(), min_size=1, max_size=20), st.sampled_from(["US", "CA", "GB", None]))
 def test_fast_path_equals_oracle(values: list[str], region: str | None) -> None:
-    got = as_list(normalize_phones(values, region))
+    got = as_list(normalize_phones(values, default_region=region))
     assert got == [oracle(v, region) for v in values]
 
 
