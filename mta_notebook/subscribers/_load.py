@@ -115,8 +115,11 @@ def load_subscribers(
     phone = next(col for col, role in roles.items() if role == "phone")
     frame = frame.reset_index(drop=True)
     raw = _text_column(frame[phone])
-    parsed = parse_phones(_clean_raw(raw), default_region)
-    verdict = _Verdict.of(frame, raw, parsed, phone)
+    verdict = _Verdict.screen(frame, raw, phone)
+    # only the rows still in play are parsed: a placeholder or an Excel number is no phone
+    parsed = parse_phones(_clean_raw(raw[verdict.ok]), default_region).reindex(raw.index)
+    parsed["valid"] = parsed["valid"].fillna(False).astype(bool)
+    verdict.validate(parsed)
     verdict.suppress(_suppressed(suppress, default_region))
     verdict.duplicates()
     ok = verdict.ok
@@ -191,10 +194,11 @@ class _Verdict:
     ok: np.ndarray[Any, np.dtype[np.bool_]]  # not rejected (yet)
 
     @classmethod
-    def of(cls, frame: pd.DataFrame, raw: pd.Series, parsed: pd.DataFrame, phone: str) -> _Verdict:
+    def screen(cls, frame: pd.DataFrame, raw: pd.Series, phone: str) -> _Verdict:
+        """Reject the rows that hold no phone at all: empty, a placeholder, Excel notation."""
         n = len(frame)
         v = cls(
-            phones=parsed["phone"].astype("string[pyarrow]").reset_index(drop=True),
+            phones=pd.Series(pd.NA, index=range(n), dtype="string[pyarrow]"),
             reason=np.full(n, None, dtype=object),
             detail=np.full(n, None, dtype=object),
             source_row=np.arange(1, n + 1),
@@ -222,10 +226,14 @@ class _Verdict:
                 for s in stripped[v.ok & excel]
             ],
         )
-        invalid = ~parsed["valid"].to_numpy(dtype=bool)
-        why = parsed["detail"][v.ok & invalid].fillna("not a valid number")
-        v.reject(invalid, "invalid-phone", why.to_numpy(dtype=object))
         return v
+
+    def validate(self, parsed: pd.DataFrame) -> None:
+        """Take each row's E.164 number; reject the ones phonenumbers finds invalid."""
+        self.phones = parsed["phone"].astype("string[pyarrow]").reset_index(drop=True)
+        invalid = ~parsed["valid"].to_numpy(dtype=bool)
+        why = parsed["detail"][self.ok & invalid].fillna("not a valid number")
+        self.reject(invalid, "invalid-phone", why.to_numpy(dtype=object))
 
     def reject(self, rows: np.ndarray[Any, Any], reason: str, detail: Any) -> None:
         """Reject ``rows`` not rejected yet (the first reason found wins)."""
