@@ -35,7 +35,7 @@ from ._columns import (
     unique_names,
 )
 from ._list import SubscriberList
-from ._read import _from_client, _read_path
+from ._read import MAX_UNCOMPRESSED_BYTES, _from_client, _read_path
 from ._suppress import _suppressed
 
 _EXCEL_SCI = re.compile(r"^\s*\+?\d(?:\.\d+)?[eE]\+?\d{1,2}\s*$")
@@ -52,6 +52,7 @@ def load_subscribers(
     last_name_col: str | None = None,
     suppress: Any = None,
     progress: bool = True,
+    max_bytes: int = MAX_UNCOMPRESSED_BYTES,
 ) -> SubscriberList:
     """Load a subscriber list, normalise phones to E.164 and account for every row.
 
@@ -72,6 +73,9 @@ def load_subscribers(
         ``text``; or a webhook log path) whose latest keyword reply from a number is STOP.
     progress
         Show a progress bar while reading from a Client.
+    max_bytes
+        The most a gzipped file may expand to (2 GiB); a larger one is refused before it fills
+        memory.
 
     Returns
     -------
@@ -109,7 +113,9 @@ def load_subscribers(
     >>> subs.rejected[["source_row", "reason"]].to_dict("records")
     [{'source_row': 2, 'reason': 'duplicate'}, {'source_row': 3, 'reason': 'missing-phone'}]
     """
-    frame, where, path, phone_col = _read_source(source, phone_col, progress)
+    if max_bytes < 1:
+        raise SubscriberLoadError(f"max_bytes must be at least 1, got {max_bytes}.")
+    frame, where, path, phone_col = _read_source(source, phone_col, progress, max_bytes)
     frame.columns = pd.Index(unique_names(map(str, frame.columns)))
     roles = _roles(frame, where, phone_col, email_col, first_name_col, last_name_col)
     phone = next(col for col, role in roles.items() if role == "phone")
@@ -140,12 +146,12 @@ def load_subscribers(
 
 
 def _read_source(
-    source: Any, phone_col: str | None, progress: bool
+    source: Any, phone_col: str | None, progress: bool, max_bytes: int
 ) -> tuple[pd.DataFrame, str, str | None, str | None]:
     """The raw frame, where it came from (for messages), its path, and the phone column."""
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
-        return _read_path(Path(path)), path, path, phone_col
+        return _read_path(Path(path), max_bytes), path, path, phone_col
     if isinstance(source, pd.DataFrame):
         return source.copy(), "DataFrame", None, phone_col
     if hasattr(source, "iter_subscribers"):

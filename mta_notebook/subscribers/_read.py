@@ -53,6 +53,10 @@ def _decode(data: bytes, where: str) -> str:
         return data.decode("latin-1")
 
 
+#: The most a compressed source may expand to by default (``load_subscribers(max_bytes=)``).
+MAX_UNCOMPRESSED_BYTES: Final = 2 * 1024**3
+
+
 #: How much of a file the delimiter sniffer looks at (csv.Sniffer is slow on long, odd text).
 SNIFF_BYTES: Final = 64 * 1024
 
@@ -244,7 +248,7 @@ def _frame(rows: list[dict[str, Any]], columns: list[str] | None = None) -> pd.D
     return frame
 
 
-def _read_path(path: Path) -> pd.DataFrame:
+def _read_path(path: Path, max_bytes: int = MAX_UNCOMPRESSED_BYTES) -> pd.DataFrame:
     where = str(path)
     if not path.exists():
         raise SubscriberLoadError(f"{where}: no such file. Check the path (cwd is {os.getcwd()}).")
@@ -256,7 +260,7 @@ def _read_path(path: Path) -> pd.DataFrame:
         raise SubscriberLoadError(f"{where}: cannot read ({exc.strerror}).") from exc
     name = path.name.lower()
     if name.endswith(".gz") or data[:2] == b"\x1f\x8b":
-        data = _gunzip(data, where)
+        data = _gunzip(data, where, max_bytes)
         name = name.removesuffix(".gz")
     suffix = Path(name).suffix
     if suffix in (".xlsx", ".xlsm") or data[:4] == b"PK\x03\x04":
@@ -297,12 +301,10 @@ def _read_utf8_csv(data: bytes, suffix: str) -> pd.DataFrame | None:
 
 _BOMS: Final = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
-#: The most a compressed source may expand to; a larger one is refused, not read into memory.
-MAX_UNCOMPRESSED_BYTES: Final = 2 * 1024**3
 
-
-def _gunzip(data: bytes, where: str) -> bytes:
-    """Decompress gzip (every member), refusing to expand beyond ``MAX_UNCOMPRESSED_BYTES``."""
+def _gunzip(data: bytes, where: str, max_bytes: int) -> bytes:
+    """Decompress gzip (every member), refusing to expand beyond ``max_bytes`` and refusing,
+    after its first MiB, a stream of nothing but NUL bytes (no list looks like that)."""
     out = io.BytesIO()
     rest = data
     try:
@@ -314,11 +316,16 @@ def _gunzip(data: bytes, where: str) -> bytes:
                 pending = inflate.unconsumed_tail
                 if not chunk and not pending:
                     break  # truncated: no more input and no end-of-stream marker
-                out.write(chunk)
-                if out.tell() > MAX_UNCOMPRESSED_BYTES:
+                if out.tell() == 0 and len(chunk) >= 4096 and not chunk.strip(b"\x00"):
                     raise SubscriberLoadError(
-                        f"{where}: expands to more than {MAX_UNCOMPRESSED_BYTES // 1024**3} GiB "
-                        "when decompressed; split the list into smaller files."
+                        f"{where}: decompresses to NUL bytes only: binary data, not a list. "
+                        "Export the list as CSV (UTF-8), Excel .xlsx, JSON or Parquet."
+                    )
+                out.write(chunk)
+                if out.tell() > max_bytes:
+                    raise SubscriberLoadError(
+                        f"{where}: expands to more than {max_bytes:,} bytes when decompressed "
+                        "(load_subscribers(max_bytes=...)); split the list into smaller files."
                     )
             if not inflate.eof:
                 raise EOFError("compressed file ended before the end-of-stream marker")
