@@ -257,14 +257,16 @@ class _Verdict:
     def duplicates(self) -> None:
         """Reject every later row with the number of an earlier usable row."""
         kept = self.phones[self.ok]
-        again = kept.duplicated(keep="first").to_numpy(dtype=bool)
+        codes, _ = pd.factorize(kept)
+        _, first = np.unique(codes, return_index=True)  # each number's first row among kept
+        again = np.ones(len(codes), dtype=bool)
+        again[first] = False
         if again.any():
             rows = self.source_row[self.ok]
-            first = pd.Series(rows[~again], index=kept[~again].to_numpy(dtype=object))
-            later = kept[again].to_numpy(dtype=object)
+            first_of = first[codes[again]]
             detail = [
                 f"same number {p} as source_row {r} (kept)"
-                for p, r in zip(later, first.reindex(later).tolist(), strict=True)
+                for p, r in zip(kept[again].tolist(), rows[first_of].tolist(), strict=True)
             ]
             dup = np.zeros(len(self.ok), dtype=bool)
             dup[np.flatnonzero(self.ok)[again]] = True
