@@ -13,6 +13,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
 import pandas as pd
 
 from .._errors import SubscriberLoadError
@@ -128,7 +129,6 @@ def _read_delimited_arrow(data: bytes, head: str, delimiter: str) -> pd.DataFram
     header (the row-by-row reader repairs those), the first line is a row of empty cells, or the
     bytes are not UTF-8."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     from pyarrow import csv as pa_csv
 
     try:
@@ -161,14 +161,21 @@ def _read_delimited_arrow(data: bytes, head: str, delimiter: str) -> pd.DataFram
         return None
     if uneven or table.num_rows == 0:
         return None
-    blank = None
-    for column in table.columns:
-        empty = pc.equal(pc.utf8_trim_whitespace(column), "")
-        blank = empty if blank is None else pc.and_(blank, empty)
-    if blank is None or blank[0].as_py():
+    if table.num_columns == 0:
+        return None
+    # rows of empty cells are skipped: test the first column everywhere, the others only
+    # where it is empty (few rows), so a long file costs one pass
+    maybe = np.flatnonzero(_empty(table.column(0)))
+    for column in table.columns[1:]:
+        if not len(maybe):
+            break
+        maybe = maybe[_empty(column.take(pa.array(maybe)))]
+    if len(maybe) and maybe[0] == 0:
         return None
     header = [str(v) for v in table.slice(0, 1).to_pylist()[0].values()]
-    body = table.slice(1).filter(pc.invert(blank.slice(1)))
+    keep = np.ones(table.num_rows, dtype=bool)
+    keep[maybe] = False
+    body = table.filter(pa.array(keep)).slice(1)
     # Arrow strings are fast per column; a wide file goes as one block of objects instead, as
     # pandas keeps each Arrow column apart and 10,000 of them make every later step slow
     wide = body.num_columns > WIDE_COLUMNS
@@ -282,6 +289,14 @@ def _read_path(path: Path, max_bytes: int = MAX_UNCOMPRESSED_BYTES) -> pd.DataFr
         lines = {".json": None, ".jsonl": True, ".ndjson": True}.get(suffix)
         return _read_json(text, where, lines)
     return _read_delimited(text, where, suffix)
+
+
+def _empty(column: Any) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Cells that are empty or only whitespace."""
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim_whitespace(column)
+    return np.asarray(pc.equal(trimmed, "").to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _read_utf8_csv(data: bytes, suffix: str) -> pd.DataFrame | None:
