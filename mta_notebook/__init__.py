@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from ._samples import sample_path
     from .analytics import (
         Messages,
+        compare_routes,
         delivery_report,
         delivery_timeseries,
         failure_reasons,
@@ -136,6 +137,7 @@ _LAZY: dict[str, str] = {
             "message_table",
             "messages",
             "Messages",
+            "compare_routes",
             "delivery_report",
             "delivery_timeseries",
             "failure_reasons",
@@ -200,6 +202,7 @@ __all__ = [
     "__version__",
     "charts",
     "check_message",
+    "compare_routes",
     "contract",
     "delivery_report",
     "delivery_timeseries",

@@ -65,6 +65,7 @@ def test_using_the_client_does_not_load_the_web_server_or_charts() -> None:
 # The public functions whose leading arguments are a natural pair or triple (the data and what
 # it joins to, the client and what it calls); every other parameter is keyword-only.
 POSITIONAL: dict[str, tuple[str, ...]] = {
+    "compare_routes": ("events", "sends"),
     "delivery_report": ("events", "sends"),
     "delivery_timeseries": ("events", "sends"),
     "failure_reasons": ("events", "sends"),

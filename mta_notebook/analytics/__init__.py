@@ -44,6 +44,7 @@ MTA's facts (status names, outcomes, precedence, route evidence, keywords) come 
 
 from __future__ import annotations
 
+from ._compare import OBSERVATIONAL, compare_routes, newcombe_interval
 from ._failures import failure_reasons
 from ._fallback import fallback_summary
 from ._intervals import wilson_bounds, wilson_interval
@@ -57,15 +58,18 @@ from ._timeseries import delivery_timeseries
 
 __all__ = [
     "NOT_SENT_LABELS",
+    "OBSERVATIONAL",
     "REPORT_COLUMNS",
     "REPORT_OUTCOMES",
     "Messages",
+    "compare_routes",
     "delivery_report",
     "delivery_timeseries",
     "failure_reasons",
     "fallback_summary",
     "message_table",
     "messages",
+    "newcombe_interval",
     "reply_report",
     "wilson_bounds",
     "wilson_interval",
