@@ -171,24 +171,9 @@ class _BaseClient:
 
     # -- calls -------------------------------------------------------------------------------
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json_body: Any = None,
-        external_id: str | None = None,
-        idempotent: bool = True,
-    ) -> Call:
-        return self._pipeline.call(
-            method,
-            path,
-            params=params,
-            json_body=json_body,
-            external_id=external_id,
-            idempotent=idempotent,
-        )
+    def _call(self, method: str, path: str, **options: Any) -> Call:
+        """One API call, described by the pipeline (``params``, ``json_body``, ...)."""
+        return self._pipeline.call(method, path, **options)
 
     def _send_call(self, request: SendRequest | None, fields: SendFields) -> Call:
         """The one body builder of both clients' ``send``."""
