@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import _errors
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -226,29 +227,9 @@ __all__ = [
     "verify_signature",
 ]
 
-for _error in (
-    APIConnectionError,
-    APIError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    CampaignError,
-    ConfigError,
-    ConflictError,
-    JournalError,
-    MTAError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    SendOutcomeUnknown,
-    ServerError,
-    SubscriberLoadError,
-    ValidationError,
-    WebhookLogError,
-    WebhookSignatureError,
-):
-    _error.__module__ = __name__  # tracebacks and reprs show the public path
+for _error in vars(_errors).values():  # every class of the error tree
+    if isinstance(_error, type) and issubclass(_error, MTAError):
+        _error.__module__ = __name__  # tracebacks and reprs show the public path
 del _error
 
 
