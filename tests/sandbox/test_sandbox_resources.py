@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import httpx
 import pytest
@@ -16,17 +16,9 @@ KEY = "res-key"
 
 
 @pytest.fixture
-def sb() -> Iterator[sandbox.Sandbox]:
-    with sandbox.running(api_key=KEY, seed=5, time_scale=1.0) as run:
-        yield run
-
-
-@pytest.fixture
-def http(sb: sandbox.Sandbox) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=sb.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=10
-    ) as c:
-        yield c
+def sb(start_sandbox: Any) -> sandbox.Sandbox:
+    started: sandbox.Sandbox = start_sandbox(api_key=KEY, seed=5, time_scale=1.0)
+    return started
 
 
 def test_subscriber_upsert_get_patch_delete(http: httpx.Client) -> None:

@@ -73,17 +73,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def sb() -> Iterator[sandbox.Sandbox]:
-    with sandbox.running(api_key=KEY, seed=11, time_scale=1.0) as run:
-        yield run
-
-
-@pytest.fixture
-def http(sb: sandbox.Sandbox) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=sb.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=10
-    ) as c:
-        yield c
+def sb(start_sandbox: Any) -> sandbox.Sandbox:
+    started: sandbox.Sandbox = start_sandbox(api_key=KEY, seed=11, time_scale=1.0)
+    return started
 
 
 def register(http: httpx.Client, url: str, events: tuple[str, ...], **extra: Any) -> list[int]:
