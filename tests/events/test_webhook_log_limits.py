@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from mta_notebook import ValidationError, WebhookLogError, read_webhook_log
 from mta_notebook.events import REJECTED_COLUMNS
+from tests.bounded import run_bounded
 
 GOOD = (
     '{"type":"MTAWebhook.DELIVERY_STATUS","messageId":1,'
@@ -84,25 +82,7 @@ def test_a_gzip_bomb_ends_fast_with_a_webhook_log_error(
     tmp_path: Path, name: str, fill: bytes
 ) -> None:
     bomb = _bomb(tmp_path / name, fill)
-    # in a fresh process: its peak memory is the read's alone
-    script = textwrap.dedent(
-        f"""
-        import json, resource, sys, time
-        from mta_notebook import read_webhook_log
-        start = time.monotonic()
-        try:
-            read_webhook_log({str(bomb)!r})
-            error = None
-        except Exception as exc:
-            error = [type(exc).__name__, str(exc)]
-        print(json.dumps({{"error": error, "seconds": time.monotonic() - start,
-                          "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
-        """
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
-    )
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out = run_bounded("read_webhook_log", bomb)  # a fresh process: the read's own peak
     assert out["error"] is not None, out
     assert out["error"][0] == "WebhookLogError", out
     assert str(bomb) in out["error"][1]

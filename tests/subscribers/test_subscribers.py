@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import mta_notebook
 from mta_notebook import Client, SubscriberLoadError, sandbox
 from mta_notebook.subscribers import REASONS, SubscriberList, load_subscribers
+from tests.bounded import run_bounded
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "subscribers.csv"
 KEY = "sk-sandbox-subscribers-4471"
@@ -528,20 +529,6 @@ def test_max_bytes_caps_what_a_gzip_may_expand_to(tmp_path: Path) -> None:
         load_subscribers(path, max_bytes=0)
 
 
-HOSTILE_SCRIPT = """
-import json, resource, sys, time
-from mta_notebook import load_subscribers
-start = time.monotonic()
-try:
-    load_subscribers(sys.argv[1])
-    error = None
-except Exception as exc:
-    error = [type(exc).__name__, str(exc)]
-print(json.dumps({"error": error, "seconds": time.monotonic() - start,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
-
-
 def _nul_bomb(path: Path, gib: int = 1) -> Path:
     import zlib
 
@@ -556,9 +543,6 @@ def _nul_bomb(path: Path, gib: int = 1) -> Path:
 
 @pytest.mark.parametrize("case", ["nul-bomb", "deep-json", "wide"])
 def test_hostile_files_end_fast_in_bounded_memory(tmp_path: Path, case: str) -> None:
-    import subprocess
-    import sys
-
     if case == "nul-bomb":
         path = _nul_bomb(tmp_path / "list.csv.gz")  # 1 GiB of NUL bytes, about 1 MB on disk
     elif case == "deep-json":
@@ -569,14 +553,7 @@ def test_hostile_files_end_fast_in_bounded_memory(tmp_path: Path, case: str) -> 
         header = ",".join(["phone", *(f"c{i}" for i in range(10_000))])
         rows = [",".join([f"312555{i:04d}", *["x"] * 10_000]) for i in range(50)]
         path.write_text("\n".join([header, *rows]) + "\n")
-    done = subprocess.run(  # a fresh process: its peak memory is the load's alone
-        [sys.executable, "-c", HOSTILE_SCRIPT, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out = run_bounded("load_subscribers", path)  # a fresh process: the load's own peak
     if case == "wide":
         assert out["error"] is None, out
     else:
