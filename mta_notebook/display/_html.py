@@ -29,7 +29,7 @@ Tone = Literal["neutral", "ok", "warn", "error"]
 STYLESHEET: Final = """
 .mta-card{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;font-size:13px;
   color:#1f2933;border:1px solid #d9dee3;border-left:4px solid #7b8794;border-radius:6px;
-  padding:10px 14px;margin:4px 0;max-width:960px;background:#fff}
+  padding:10px 14px;margin:4px 0;max-width:960px;background:#fff;overflow-x:auto}
 .mta-card.mta-ok{border-left-color:#2f9e44}.mta-card.mta-warn{border-left-color:#e8590c}
 .mta-card.mta-error{border-left-color:#c92a2a}
 .mta-card h4{margin:0 0 6px 0;font-size:14px;font-weight:600}
