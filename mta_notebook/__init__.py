@@ -86,7 +86,7 @@ if TYPE_CHECKING:
     from .contract.signature import verify_signature
     from .dashboard import Dashboard, load_sends
     from .display import _charts as charts
-    from .display import save_report
+    from .display import readable, save_report
     from .events import (
         EventLog,
         fetch_deliveries,
@@ -148,6 +148,7 @@ _LAZY: dict[str, str] = {
         ".analytics",
     ),
     "save_report": ".display",
+    "readable": ".display",
     "sample_path": "._samples",
     "Dashboard": ".dashboard",
     "load_sends": ".dashboard",
@@ -217,6 +218,7 @@ __all__ = [
     "normalize_phones",
     "plan_campaign",
     "read_webhook_log",
+    "readable",
     "register_webhooks",
     "reply_report",
     "resume_campaign",

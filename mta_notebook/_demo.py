@@ -64,7 +64,7 @@ def run_demo(
     journal_path = out / "mta_journal.sqlite"
     report_path = out / "report.html"
     shutil.rmtree(log_dir, ignore_errors=True)
-    for stale in (journal_path, report_path):
+    for stale in (journal_path, report_path, report_path.with_suffix(".csv")):
         stale.unlink(missing_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
 
@@ -114,26 +114,27 @@ def run_demo(
     events = read_webhook_log(log_dir, secret=hook_secret)
     say(f"Received {len(events.df)} webhook events ({len(events.rejected)} rejected)")
     report = delivery_report(events, sends)
-    save_report(report_path, events, sends, title="mta-notebook demo: delivery per identity")
-    from .contract.routes import ROUTE_LABELS
-    from .contract.statuses import status_label
-    from .display import NO_IDENTITY
-
-    shown = report.assign(
-        sender_name=report["sender_name"]
-        .astype("object")
-        .where(report["sender_name"].notna(), NO_IDENTITY),
-        route=report["route"].map(lambda r: ROUTE_LABELS.get(r, r)),
+    save_report(
+        report_path, events, sends, title="mta-notebook demo: delivery per identity", csv=True
     )
-    with pd.option_context("display.width", 140, "display.max_columns", 20):
+    from .analytics import compare_routes
+    from .contract.statuses import status_label
+    from .display._tables import readable_frame
+
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
         say("\nDelivery per Sender Identity and route:")
-        say(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        say(readable_frame(report).to_string(index=False))
+    for verdict in compare_routes(events, sends)["verdict"]:
+        say(f"  {verdict}")
     say(
-        f"delivery_rate = delivered / (delivered + failed); "
+        f"Delivery rate = delivered / (delivered + failed); "
         f"{int(report['unconfirmed'].sum())} unconfirmed "
         f"({status_label('delivery_unconfirmed')}) and {int(report['pending'].sum())} pending "
         "are in neither side"
     )
     seconds = time.monotonic() - started
-    say(f"\nReport: {report_path}   Journal: {journal_path}   ({seconds:.1f} s)")
+    say(
+        f"\nReport: {report_path} (table: {report_path.with_suffix('.csv').name})   "
+        f"Journal: {journal_path}   ({seconds:.1f} s)"
+    )
     return DemoResult(report, sends, report_path, journal_path, log_dir, seconds)

@@ -1,4 +1,4 @@
-"""What people read: shared HTML cards and one stylesheet, charts, the offline report, CSVs.
+"""What people read: HTML cards and one stylesheet, readable tables, charts, the report, CSVs.
 
 The charts and the report load on first use (they bring pandas, and plotly when drawn), so
 the cards stay light for the objects that render through them.
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     )
     from ._csv import safe_csv
     from ._report import save_report
+    from ._tables import readable
 
 __all__ = [
     "NO_IDENTITY",
@@ -37,6 +38,7 @@ __all__ = [
     "failure_reasons",
     "frame_html",
     "plot_text",
+    "readable",
     "replies",
     "route_mix",
     "safe_csv",
@@ -59,6 +61,7 @@ _LAZY: dict[str, str] = {
     ),
     "safe_csv": "._csv",
     "save_report": "._report",
+    "readable": "._tables",
 }
 
 
