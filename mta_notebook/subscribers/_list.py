@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..contract.limits import BULK_MAX_RECORDS
 from ..display._html import HtmlRepr, card
+from ..display._tables import percent
 from ._read import _frame
 
 Reason = Literal["missing-phone", "invalid-phone", "duplicate", "opted-out"]
@@ -48,6 +49,27 @@ class UploadResult(HtmlRepr):
         )
 
 
+class _Summary(pd.DataFrame):
+    """:meth:`SubscriberList.summary`: numbers for code, each share shown as a percentage.
+
+    ``share`` stays a fraction (``0.892683``) for code that reads it; a notebook cell and
+    ``repr`` show it as the list's card does (``89.3 %``). Any operation on it gives back a
+    plain DataFrame (pandas builds results with the base class).
+    """
+
+    def _shown(self) -> pd.DataFrame:
+        shown: pd.DataFrame = pd.DataFrame(self, copy=True)
+        shown["share"] = shown["share"].map(percent)
+        return shown
+
+    def _repr_html_(self) -> str | None:
+        html: str | None = self._shown()._repr_html_()  # type: ignore[operator]
+        return html
+
+    def __repr__(self) -> str:
+        return repr(self._shown())
+
+
 @dataclass
 class SubscriberList(HtmlRepr):
     """A loaded subscriber list: usable rows in ``df``, the others in ``rejected``.
@@ -71,8 +93,10 @@ class SubscriberList(HtmlRepr):
     def __len__(self) -> int:
         return len(self.df)
 
-    def summary(self) -> pd.DataFrame:
+    def summary(self) -> _Summary:
         """Rows by outcome: ``loaded`` and each rejection reason, with their share of rows read.
+
+        ``share`` is a fraction; a notebook shows it as a percentage, as the list's card does.
 
         Examples
         --------
@@ -80,10 +104,20 @@ class SubscriberList(HtmlRepr):
         >>> subs = load_subscribers(pd.DataFrame({"phone": ["312-555-0123", "", "12"]}))
         >>> subs.summary()["rows"].to_dict()
         {'loaded': 1, 'missing-phone': 1, 'invalid-phone': 1, 'duplicate': 0, 'opted-out': 0}
+        >>> subs.summary()["share"].tolist()[:2]  # fractions, for code
+        [0.3333333333333333, 0.3333333333333333]
+        >>> print(subs.summary())  # doctest: +NORMALIZE_WHITESPACE
+                       rows   share
+        outcome
+        loaded            1  33.3 %
+        missing-phone     1  33.3 %
+        invalid-phone     1  33.3 %
+        duplicate         0   0.0 %
+        opted-out         0   0.0 %
         """
         reasons = self.rejected["reason"].tolist() if len(self.rejected) else []
         rows = {"loaded": len(self.df)} | {r: reasons.count(r) for r in REASONS}
-        out: pd.DataFrame = pd.DataFrame({"rows": pd.Series(rows, dtype="int64")})
+        out: _Summary = _Summary({"rows": pd.Series(rows, dtype="int64")})
         out["share"] = out["rows"] / self.rows_read if self.rows_read else 0.0
         out.index.name = "outcome"
         return out
@@ -99,8 +133,7 @@ class SubscriberList(HtmlRepr):
         )
 
     def as_html(self) -> str:
-        summary = self.summary().reset_index()
-        summary["share"] = summary["share"].map(lambda x: f"{x:.1%}")
+        summary = self.summary()._shown().reset_index()
         facts: dict[str, object] = {"source": self.source} if self.source else {}
         facts |= {
             "usable": len(self.df),

@@ -596,3 +596,20 @@ def test_latin1_csv_goes_the_decoding_way(tmp_path: Path) -> None:
     path.write_bytes("phone,first_name\n312-555-0123,Zoë\n".encode("cp1252"))
     subs = load_subscribers(path)
     assert subs.df["first_name"].tolist() == ["Zoë"]
+
+
+def test_summary_shows_shares_as_the_card_does_and_keeps_the_fractions() -> None:
+    # issue 15: subs.summary() showed 0.892683 where the list's card showed 89.3 %
+    subs = load_subscribers(DATA)
+    summary = subs.summary()
+    assert summary.loc["loaded", "share"] == 183 / 205  # code still reads a fraction
+    assert summary["share"].dtype.kind == "f"
+    shown = summary._repr_html_()
+    assert shown is not None
+    assert "89.3 %" in shown
+    assert "0.892683" not in shown
+    assert "89.3 %" in repr(summary)
+    assert "0.89" not in repr(summary)
+    card = subs._repr_html_()
+    assert "89.3 %" in card  # one formatter for both
+    assert type(summary[["rows"]]) is pd.DataFrame  # results are plain frames
