@@ -59,7 +59,7 @@ COLUMN_LABELS: Final[Mapping[str, str]] = {
     "pending": "Pending",
     "delivery_rate": "Delivery rate",
     "share": "Share",
-    "unmatched": "Without a send-ledger row",
+    "unmatched": "Not in the ledger",
     "imessage": "iMessage",
     "sms_fallback": "SMS fallback",
     "unknown_route": "Route unknown",

@@ -27,7 +27,7 @@ def test_delivery_report_reads_as_percentages_with_counts_and_intervals() -> Non
         "Pending",
         "Delivery rate",
         "Share",
-        "Without a send-ledger row",
+        "Not in the ledger",
     ]
     rows = {(r["Sender Identity"], r["Route"]): r for r in shown.to_dict("records")}
     # 3 delivered of 4 settled, Wilson 95 % [30-95]; 5 of Acme's 8 messages
