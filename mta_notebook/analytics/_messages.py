@@ -263,7 +263,7 @@ def messages(
      {'phone': '+13125550001', 'route': 'unknown', 'outcome': 'failed'}]
     >>> len(msgs.where(routes="imessage").df)
     1
-    >>> ev["external_id"] = ["c-00000", "c-test"]
+    >>> ev = ev.assign(external_id=["c-00000", "c-test"], message_id=[7, 8])
     >>> len(messages(ev).df), messages(ev, include_tests=True).df["test"].tolist()
     (1, [False, True])
     """
