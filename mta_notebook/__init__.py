@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from ._samples import sample_path
     from .analytics import (
         Messages,
+        compare_identities,
         compare_routes,
         delivery_report,
         delivery_timeseries,
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
         message_table,
         messages,
         reply_report,
+        time_to_deliver,
     )
     from .campaigns import (
         CampaignPlan,
@@ -87,6 +89,7 @@ if TYPE_CHECKING:
     from .dashboard import Dashboard, load_sends
     from .display import _charts as charts
     from .display import readable, save_report
+    from .display._latency_chart import time_to_deliver_chart
     from .events import (
         EventLog,
         fetch_deliveries,
@@ -144,9 +147,12 @@ _LAZY: dict[str, str] = {
             "failure_reasons",
             "reply_report",
             "fallback_summary",
+            "time_to_deliver",
+            "compare_identities",
         ),
         ".analytics",
     ),
+    "time_to_deliver_chart": ".display._latency_chart",
     "save_report": ".display",
     "readable": ".display",
     "sample_path": "._samples",
@@ -204,6 +210,7 @@ __all__ = [
     "__version__",
     "charts",
     "check_message",
+    "compare_identities",
     "compare_routes",
     "contract",
     "delivery_report",
@@ -226,6 +233,8 @@ __all__ = [
     "sample_path",
     "sandbox",
     "save_report",
+    "time_to_deliver",
+    "time_to_deliver_chart",
     "verify_signature",
 ]
 

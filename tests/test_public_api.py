@@ -73,6 +73,8 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     "message_table": ("events", "sends"),
     "messages": ("events", "sends"),
     "reply_report": ("events", "sends"),
+    "time_to_deliver": ("events", "sends"),
+    "compare_identities": ("events", "sends"),
     "Dashboard": ("events", "sends"),
     "save_report": ("path", "events", "sends"),
     "plan_campaign": ("recipients", "message"),

@@ -6,8 +6,9 @@ Inputs may be pandas DataFrames, an ``EventLog`` (anything with a ``.df``), Parq
 ibis tables; results always come back as pandas DataFrames. ``messages(events, sends)`` runs the
 join once and keeps it in the backend; every reducer (``delivery_report``,
 ``delivery_timeseries``, ``failure_reasons``, ``reply_report``, ``fallback_summary``,
-``message_table``) takes that ``Messages``, or one narrowed by ``Messages.where``, in place of
-``(events, sends)``, and gives the same table as on the raw inputs.
+``message_table``, ``time_to_deliver``, ``compare_identities``) takes that ``Messages``, or
+one narrowed by ``Messages.where``, in place of ``(events, sends)``, and gives the same table
+as on the raw inputs.
 
 MTA's facts (status names, outcomes, precedence, route evidence, keywords) come from
 :mod:`mta_notebook.contract`; the rules below are how the reports use them (``design.md``,
@@ -36,6 +37,9 @@ MTA's facts (status names, outcomes, precedence, route evidence, keywords) come 
   and SMS fallback cannot be told apart) and the basis ``none``. They are flagged ``unmatched``.
 * Ledger rows count as messages when their ``state`` is ``sent``; rows in state ``failed``,
   ``skipped`` or ``unknown`` count only if events show they were sent.
+* **Test sends** (``CampaignPlan.test_send``: externalId ``{campaign_id}-test``, or the
+  messageId of such a send) and the replies to them are left out of every figure;
+  ``messages(..., include_tests=True)`` keeps them, flagged ``test``.
 * Reports count ``delivered``, ``failed``, ``unconfirmed`` (final, neither) and ``pending``
   (pending, unknown, or no event yet: MTA may still update them). ``delivery_rate`` =
   delivered / (delivered + failed) (NaN when nothing settled); ``ci_low``/``ci_high`` is the
@@ -47,8 +51,10 @@ from __future__ import annotations
 from ._compare import OBSERVATIONAL, compare_routes, newcombe_interval
 from ._failures import failure_reasons
 from ._fallback import fallback_summary
+from ._identities import compare_identities
 from ._intervals import wilson_bounds, wilson_interval
-from ._join import NOT_SENT_LABELS
+from ._join import NOT_SENT_LABELS, TEST_SUFFIX
+from ._latency import time_to_deliver
 from ._messages import Messages, messages
 from ._reduce import REPORT_COLUMNS, REPORT_OUTCOMES
 from ._replies import reply_report
@@ -61,7 +67,9 @@ __all__ = [
     "OBSERVATIONAL",
     "REPORT_COLUMNS",
     "REPORT_OUTCOMES",
+    "TEST_SUFFIX",
     "Messages",
+    "compare_identities",
     "compare_routes",
     "delivery_report",
     "delivery_timeseries",
@@ -71,6 +79,7 @@ __all__ = [
     "messages",
     "newcombe_interval",
     "reply_report",
+    "time_to_deliver",
     "wilson_bounds",
     "wilson_interval",
 ]

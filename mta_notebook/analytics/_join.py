@@ -24,6 +24,10 @@ NOT_SENT_LABELS: Final[Mapping[str, str]] = {
     "unknown": "not sent: the /send outcome is unknown",
 }
 DELIVERY_EVENTS: Final[tuple[str, ...]] = ("message-send", "delivery-status")
+#: How a test send's externalId ends (``CampaignPlan.test_send``: ``{campaign_id}-test``). The
+#: externalId marks it, not ``tags``: MTA echoes the externalId in every later webhook and the
+#: /deliveries rows carry it too, where they carry no tags.
+TEST_SUFFIX: Final = "-test"
 #: Route evidence of equal strength: the event type of higher preference wins.
 _PREFERENCE: Final[Mapping[routes.RouteBasis, int]] = {
     "message-send": 3,
@@ -70,8 +74,13 @@ MESSAGE_SCHEMA: Final[dict[str, str]] = {
     "status_code": "string",
     "outcome": "string",
     "unmatched": "boolean",
+    "test": "boolean",
     "sent_ms": "int64",
 }
+#: The kept messages: the message columns and two times (ms) that only the latency reads:
+#: ``handed_ms`` (the first message-send event, else the ledger's sent_at) and ``final_ms``
+#: (the deciding event's occurred_at when that event is a final, dated status).
+KEPT_SCHEMA: Final[dict[str, str]] = {**MESSAGE_SCHEMA, "handed_ms": "int64", "final_ms": "int64"}
 #: Distinct reply events: number, time (ms), text, and 1 when the text is a STOP keyword.
 REPLY_SCHEMA: Final[dict[str, str]] = {
     "r_phone": "string",
@@ -89,23 +98,28 @@ NOT_SENT_SCHEMA: Final[dict[str, str]] = {
 }
 
 
-def messages_sql(dialect: str, *, detail: bool = True, times: bool = True) -> str:
+def messages_sql(
+    dialect: str, *, detail: bool = True, times: bool = True, tests: bool = False
+) -> str:
     """The join's SQL over the placeholders of the events and the sends (compiled once)."""
     return _sql.compiled(
         dialect,
-        ("messages", detail, times),
+        ("messages", detail, times, tests),
         lambda: message_expr(
             _sql.placeholder(EVENT_SCHEMA, "events"),
             _sql.placeholder(SEND_SCHEMA, "sends"),
             detail=detail,
             times=times,
+            tests=tests,
         ),
     )
 
 
-def replies_sql(dialect: str) -> str:
+def replies_sql(dialect: str, *, tests: bool = False) -> str:
     return _sql.compiled(
-        dialect, "replies", lambda: reply_expr(_sql.placeholder(EVENT_SCHEMA, "events"))
+        dialect,
+        ("replies", tests),
+        lambda: reply_expr(_sql.placeholder(EVENT_SCHEMA, "events"), tests=tests),
     )
 
 
@@ -202,6 +216,7 @@ def _deliveries(ev: ir.Table, *, detail: bool, times: bool) -> ir.Table:
         t_ms=ibis.coalesce(_sql.epoch_ms(d.occurred_at), _sql.epoch_ms(d.received_at), 0),
         enc=_evidence(d.route, sender, d.event.cases(*_PREFERENCE.items(), else_=0)),
         sender=sender,
+        is_send=is_send,
     )
     return d.group_by(["g_ext", "g_mid", "g_phone"]).aggregate(
         status=_sql.latest(d.status, d.key) if detail else ibis.null("string"),
@@ -213,6 +228,7 @@ def _deliveries(ev: ir.Table, *, detail: bool, times: bool) -> ir.Table:
         ev_enc=d.enc.max(),
         ev_sender=d.sender.max(),
         first_ms=d.t_ms.min() if times else ibis.null("int64"),
+        send_ms=d.t_ms.min(where=d.is_send) if times else ibis.null("int64"),
     )
 
 
@@ -251,13 +267,13 @@ def _matched(g: ir.Table, led: ir.Table) -> ir.Table:
 
 
 def message_expr(
-    ev: ir.Table, sd: ir.Table, *, detail: bool = True, times: bool = True
+    ev: ir.Table, sd: ir.Table, *, detail: bool = True, times: bool = True, tests: bool = False
 ) -> ir.Table:
     """One row per message (recipient of a send) with its identity, route, status and outcome.
 
     ``detail`` adds the status name and raw code of the deciding event (the outcome is always
-    there) and ``times`` the send time; a report that needs neither skips their work (null
-    columns instead).
+    there) and ``times`` the send times; a report that needs neither skips their work (null
+    columns instead). Test sends (``test``) are left out unless ``tests``.
     """
     import ibis
 
@@ -276,6 +292,7 @@ def message_expr(
         status_code=joined.status_code,
         matched=joined.l_phone.notnull(),
         sent_ms=ibis.coalesce(joined.l_sent_ms, joined.first_ms),
+        handed_ms=ibis.coalesce(joined.send_ms, joined.l_sent_ms),
     )
     seen = joined.filter(joined.l_phone.notnull()).select("l_ext", "l_mid", "l_phone").view()
     waiting = led.filter(led.l_state == "sent")
@@ -300,8 +317,26 @@ def message_expr(
         **{col: ibis.null(kind) for col, kind in _NO_EVENT.items()},
         matched=ibis.literal(True),
         sent_ms=pend.l_sent_ms,
+        handed_ms=pend.l_sent_ms,
     )
-    return _decide(_with_replies(evs.union(pend), ev))
+    msgs = _decide(_with_replies(evs.union(pend), ev), times=times)
+    msgs = _with_test(msgs, ev)
+    return msgs if tests else msgs.filter(~msgs.test)
+
+
+def _is_test_id(external_id: ir.StringValue) -> ir.BooleanValue:
+    return external_id.endswith(TEST_SUFFIX).fill_null(False)
+
+
+def _with_test(msgs: ir.Table, ev: ir.Table) -> ir.Table:
+    """``test``: the message's externalId is a test send's, or it shares the ``messageId`` of one
+    (a test /send answers one messageId; an event without the externalId still belongs to it)."""
+    t = ev.filter(_is_test_id(ev.external_id) & ev.message_id.notnull())
+    ids = t.select(t_mid=t.message_id).distinct()
+    j = msgs.left_join(ids, msgs.message_id == ids.t_mid)
+    cols = [c for c in msgs.columns if c != "test"]
+    out = j.select(*cols, test=_is_test_id(j.external_id) | j.t_mid.notnull())
+    return out.select(*KEPT_SCHEMA)
 
 
 def _with_replies(msgs: ir.Table, ev: ir.Table) -> ir.Table:
@@ -313,7 +348,7 @@ def _with_replies(msgs: ir.Table, ev: ir.Table) -> ir.Table:
     return j.select(*msgs.columns, "x_enc", "x_sender", "y_enc", "y_sender")
 
 
-def _decide(m: ir.Table) -> ir.Table:
+def _decide(m: ir.Table, *, times: bool) -> ir.Table:
     """Route, route_basis, status and outcome of each message from its evidence."""
     import ibis
 
@@ -347,8 +382,22 @@ def _decide(m: ir.Table) -> ir.Table:
         status_code=m.status_code,
         outcome=ibis.ifelse(m.top.isnull(), "pending", outcome_of),
         unmatched=~m.matched,
+        test=ibis.literal(False),  # set by _with_test
         sent_ms=m.sent_ms,
+        handed_ms=m.handed_ms,
+        final_ms=_final_ms(m.top) if times else ibis.null("int64"),
     )
+
+
+def _final_ms(top: ir.IntegerValue) -> ir.IntegerValue:
+    """The occurred_at (ms) of the deciding event when it is a final, dated status (else null):
+    the key keeps it in its bits 7-53 (see ``_FINAL_BIT``)."""
+    import ibis
+
+    rest = top - _FINAL_BIT - _DATED_BIT
+    return ibis.ifelse(
+        (top >= _FINAL_BIT) & (rest >= 0), rest // _TIME_SHIFT, ibis.null("int64")
+    ).cast("int64")
 
 
 def _is_stop(text: ir.StringValue) -> ir.BooleanValue:
@@ -357,11 +406,16 @@ def _is_stop(text: ir.StringValue) -> ir.BooleanValue:
     return word.isin(sorted(keywords.STOP_WORDS))
 
 
-def reply_expr(ev: ir.Table) -> ir.Table:
-    """The reply events, duplicates once: number, time, text and whether it is a STOP."""
+def reply_expr(ev: ir.Table, *, tests: bool = False) -> ir.Table:
+    """The reply events, duplicates once: number, time, text and whether it is a STOP.
+
+    Replies to a test send are left out unless ``tests``: with the test message gone they would
+    otherwise go to an earlier campaign message to the same number."""
     import ibis
 
     r = ev.filter((ev.event == "message-reply") & ev.phone.notnull())
+    if not tests:
+        r = r.filter(~_is_test_id(r.external_id))
     r = r.select(
         r_phone=r.phone,
         r_ms=ibis.coalesce(_sql.epoch_ms(r.occurred_at), _sql.epoch_ms(r.received_at), 0),

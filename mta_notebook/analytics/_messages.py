@@ -225,20 +225,31 @@ def _filtered(
         return lambda: _sql.compiled(dialect, None, build)
 
     pending: dict[str, str | Callable[[], str]] = {
-        "messages": narrowed(_join.MESSAGE_SCHEMA, "messages"),
+        "messages": narrowed(_join.KEPT_SCHEMA, "messages"),
         "not_sent": narrowed(_join.NOT_SENT_SCHEMA, "not_sent"),
     }
     if names is not None or chosen is not None:
         # replies are attributed among the messages of the time window (_replies)
-        pending["timed"] = narrowed(_join.MESSAGE_SCHEMA, "messages", timed=True)
+        pending["timed"] = narrowed(_join.KEPT_SCHEMA, "messages", timed=True)
     return _Relations(base.con, {}, pending, parent=base, inline=base.inline)
 
 
-def messages(events: object, sends: object | None = None, *, engine: Engine = None) -> Messages:
+def messages(
+    events: object,
+    sends: object | None = None,
+    *,
+    engine: Engine = None,
+    include_tests: bool = False,
+) -> Messages:
     """Join ``events`` to the send ledger ``sends`` once and keep the messages in the backend.
 
     Inputs and ``engine`` as for :func:`delivery_report`. Every reducer accepts the result in
     place of ``(events, sends)``; ``where`` filters it without running the join again.
+
+    Test sends (``CampaignPlan.test_send``: an externalId ending in ``-test``, or the messageId
+    of such a send) and the replies to them are left out, as every reducer leaves them out of
+    campaign figures. With ``include_tests=True`` they are kept, flagged ``test`` in
+    :func:`message_table` (``msgs.df``), and every reducer given these messages counts them.
 
     Examples
     --------
@@ -252,14 +263,17 @@ def messages(events: object, sends: object | None = None, *, engine: Engine = No
      {'phone': '+13125550001', 'route': 'unknown', 'outcome': 'failed'}]
     >>> len(msgs.where(routes="imessage").df)
     1
+    >>> ev = ev.assign(external_id=["c-00000", "c-test"], message_id=[7, 8])
+    >>> len(messages(ev).df), messages(ev, include_tests=True).df["test"].tolist()
+    (1, [False, True])
     """
     con, inputs, drops = _bind_inputs(events, sends, engine)
     dialect = _sql.dialect(con)
     rel = _Relations(con, {})
     try:
         for role, sql in (
-            ("messages", _join.messages_sql(dialect)),
-            ("replies", _join.replies_sql(dialect)),
+            ("messages", _join.messages_sql(dialect, tests=include_tests)),
+            ("replies", _join.replies_sql(dialect, tests=include_tests)),
             ("not_sent", _join.not_sent_sql(dialect)),
         ):
             name = _sql.temp_name(role)
@@ -305,7 +319,8 @@ def opened(
     times: bool = True,
 ) -> Iterator[Messages]:
     """The messages a reducer reads: ``events`` itself if a ``Messages`` (narrowed to
-    ``[start, end)``), else the join of (events, sends) as views, dropped on exit."""
+    ``[start, end)``), else the join of (events, sends) as views, dropped on exit (test sends
+    left out: a ``Messages`` made with ``include_tests=True`` is the way to count them)."""
     if isinstance(events, Messages):
         if sends is not None or engine is not None:
             raise ValidationError(

@@ -9,6 +9,7 @@ import pandas as pd
 from .._errors import ValidationError
 from . import _join, _sql
 from ._inputs import Engine
+from ._intervals import wilson_bounds
 from ._messages import opened, run
 from ._reduce import finish, message_rows
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
 
 _COUNTS = ("messages", "replies", "replied", "stops")
+_RATES = ("reply_rate", "reply_low", "reply_high", "stop_rate", "stop_low", "stop_high")
 
 
 def window_ms(window: str) -> int:
@@ -90,7 +92,9 @@ def reply_report(
 
     Returns ``sender_name``, ``route``, ``messages``, ``replies`` (reply events attributed),
     ``replied`` (messages with at least one reply), ``stops`` (messages with a STOP reply),
-    ``reply_rate`` (replied / messages) and ``stop_rate`` (stops / messages).
+    ``reply_rate`` (replied / messages) with ``reply_low``/``reply_high``, and ``stop_rate``
+    (stops / messages) with ``stop_low``/``stop_high``: Wilson 95 % intervals, so that 2 STOPs
+    of 38 messages read as 5.3 % [1.5-17] rather than a bare 5.3 %.
 
     Examples
     --------
@@ -99,8 +103,11 @@ def reply_report(
     >>> ev = pd.DataFrame({"event": ["delivery-status", "message-reply"], "message_id": [7, None],
     ...     "phone": ["+13125550000"] * 2, "status": ["delivered", None], "text": [None, "Stop."],
     ...     "occurred_at": [t0, t0 + pd.Timedelta("1h")]})
-    >>> reply_report(ev)[["messages", "replied", "stops", "stop_rate"]].to_dict("records")
+    >>> rep = reply_report(ev)
+    >>> rep[["messages", "replied", "stops", "stop_rate"]].to_dict("records")
     [{'messages': 1, 'replied': 1, 'stops': 1, 'stop_rate': 1.0}]
+    >>> round(float(rep["stop_low"].iloc[0]), 3), float(rep["stop_high"].iloc[0])
+    (0.207, 1.0)
     """
     win = window_ms(window)
 
@@ -115,12 +122,20 @@ def reply_report(
             replied=j.replied.sum().cast("int64"),
             stops=j.stops.sum().cast("int64"),
         )
+        n = agg.messages.cast("float64")
+        reply_rate, stop_rate = agg.replied.cast("float64") / n, agg.stops.cast("float64") / n
+        reply_low, reply_high = wilson_bounds(reply_rate, n, sqrt=lambda v: v.sqrt())
+        stop_low, stop_high = wilson_bounds(stop_rate, n, sqrt=lambda v: v.sqrt())
         return agg.mutate(
-            reply_rate=agg.replied.cast("float64") / agg.messages.cast("float64"),
-            stop_rate=agg.stops.cast("float64") / agg.messages.cast("float64"),
+            reply_rate=reply_rate,
+            reply_low=reply_low,
+            reply_high=reply_high,
+            stop_rate=stop_rate,
+            stop_low=stop_low,
+            stop_high=stop_high,
         )
 
     with opened(events, sends, engine, start=start, end=end, detail=False) as msgs:
         df = run(msgs, ("replies", win), build)
-    cols = ["sender_name", "route", *_COUNTS, "reply_rate", "stop_rate"]
+    cols = ["sender_name", "route", *_COUNTS, *_RATES]
     return finish(df, cols, ints=_COUNTS, keys=("sender_name", "route"))

@@ -55,6 +55,7 @@ def test_every_function_gives_identical_tables_on_spark(
         (analytics.message_table, {"reply_window": "24h"}),
         (analytics.delivery_timeseries, {"freq": "30min"}),
         (analytics.reply_report, {}),
+        (analytics.time_to_deliver, {}),
     ]
     results = {}
     for fn, kwargs in calls:

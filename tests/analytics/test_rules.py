@@ -45,6 +45,7 @@ def test_message_level_status_rules(frames: tuple[pd.DataFrame, pd.DataFrame]) -
         "status_code",
         "outcome",
         "unmatched",
+        "test",
         "sent_at",
     ]
     # duplicates count once
