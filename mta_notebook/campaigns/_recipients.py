@@ -26,6 +26,7 @@ from ._message import (
     snake,
     value_facts,
 )
+from ._words import count
 
 
 class CheckOptions(TypedDict):
@@ -294,7 +295,9 @@ def plan_warnings(
     if intl:
         # MTA answers these in totalFailedInternationalRecipients, without saying which ones
         warnings.append(
-            f"{intl} recipients have non-North-American numbers: MTA sends to them only if "
+            f"{count(intl, 'recipient')} "
+            + ("has a number" if intl == 1 else "have numbers")
+            + " outside North America: MTA sends to them only if "
             "international messaging is enabled on the account; otherwise they are counted in "
             "totalFailedInternationalRecipients and get no delivery events (pending)."
         )
@@ -304,7 +307,8 @@ def plan_warnings(
             continue
         if code == "too-long" and checked.max_chars == SMS_MAX_CHARS:
             warnings.append(
-                f"{k} recipients skipped: too-long: their text is over {SMS_MAX_CHARS} characters "
+                f"{count(k, 'recipient')} skipped: too-long: their text is over {SMS_MAX_CHARS} "
+                "characters "
                 f"after filling, and MTA's developer docs say an SMS is {SMS_MAX_CHARS} "
                 "characters (a longer one is refused: 400 'Character Limit Exceeded'). Shorten "
                 "the message, send it as MMS with image=..., or plan with "
@@ -312,7 +316,7 @@ def plan_warnings(
                 "(see plan.skipped)."
             )
         else:
-            warnings.append(f"{k} recipients skipped: {code} (see plan.skipped).")
+            warnings.append(f"{count(k, 'recipient')} skipped: {code} (see plan.skipped).")
     if not len(send_ok):
         warnings.append("No recipient can be sent to.")
     return warnings
