@@ -58,11 +58,9 @@ def confirm_panel(plans: CampaignPlan | CampaignPlans, client: CampaignClient) -
         with out:
             from IPython.display import display
 
-            try:
-                display(group.send(client, confirm=True))  # type: ignore[no-untyped-call]
-            finally:
-                refresh()
+            display(group.send(client, confirm=True))  # type: ignore[no-untyped-call]
 
     refresh()
+    group.watch(refresh)
     button.on_click(_on_click)
     return widgets.VBox([info, button, out])

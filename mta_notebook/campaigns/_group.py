@@ -7,8 +7,8 @@ against a new sandbox) finds every chunk sent and sends nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, overload
 
@@ -179,6 +179,9 @@ class CampaignPlans(HtmlRepr, Sequence[CampaignPlan]):
     experiment: Experiment | None = None
     reused: bool | None = None
     journal_path: Path | None = None
+    # the confirm panels showing these plans: redrawn after any send, so none still offers
+    # to send what a cell below has just sent
+    _watchers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         if not self.plans:
@@ -336,8 +339,37 @@ class CampaignPlans(HtmlRepr, Sequence[CampaignPlan]):
                 f"{count(self.credits, 'credit')} ({per}). Check them, then call "
                 "plans.send(client, confirm=True)."
             )
-        results = tuple(p.send(client, confirm=True, progress=progress, **kw) for p in self.plans)
+        try:
+            results = tuple(
+                p.send(client, confirm=True, progress=progress, **kw) for p in self.plans
+            )
+        finally:
+            self._notify()
         return CampaignResults(results, labels)
+
+    def resume(self, client: CampaignClient, **kw: Any) -> CampaignResults:
+        """:func:`resume_campaign` for each plan (``kw`` passed on): only chunks still planned
+        are sent, unknown ones are settled from evidence first."""
+        from ._engine import resume_campaign
+
+        labels = tuple(_label(p) for p in self.plans)
+        already = self.complete
+        try:
+            results = tuple(
+                resume_campaign(p.campaign_id, client, journal=p.journal_path, **kw)
+                for p in self.plans
+            )
+        finally:
+            self._notify()
+        return CampaignResults(results, labels, already_sent=already)
+
+    def watch(self, redraw: Callable[[], None]) -> None:
+        """Call ``redraw`` after every send of these plans (the confirm panel does)."""
+        self._watchers.append(redraw)
+
+    def _notify(self) -> None:
+        for redraw in self._watchers:
+            redraw()
 
     def _journaled(self) -> tuple[CampaignResult, ...]:
         out = []

@@ -61,9 +61,10 @@ class CampaignResult(HtmlRepr):
             cols = ["chunk", "external_id", "recipients", "error"]
             tables.append(("Unknown chunks (not re-sent; see the note)", unk[cols]))
         tone: Tone = "ok" if self.complete else ("error" if len(unk) else "warn")
+        done = "complete" if self.complete else "not complete"
         return card(
-            f"Campaign {self.campaign_id}",
-            self.counts,
+            f"Campaign {self.campaign_id} ({done})",
+            [(state.capitalize(), count(n, "recipient")) for state, n in self.counts.items()],
             tables=tables,
             notes=[self.note] if self.note else [],
             tone=tone,

@@ -486,7 +486,7 @@ def test_send_requests_carry_identity_ids_tags_properties(tmp_path: Path) -> Non
     assert result.complete
     assert result.note == ""
     assert client.listing_queries == []  # nothing unknown: nothing to look up
-    assert "sent" in result._repr_html_()
+    assert "Sent" in result._repr_html_()
     # sending again sends nothing
     again = plan.send(client, confirm=True, progress=False)
     assert len(client.calls) == 3

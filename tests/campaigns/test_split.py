@@ -300,3 +300,22 @@ def test_test_sends_answer_with_a_card(tmp_path: Path, start_sandbox: Any) -> No
     assert "1 message accepted" in repr(one)
     assert "Test send of campaign" in one._repr_html_()
     assert _rows(sb) == 2
+
+
+def test_a_panel_shown_above_is_redrawn_when_the_cell_below_sends(
+    tmp_path: Path, start_sandbox: Any
+) -> None:
+    # notebook 02: the panel is shown, then the next cell sends the same plans
+    sb = start_sandbox(seed=1, time_scale=500)
+    with Client(api_key=sb.api_key, base_url=sb.base_url) as client:
+        plans = _plans(tmp_path, n=20, chunk_size=10)
+        info, button, _ = plans.confirm(client).children
+        assert not button.disabled
+        plans.send(client, confirm=True, progress=False)
+        assert ALREADY_SENT in info.value
+        assert button.disabled
+        button.click()  # a late click sends nothing
+        resumed = plans.resume(client, progress=False)
+    assert _rows(sb) == 20
+    assert resumed.already_sent
+    assert resumed.counts == {"sent": 20}
