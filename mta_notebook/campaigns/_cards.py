@@ -8,13 +8,39 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+
+import pandas as pd
 
 from ..display import HtmlRepr, card
 from ._reach import share_text
 from ._words import count
 
-__all__ = ["TestSend", "identity_label", "plan_facts"]
+__all__ = ["TestSend", "identity_label", "plan_facts", "preview_table"]
+
+_PREVIEW_LABELS: Final = {
+    "identity": "Identity",
+    "phone": "Phone",
+    "chunk": "Chunk",
+    "text": "Text",
+    "encoding": "Encoding",
+    "length": "Characters",
+    "segments": "Segments",
+    "credits": "Credits",
+    "ucs2_chars": "UCS-2 characters",
+    "hint": "Hint",
+}
+
+
+def preview_table(df: pd.DataFrame) -> pd.DataFrame:
+    """A preview (``plan.preview()``) with plain headers, the empty hint columns left out."""
+    keep = [
+        c
+        for c in df.columns
+        if c not in ("ucs2_chars", "hint") or df[c].fillna("").astype(str).str.len().gt(0).any()
+    ]
+    out: pd.DataFrame = df[keep].rename(columns=_PREVIEW_LABELS)
+    return out
 
 
 def identity_label(sender_name: str | None, longcode_id: int | None) -> str:
@@ -122,8 +148,6 @@ class TestSend(HtmlRepr):
 
 def test_sends_html(answers: Sequence[TestSend]) -> str:
     """Several test sends (one per identity of a group) as one card."""
-    import pandas as pd
-
     table = pd.DataFrame(
         {
             "Identity": [str(a.identity) for a in answers],

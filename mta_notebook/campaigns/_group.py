@@ -16,7 +16,7 @@ import pandas as pd
 
 from .._errors import CampaignError
 from ..display import HtmlRepr, card
-from ._cards import TestSend, identity_label, test_sends_html
+from ._cards import TestSend, identity_label, preview_table, test_sends_html
 from ._engine import CampaignClient
 from ._journal import Journal
 from ._plan import CampaignPlan
@@ -294,7 +294,10 @@ class CampaignPlans(HtmlRepr, Sequence[CampaignPlan]):
         return card(
             title,
             self.facts(),
-            tables=[("Per identity", self.table(states)), ("Preview", self.preview(2))],
+            tables=[
+                ("Per identity", self.table(states)),
+                ("Preview", preview_table(self.preview(2))),
+            ],
             notes=notes,
             tone="warn" if notes else "neutral",
         )

@@ -21,7 +21,7 @@ from .._errors import CampaignError
 from ..contract.assumptions import RECONCILE_CLOCK_MARGIN_S, SMS_OVER_160, SmsOver160
 from ..contract.limits import RATE_LIMITS
 from ..display import HtmlRepr, card
-from ._cards import TestSend, plan_facts
+from ._cards import TestSend, plan_facts, preview_table
 from ._chunks import campaign_id_for, input_hash, split_chunks
 from ._engine import CampaignClient, run
 from ._inputs import checked_inputs
@@ -228,7 +228,7 @@ class CampaignPlan(HtmlRepr):
         return card(
             f"Campaign {self.campaign_id} ({state})",
             plan_facts(self._facts(), self._regions(), self.send_window, self.journal_path),
-            tables=[("Preview", self.preview(3))],
+            tables=[("Preview", preview_table(self.preview(3)))],
             notes=self.warnings,
             tone="warn" if self.warnings else "neutral",
         )

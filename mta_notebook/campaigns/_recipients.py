@@ -26,7 +26,7 @@ from ._message import (
     snake,
     value_facts,
 )
-from ._words import count
+from ._words import count, verb
 
 
 class CheckOptions(TypedDict):
@@ -278,13 +278,15 @@ def plan_warnings(
     if n_ucs2:
         chars = "".join(dict.fromkeys(ch for t in checked.bad_chars.values() for ch in t))[:20]
         warnings.append(
-            f"{n_ucs2} messages are UCS-2 (70 characters per segment) because of "
+            f"{count(n_ucs2, 'message')} {verb(n_ucs2, 'is', 'are')} UCS-2 (70 characters per "
+            "segment) because of "
             f"{chars!r}; replace those characters to use GSM-7 (160)."
         )
     multi = int((send_ok["segments"] > 1).sum()) if not mms and sms_over_160 == "segments" else 0
     if multi:
         warnings.append(
-            f"{multi} messages are longer than one SMS segment (up to "
+            f"{count(multi, 'message')} {verb(multi, 'is', 'are')} longer than one SMS "
+            "segment (up to "
             f"{int(send_ok['segments'].max())} segments, each billed). This assumes your account "
             "splits long SMS into billed segments (sms_over_160='segments', as MTA's help center "
             f"says); MTA's developer docs say an SMS is {SMS_MAX_CHARS} characters and answer 400 "

@@ -319,3 +319,15 @@ def test_a_panel_shown_above_is_redrawn_when_the_cell_below_sends(
     assert _rows(sb) == 20
     assert resumed.already_sent
     assert resumed.counts == {"sent": 20}
+
+
+def test_warnings_and_preview_headers_read_as_words(tmp_path: Path) -> None:
+    people = pd.DataFrame({"phone": ["+13125550101", "+13125550102"], "name": ["Zoë", "Ann"]})
+    plan = plan_campaign(people, "Hi {{name}}", sender_name="Acme", journal=tmp_path / "j")
+    assert any(w.startswith("1 message is UCS-2") for w in plan.warnings)
+    html = plan.as_html()
+    assert "<th>Phone</th>" in html
+    assert "UCS-2 characters" in html  # Zoë's ë
+    assert "ucs2_chars" not in html
+    plain = plan_campaign(people.tail(1), "Hi {{name}}", sender_name="Acme", journal=tmp_path / "j")
+    assert "UCS-2 characters" not in plain.as_html()  # an empty column is left out
