@@ -8,7 +8,7 @@ against a new sandbox) finds every chunk sent and sends nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, overload
 
@@ -90,6 +90,7 @@ class CampaignResults(HtmlRepr, Sequence[CampaignResult]):
 
     results: tuple[CampaignResult, ...]
     identities: tuple[str, ...]
+    _: KW_ONLY
     already_sent: bool = False
 
     @overload
@@ -176,16 +177,21 @@ class CampaignPlans(HtmlRepr, Sequence[CampaignPlan]):
     """
 
     plans: tuple[CampaignPlan, ...]
+    _: KW_ONLY
     experiment: Experiment | None = None
     reused: bool | None = None
     journal_path: Path | None = None
     # the confirm panels showing these plans: redrawn after any send, so none still offers
     # to send what a cell below has just sent
-    _watchers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    _watchers: list[Callable[[], None]] = field(default_factory=list, repr=False, init=False)
 
     def __post_init__(self) -> None:
-        if not self.plans:
-            raise CampaignError("CampaignPlans needs at least one plan.")
+        object.__setattr__(self, "plans", tuple(self.plans))
+        if not self.plans or not all(isinstance(p, CampaignPlan) for p in self.plans):
+            raise CampaignError(
+                "CampaignPlans needs one or more CampaignPlan, like "
+                f"CampaignPlans((plan_a, plan_b)); got {self.plans!r}."
+            )
         if self.reused is None:
             object.__setattr__(self, "reused", all(p.reused for p in self.plans))
 

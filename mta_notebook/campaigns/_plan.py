@@ -400,6 +400,10 @@ def plan_campaign(
     -------
     CampaignPlan
 
+    See Also
+    --------
+    plan_experiment : one list split at random across several identities, sent as one.
+
     Raises
     ------
     CampaignError
