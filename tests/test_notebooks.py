@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,18 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("notebooks")
 
 
-def _run(name: str, workdir: Path, kernel_name: str) -> Any:
+# Appended to notebook 2 in the tests: the sandbox's own record of what /send received (one
+# row per recipient per call, test sends included), the ground truth of "sent nothing".
+GROUND_TRUTH = 'print("SANDBOX_SEND_ROWS", len(sb.state.rows))'
+
+
+def _run(name: str, workdir: Path, kernel_name: str, extra: str | None = None) -> Any:
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    if extra is not None:
+        nb.cells.append(nbformat.v4.new_code_cell(extra))
     client = NotebookClient(
         nb,
         timeout=300,
@@ -45,8 +53,12 @@ def _outputs(nb: Any) -> list[dict[str, Any]]:
 
 
 def _text(nb: Any) -> str:
+    return _joined(_outputs(nb))
+
+
+def _joined(outputs: list[dict[str, Any]]) -> str:
     parts = []
-    for out in _outputs(nb):
+    for out in outputs:
         parts.append(out.get("text", ""))
         parts.extend(str(v) for v in out.get("data", {}).values())
     return "\n".join(parts)
@@ -71,9 +83,28 @@ def test_01_load_subscribers(workdir: Path, kernel_name: str) -> None:
     assert not [o for o in _outputs(nb) if o.get("output_type") == "error"]
 
 
+def _cell_text(nb: Any, needle: str) -> str:
+    """The outputs of the one code cell whose source holds ``needle``."""
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and needle in c.source]
+    return _joined(cell.outputs)
+
+
+def _sandbox_rows(nb: Any) -> int:
+    found = re.findall(r"SANDBOX_SEND_ROWS (\d+)", _text(nb))
+    assert len(found) == 1, found
+    return int(found[0])
+
+
 def test_02_send_campaign(workdir: Path, kernel_name: str) -> None:
-    nb = _run(NAMES[1], workdir, kernel_name)
-    assert "CampaignResult(" in _text(nb)
+    nb = _run(NAMES[1], workdir, kernel_name, extra=GROUND_TRUTH)
+    text = _text(nb)
+    sent = _cell_text(nb, "plans.send(")
+    # one send for both identities' campaigns, shown as a card and a readable text
+    assert re.search(r"Sent \d+ messages in 2 campaigns\.", sent)
+    assert "Already sent" not in sent
+    assert "CampaignResult(" not in text
+    assert "CampaignPlan(" not in text
+    assert _sandbox_rows(nb) > 100  # the sample list went out (and the two test messages)
     logs = sorted((workdir / "out" / "webhooks").glob("webhooks-*.jsonl"))
     assert logs, "the webhook receiver wrote no log"
     assert sum(len(p.read_text(encoding="utf-8").splitlines()) for p in logs) > 0
@@ -91,3 +122,17 @@ def test_03_delivery_dashboard(workdir: Path, kernel_name: str) -> None:
         o for o in _outputs(nb) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
     ]
     assert views, "the dashboard did not display as a widget"
+
+
+def test_02_run_again_in_a_new_kernel_says_already_sent_and_sends_nothing(
+    workdir: Path, kernel_name: str
+) -> None:
+    # after 01-03: the same folder, a new kernel and so a new sandbox; only the journal in
+    # out/mta_journal.sqlite knows the campaigns went out
+    assert (workdir / "out" / "mta_journal.sqlite").exists()
+    nb = _run(NAMES[1], workdir, kernel_name, extra=GROUND_TRUTH)
+    text = _text(nb)
+    assert "Already sent, nothing new to send" in _cell_text(nb, "plans.send(")
+    assert "Already sent, nothing new to send" in _cell_text(nb, "plans.test_send(")
+    assert not re.search(r"Sent \d+ messages", text)
+    assert _sandbox_rows(nb) == 0  # the new sandbox received no /send, not even a test

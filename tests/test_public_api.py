@@ -78,6 +78,7 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     "Dashboard": ("events", "sends"),
     "save_report": ("path", "events", "sends"),
     "plan_campaign": ("recipients", "message"),
+    "plan_experiment": ("recipients", "message"),
     "resume_campaign": ("campaign_id", "client"),
     "register_webhooks": ("client", "url", "secret"),
     "fetch_deliveries": ("client", "start", "end"),

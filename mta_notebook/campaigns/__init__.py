@@ -12,7 +12,11 @@ Data flows down these modules:
 - ``_engine``: sending (threads, Ctrl-C) over a small client protocol; never retries;
 - ``_reconcile``: unknown outcomes settled from evidence (webhook log, ``GET /deliveries``);
 - ``_results``: :class:`CampaignResult`, the send ledger of a run;
-- ``_confirm``: the ipywidgets confirm panel.
+- ``_group``: :class:`CampaignPlans` (plans sent together) and :class:`CampaignResults`;
+- ``_split``: :func:`plan_experiment`, a seeded random split across identities, journaled;
+- ``_cards`` / ``_words`` / ``_reach``: what people read (cards, "1 recipient", the
+  predicted iMessage share);
+- ``_confirm``: the ipywidgets confirm panel (one for everything a cell sends).
 
 A chunk moves ``planned -> in_flight -> sent | failed | unknown`` with a commit before every
 request. A chunk whose outcome is unknown (a crash, a dropped connection, a 5xx after
@@ -35,6 +39,7 @@ True
 from __future__ import annotations
 
 from ._engine import CampaignClient, resume_campaign
+from ._group import CampaignPlans, CampaignResults
 from ._journal import Journal
 from ._manifest import Manifest
 from ._message import GSM7_BASIC, GSM7_EXTENDED, MessageCheck, check_message
@@ -42,6 +47,7 @@ from ._plan import CampaignPlan, plan_campaign
 from ._results import CampaignResult, UnknownPolicy
 from ._schedule import next_in_window
 from ._schema import CHUNK_STATES, DEFAULT_JOURNAL_PATH, SENDS_COLUMNS, ChunkState, utcnow
+from ._split import Experiment, plan_experiment, read_experiments
 
 __all__ = [
     "CHUNK_STATES",
@@ -51,8 +57,11 @@ __all__ = [
     "SENDS_COLUMNS",
     "CampaignClient",
     "CampaignPlan",
+    "CampaignPlans",
     "CampaignResult",
+    "CampaignResults",
     "ChunkState",
+    "Experiment",
     "Journal",
     "Manifest",
     "MessageCheck",
@@ -60,6 +69,8 @@ __all__ = [
     "check_message",
     "next_in_window",
     "plan_campaign",
+    "plan_experiment",
+    "read_experiments",
     "resume_campaign",
     "utcnow",
 ]

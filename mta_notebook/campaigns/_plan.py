@@ -21,20 +21,21 @@ from .._errors import CampaignError
 from ..contract.assumptions import RECONCILE_CLOCK_MARGIN_S, SMS_OVER_160, SmsOver160
 from ..contract.limits import RATE_LIMITS
 from ..display import HtmlRepr, card
-from ._chunks import campaign_id_for, input_hash, pack_chunks, split_chunks
+from ._cards import TestSend, plan_facts, preview_table
+from ._chunks import campaign_id_for, input_hash, split_chunks
 from ._engine import CampaignClient, run
-from ._inputs import check_reuse, checked_inputs
+from ._inputs import checked_inputs
 from ._journal import Journal
 from ._manifest import Manifest, shared_fields
 from ._message import E164, check_message, fill
+from ._plan_journal import journal_plan
+from ._reach import predicted_imessage
 from ._recipients import (
-    Checked,
     check_recipients,
     placeholder_columns,
     plan_frame,
     plan_warnings,
     recipients_frame,
-    skipped_rows,
 )
 from ._results import CampaignResult
 from ._schedule import (
@@ -47,6 +48,7 @@ from ._schedule import (
     window_scope,
 )
 from ._schema import utcnow
+from ._words import count
 
 __all__ = ["CampaignPlan", "plan_campaign"]
 
@@ -83,6 +85,8 @@ class CampaignPlan(HtmlRepr):
     held: int = 0
     first_held_at: datetime | None = None
     region_windows: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    #: ``(n, N)``: of the N recipients, n can get iMessage from the identity (``reachable=``).
+    predicted_imessage: tuple[int, int] | None = None
 
     @classmethod
     def of(
@@ -147,6 +151,7 @@ class CampaignPlan(HtmlRepr):
             "expected_duration_s": round(seconds, 1),
             "held_for_later": self.held,
             "first_held_at": self.first_held_at.isoformat() if self.first_held_at else None,
+            "predicted_imessage": _pair(self.predicted_imessage),
         }
 
     def _regions(self) -> dict[str, dict[str, Any]]:
@@ -214,30 +219,28 @@ class CampaignPlan(HtmlRepr):
 
     def as_html(self) -> str:
         """The plan's figures, warnings and a preview as one card (no journal read)."""
-        facts: dict[str, Any] = {**self._facts(), "send_window": self.send_window}
-        regions = self._regions()
-        if regions:
-            facts["region_windows"] = "; ".join(
-                f"{key} {'-'.join(r['window'])}: {r['recipients']} recipients"
-                for key, r in regions.items()
-            )
-        facts["journal"] = self.journal_path
+        return self.card_html()
+
+    def card_html(
+        self, state: str = "planned, not sent until plan.send(client, confirm=True)"
+    ) -> str:
+        """The plan's card, its title saying ``state`` (the confirm panel passes the journal's)."""
         return card(
-            f"Campaign {self.campaign_id} (planned, not sent until "
-            "plan.send(client, confirm=True))",
-            facts,
-            tables=[("Preview", self.preview(3))],
+            f"Campaign {self.campaign_id} ({state})",
+            plan_facts(self._facts(), self._regions(), self.send_window, self.journal_path),
+            tables=[("Preview", preview_table(self.preview(3)))],
             notes=self.warnings,
             tone="warn" if self.warnings else "neutral",
         )
 
     # -- sending -----------------------------------------------------------------------------
 
-    def test_send(self, client: CampaignClient, to: Sequence[str]) -> Any:
+    def test_send(self, client: CampaignClient, to: Sequence[str]) -> TestSend:
         """Send the first recipient's filled message to your own numbers, outside the campaign.
 
         Uses the campaign's identity and image; ``externalId`` is ``{campaign_id}-test``.
-        Nothing is recorded in the campaign's chunks.
+        Nothing is recorded in the campaign's chunks. The answer shows as a card; its
+        ``.result`` is MTA's answer (``message_id``, ``total_sent``).
         """
         if isinstance(to, str):
             to = [to]
@@ -251,12 +254,16 @@ class CampaignPlan(HtmlRepr):
             "sender_name": self.sender_name,
             "longcode_id": self.longcode_id,
         }
-        return client.send(
+        text = self.first_text()
+        answer = client.send(
             subscribers=list(to),
-            message=self.first_text(),
+            message=text,
             external_id=f"{self.campaign_id}-test",
             tags={**self.tags, "campaign_id": self.campaign_id, "test": "true"},
             **fields,
+        )
+        return TestSend(
+            self.campaign_id, self.sender_name or self.longcode_id, tuple(to), text, answer
         )
 
     def send(
@@ -291,8 +298,9 @@ class CampaignPlan(HtmlRepr):
         if confirm is not True:
             s = self._facts()
             raise CampaignError(
-                f"Not sent: campaign {self.campaign_id!r} goes to {s['recipients']} recipients "
-                f"for about {s['credits']} credits. Check plan.summary and plan.preview(), then "
+                f"Not sent: campaign {self.campaign_id!r} goes to "
+                f"{count(s['recipients'], 'recipient')} for about {count(s['credits'], 'credit')}. "
+                "Check plan.summary and plan.preview(), then "
                 "call plan.send(client, confirm=True)."
             )
         with self.journal as jr:
@@ -333,6 +341,7 @@ def plan_campaign(
     journal: Journal | str | os.PathLike[str] | None = None,
     defaults: Mapping[str, str] | None = None,
     sms_over_160: SmsOver160 = SMS_OVER_160,
+    reachable: pd.DataFrame | None = None,
 ) -> CampaignPlan:
     """Plan a campaign: check every filled message, split into chunks, write the journal.
 
@@ -382,10 +391,18 @@ def plan_campaign(
         400 "Character Limit Exceeded") skips such recipients as ``too-long``; ``"segments"``
         (the help center: split into billed segments) sends them and counts a credit per
         segment. Either way the plan warns. MMS (``image=``) takes 1,550 characters.
+    reachable
+        Numbers that can get iMessage from each identity now (``phone``, ``sender_name``; from
+        ``mta.reachable(events)``): the plan predicts this send's iMessage share
+        (``plan.summary["predicted_imessage"]``, n of N recipients).
 
     Returns
     -------
     CampaignPlan
+
+    See Also
+    --------
+    plan_experiment : one list split at random across several identities, sent as one.
 
     Raises
     ------
@@ -444,61 +461,24 @@ def plan_campaign(
     plan_df = plan_frame(checked, chunk, tz)
     warnings += plan_warnings(plan_df, checked, **options)
     send_ok = plan_df[checked.ok]
+    # checked before the journal is written: a wrong reachable= leaves no campaign behind
+    predicted = predicted_imessage(reachable, send_ok["phone"], inputs.sender_name)
     manifest = inputs.manifest(
         cid, send_ok, digest=digest, source=source, skipped=len(df) - len(send_ok), chunks=len(rows)
     )
-    path, reuse_warning, kept = _journal_plan(journal, manifest, checked, rows)
+    path, reuse_warning, kept = journal_plan(journal, manifest, checked, rows)
     held = held_back(kept["chunks"], manifest.scheduled_at, utcnow())
     manifest = replace(manifest, send_window=kept["window"], region_windows=kept["regions"])
     reused = reuse_warning is not None
     if reuse_warning is not None:
         warnings.append(reuse_warning)
-    return CampaignPlan.of(manifest, path, plan_df, warnings=warnings, reused=reused, held=held)
+    plan = CampaignPlan.of(manifest, path, plan_df, warnings=warnings, reused=reused, held=held)
+    return replace(plan, predicted_imessage=predicted)
 
 
-def _journal_plan(
-    journal: Journal | str | os.PathLike[str] | None,
-    manifest: Manifest,
-    checked: Checked,
-    rows: list[dict[str, Any]],
-) -> tuple[Path, str | None, dict[str, Any]]:
-    """Write the plan to the journal, or check it against the campaign already there; the
-    journal's path, the reuse warning when it was there, and what the journal keeps: its
-    ``window``, its ``regions`` and the ``chunks`` still planned (``timezone``, ``window``,
-    ``recipients``)."""
-    jr = journal if isinstance(journal, Journal) else Journal(journal)
-    cid = manifest.campaign_id
-    try:
-        if jr.has_campaign(cid):
-            warning = check_reuse(jr, manifest)
-            planned = jr.chunks(cid)
-            planned = planned[planned["state"] == "planned"].copy()
-            old = jr.read_manifest(cid)
-            windows = []
-            for ch in planned["chunk"].tolist():
-                phones = jr.chunk_recipients(cid, int(ch))[0] if old.region_windows else [None]
-                windows.append(chunk_window(phones[0], old.send_window, old.region_windows))
-            planned["window"] = windows
-            kept = {
-                "window": old.send_window,
-                "regions": dict(old.region_windows),
-                "chunks": planned,
-            }
-            return jr.path, warning, kept
-        jr.create_campaign(manifest, pack_chunks(checked, rows), skipped_rows(checked))
-        chunks = pd.DataFrame(
-            {
-                "timezone": pd.Series([r["timezone"] for r in rows], dtype="string"),
-                "window": [r["window"] for r in rows],
-                "recipients": [len(r["rows"]) for r in rows],
-            }
-        )
-        kept = {
-            "window": manifest.send_window,
-            "regions": dict(manifest.region_windows),
-            "chunks": chunks,
-        }
-        return jr.path, None, kept
-    finally:
-        if jr is not journal:
-            jr.close()
+def _pair(pair: tuple[int, int] | None) -> dict[str, Any] | None:
+    """``{"n", "N", "share"}`` of a predicted share, for code reading ``plan.summary``."""
+    if pair is None:
+        return None
+    n, total = pair
+    return {"n": n, "N": total, "share": n / total if total else None}

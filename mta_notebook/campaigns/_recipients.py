@@ -26,6 +26,7 @@ from ._message import (
     snake,
     value_facts,
 )
+from ._words import count, verb
 
 
 class CheckOptions(TypedDict):
@@ -277,13 +278,15 @@ def plan_warnings(
     if n_ucs2:
         chars = "".join(dict.fromkeys(ch for t in checked.bad_chars.values() for ch in t))[:20]
         warnings.append(
-            f"{n_ucs2} messages are UCS-2 (70 characters per segment) because of "
+            f"{count(n_ucs2, 'message')} {verb(n_ucs2, 'is', 'are')} UCS-2 (70 characters per "
+            "segment) because of "
             f"{chars!r}; replace those characters to use GSM-7 (160)."
         )
     multi = int((send_ok["segments"] > 1).sum()) if not mms and sms_over_160 == "segments" else 0
     if multi:
         warnings.append(
-            f"{multi} messages are longer than one SMS segment (up to "
+            f"{count(multi, 'message')} {verb(multi, 'is', 'are')} longer than one SMS "
+            "segment (up to "
             f"{int(send_ok['segments'].max())} segments, each billed). This assumes your account "
             "splits long SMS into billed segments (sms_over_160='segments', as MTA's help center "
             f"says); MTA's developer docs say an SMS is {SMS_MAX_CHARS} characters and answer 400 "
@@ -294,7 +297,9 @@ def plan_warnings(
     if intl:
         # MTA answers these in totalFailedInternationalRecipients, without saying which ones
         warnings.append(
-            f"{intl} recipients have non-North-American numbers: MTA sends to them only if "
+            f"{count(intl, 'recipient')} "
+            + ("has a number" if intl == 1 else "have numbers")
+            + " outside North America: MTA sends to them only if "
             "international messaging is enabled on the account; otherwise they are counted in "
             "totalFailedInternationalRecipients and get no delivery events (pending)."
         )
@@ -304,7 +309,8 @@ def plan_warnings(
             continue
         if code == "too-long" and checked.max_chars == SMS_MAX_CHARS:
             warnings.append(
-                f"{k} recipients skipped: too-long: their text is over {SMS_MAX_CHARS} characters "
+                f"{count(k, 'recipient')} skipped: too-long: their text is over {SMS_MAX_CHARS} "
+                "characters "
                 f"after filling, and MTA's developer docs say an SMS is {SMS_MAX_CHARS} "
                 "characters (a longer one is refused: 400 'Character Limit Exceeded'). Shorten "
                 "the message, send it as MMS with image=..., or plan with "
@@ -312,7 +318,7 @@ def plan_warnings(
                 "(see plan.skipped)."
             )
         else:
-            warnings.append(f"{k} recipients skipped: {code} (see plan.skipped).")
+            warnings.append(f"{count(k, 'recipient')} skipped: {code} (see plan.skipped).")
     if not len(send_ok):
         warnings.append("No recipient can be sent to.")
     return warnings

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..display import HtmlRepr, card
 from ..display._html import Tone
+from ._words import count, verb
 
 __all__ = ["CampaignResult", "UnknownPolicy", "resume_call", "run_note"]
 
@@ -60,9 +61,10 @@ class CampaignResult(HtmlRepr):
             cols = ["chunk", "external_id", "recipients", "error"]
             tables.append(("Unknown chunks (not re-sent; see the note)", unk[cols]))
         tone: Tone = "ok" if self.complete else ("error" if len(unk) else "warn")
+        done = "complete" if self.complete else "not complete"
         return card(
-            f"Campaign {self.campaign_id}",
-            self.counts,
+            f"Campaign {self.campaign_id} ({done})",
+            [(state.capitalize(), count(n, "recipient")) for state, n in self.counts.items()],
             tables=tables,
             notes=[self.note] if self.note else [],
             tone=tone,
@@ -91,20 +93,23 @@ def run_note(
         n = int(chunks.loc[chunks["chunk"].isin(decided), "recipients"].sum())
         if unknown == "skip":
             parts.append(
-                f"{len(decided)} chunks of unknown outcome ({n} recipients) were recorded as "
-                "skipped, as asked: result.sends shows their recipients as 'skipped' (they may "
+                f"{count(len(decided), 'chunk')} of unknown outcome ({count(n, 'recipient')}) "
+                f"{verb(len(decided), 'was', 'were')} recorded as skipped, "
+                "as asked: result.sends shows their recipients as 'skipped' (they may "
                 "or may not have received the message)."
             )
         else:
             parts.append(
-                f"{len(decided)} chunks of unknown outcome ({n} recipients) were sent again, "
-                "as asked."
+                f"{count(len(decided), 'chunk')} of unknown outcome ({count(n, 'recipient')}) "
+                f"{verb(len(decided), 'was', 'were')} sent again, as asked."
             )
     unk = chunks[chunks["state"].isin(["unknown", "in_flight"])]
     if len(unk):
         parts.append(
-            f"{len(unk)} chunks ({int(unk['recipients'].sum())} recipients) have an unknown "
-            "outcome and were not re-sent: neither MTA's answer, the webhook log (events=) nor "
+            f"{count(len(unk), 'chunk')} ({count(int(unk['recipients'].sum()), 'recipient')}) "
+            f"{verb(len(unk), 'has', 'have')} an unknown outcome and "
+            f"{verb(len(unk), 'was', 'were')} not re-sent: neither MTA's answer, the webhook "
+            "log (events=) nor "
             "GET /v3/deliveries shows whether they went out (see result.unknown_chunks and "
             "their error). Resume later with events= the receiver's log, or once /deliveries "
             "lists messages sent after them; or check them in the MTA dashboard and decide: "
@@ -114,8 +119,10 @@ def run_note(
     planned = chunks[chunks["state"] == "planned"]
     if len(planned):
         parts.append(
-            f"{len(planned)} chunks ({int(planned['recipients'].sum())} recipients) are still "
-            "planned (see their error, e.g. rate limited); "
+            f"{count(len(planned), 'chunk')} "
+            f"({count(int(planned['recipients'].sum()), 'recipient')}) "
+            f"{verb(len(planned), 'is', 'are')} still planned (see their error, e.g. rate "
+            "limited); "
             f"mta.resume_campaign({cid!r}, client, journal={journal_path!r}) sends them."
         )
     return " ".join(parts)

@@ -22,6 +22,7 @@ import pandas as pd
 from .._errors import CampaignError
 from ..contract.dates import format_scheduled_date
 from ..contract.zones import phone_zones, zone_list
+from ._words import count
 
 __all__ = ["QUIET_HOURS", "next_in_window"]
 
@@ -289,7 +290,9 @@ def recipient_zones(
         if default_timezone is None:
             examples = ", ".join(phones[lost].astype(str).head(2).tolist())
             raise CampaignError(
-                f"{int(lost.sum())} recipients have numbers with no time zone (toll-free or "
+                f"{count(int(lost.sum()), 'recipient')} "
+                f"{'has a number' if int(lost.sum()) == 1 else 'have numbers'} with no time zone "
+                "(toll-free or "
                 f"other non-geographic numbers, like {examples}), so their send window has no "
                 "local time. Pass default_timezone='America/New_York' (or the zone they are in)."
             )

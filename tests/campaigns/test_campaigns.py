@@ -211,7 +211,7 @@ def test_long_sms_are_skipped_under_reject_with_the_reason_and_the_fix(tmp_path:
     assert "303 characters" in plan.skipped["detail"].iloc[0]
     assert plan.summary["credits"] == 2
     (warning,) = [w for w in plan.warnings if "too-long" in w]
-    assert warning.startswith("1 recipients skipped")
+    assert warning.startswith("1 recipient skipped")
     for words in (
         "developer docs",
         "400",
@@ -486,7 +486,7 @@ def test_send_requests_carry_identity_ids_tags_properties(tmp_path: Path) -> Non
     assert result.complete
     assert result.note == ""
     assert client.listing_queries == []  # nothing unknown: nothing to look up
-    assert "sent" in result._repr_html_()
+    assert "Sent" in result._repr_html_()
     # sending again sends nothing
     again = plan.send(client, confirm=True, progress=False)
     assert len(client.calls) == 3
@@ -710,7 +710,7 @@ def test_a_rate_limited_chunk_is_not_sent_again_in_the_same_run(tmp_path: Path) 
     assert plan.journal.chunks("c")["state"].tolist() == ["sent", "planned", "sent"]
     assert "rate limited" in plan.journal.chunk("c", 2)["error"]
     assert not result.complete
-    assert "1 chunks (2 recipients) are still planned" in result.note
+    assert "1 chunk (2 recipients) is still planned" in result.note
     assert "mta.resume_campaign('c', client" in result.note
     again = resume_campaign("c", client, journal=plan.journal, progress=False)
     assert [c["external_id"] for c in client.calls][3:] == ["c-00002"]
@@ -850,6 +850,8 @@ def test_plan_from_a_loaded_subscriber_file(tmp_path: Path) -> None:
 def test_international_recipients_are_warned_about(tmp_path: Path) -> None:
     df = pd.DataFrame({"phone": ["+13125550142", "+442079460958"], "first_name": ["A", "B"]})
     plan = plan_campaign(df, "Hi {{first_name}}", sender_name="Acme", journal=tmp_path / "j")
-    assert any("1 recipients have non-North-American" in w for w in plan.summary["warnings"])
+    assert any(
+        "1 recipient has a number outside North America" in w for w in plan.summary["warnings"]
+    )
     us_only = plan_campaign(df[:1], "Hi", sender_name="Acme", journal=tmp_path / "j")
     assert not any("North-American" in w for w in us_only.summary["warnings"])

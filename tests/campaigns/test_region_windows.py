@@ -77,9 +77,9 @@ def test_a_miami_region_window_is_stricter_than_quiet_hours(
     assert plan.summary["held_for_later"] == held
     assert plan.summary["first_held_at"] == "2027-01-07T14:00:00+00:00"
     assert plan.summary["region_windows"] == {"+1305": {"window": STRICT, "recipients": 1}}
-    assert "+1305 09:00-20:00: 1 recipients" in plan.as_html()
+    assert "+1305 09:00-20:00: 1 recipient" in plan.as_html()
     assert plain.summary["region_windows"] == {}
-    assert "region_windows" not in plain.as_html()
+    assert "Region windows" not in plain.as_html()
 
 
 def test_chunks_hold_one_zone_set_and_one_window(
