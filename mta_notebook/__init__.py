@@ -8,7 +8,8 @@ The flow, and the names that carry it (this namespace is the one public path):
    journaled in a ``Journal``; ``Client`` / ``AsyncClient`` talk to MTA
 4. events: ``running_receiver`` (signed webhooks) -> ``read_webhook_log`` -> ``EventLog``
 5. analytics: ``message_table``, ``delivery_report``, ``delivery_timeseries``,
-   ``failure_reasons``, ``reply_report``, ``fallback_summary``
+   ``failure_reasons``, ``reply_report``, ``fallback_summary``, ``cost_report``, ``optin_reach``,
+   ``reachable``, ``predicted_imessage_share``
 6. display: ``charts``, ``save_report``, ``Dashboard``
 
 ``sandbox.running()`` is a local MTA to rehearse against; ``contract`` is what MTA documents.
@@ -66,12 +67,16 @@ if TYPE_CHECKING:
     from .analytics import (
         Messages,
         compare_routes,
+        cost_report,
         delivery_report,
         delivery_timeseries,
         failure_reasons,
         fallback_summary,
         message_table,
         messages,
+        optin_reach,
+        predicted_imessage_share,
+        reachable,
         reply_report,
     )
     from .campaigns import (
@@ -144,6 +149,10 @@ _LAZY: dict[str, str] = {
             "failure_reasons",
             "reply_report",
             "fallback_summary",
+            "cost_report",
+            "optin_reach",
+            "reachable",
+            "predicted_imessage_share",
         ),
         ".analytics",
     ),
@@ -205,6 +214,7 @@ __all__ = [
     "check_message",
     "compare_routes",
     "contract",
+    "cost_report",
     "delivery_report",
     "delivery_timeseries",
     "failure_reasons",
@@ -215,7 +225,10 @@ __all__ = [
     "message_table",
     "messages",
     "normalize_phones",
+    "optin_reach",
     "plan_campaign",
+    "predicted_imessage_share",
+    "reachable",
     "read_webhook_log",
     "register_webhooks",
     "reply_report",

@@ -45,11 +45,13 @@ MTA's facts (status names, outcomes, precedence, route evidence, keywords) come 
 from __future__ import annotations
 
 from ._compare import OBSERVATIONAL, compare_routes, newcombe_interval
+from ._cost import COST_COLUMNS, cost_report
 from ._failures import failure_reasons
 from ._fallback import fallback_summary
 from ._intervals import wilson_bounds, wilson_interval
 from ._join import NOT_SENT_LABELS
 from ._messages import Messages, messages
+from ._reach import ImessageShare, OptInReach, optin_reach, predicted_imessage_share, reachable
 from ._reduce import REPORT_COLUMNS, REPORT_OUTCOMES
 from ._replies import reply_report
 from ._report import delivery_report
@@ -57,12 +59,16 @@ from ._table import message_table
 from ._timeseries import delivery_timeseries
 
 __all__ = [
+    "COST_COLUMNS",
     "NOT_SENT_LABELS",
     "OBSERVATIONAL",
     "REPORT_COLUMNS",
     "REPORT_OUTCOMES",
+    "ImessageShare",
     "Messages",
+    "OptInReach",
     "compare_routes",
+    "cost_report",
     "delivery_report",
     "delivery_timeseries",
     "failure_reasons",
@@ -70,6 +76,9 @@ __all__ = [
     "message_table",
     "messages",
     "newcombe_interval",
+    "optin_reach",
+    "predicted_imessage_share",
+    "reachable",
     "reply_report",
     "wilson_bounds",
     "wilson_interval",
