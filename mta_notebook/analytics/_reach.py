@@ -272,13 +272,18 @@ def _daily(name: str, since: pd.Series, total: int, freq: str) -> pd.DataFrame:
     times = pd.to_datetime(since.dropna(), utc=True)
     if times.empty:
         return _empty_daily()
-    if _fixed(offset):
+    if _fixed(offset):  # days, hours: periods from midnight UTC
         new = times.dt.floor(offset)
-    else:
-        new = times.dt.tz_localize(None).dt.to_period(freq).dt.start_time.dt.tz_localize("UTC")
-    counts = new.value_counts().sort_index()
-    full = pd.date_range(counts.index.min(), counts.index.max(), freq=offset)
-    counts = counts.reindex(full.union(counts.index), fill_value=0)
+        counts = new.value_counts().sort_index()
+        full = pd.date_range(counts.index.min(), counts.index.max(), freq=offset)
+    else:  # weeks, months: calendar periods, each named by its first instant
+        periods = times.dt.tz_localize(None).dt.to_period(freq)
+        counts = periods.value_counts().sort_index()
+        seen = pd.PeriodIndex(counts.index)
+        span = pd.period_range(seen.min(), seen.max(), freq=seen.freq)
+        counts.index = seen.start_time.tz_localize("UTC")
+        full = span.start_time.tz_localize("UTC")
+    counts = counts.reindex(full, fill_value=0)
     cum = counts.cumsum()
     bounds = [wilson_interval(int(c), total) for c in cum]
     frame: pd.DataFrame = pd.DataFrame(
