@@ -4,8 +4,9 @@ what iMessage saved.
 A message's SMS credits are the ledger's, as planned (``Journal.sends()``: ``credits`` per
 recipient, counted as SMS or MMS, ``contract.segments``). SMS and SMS fallback cost those; an
 iMessage costs what ``imessage_credits`` says (``contract.assumptions.IMESSAGE_CREDITS``: MTA
-does not document it). Every message sent counts, delivered or not: nothing in MTA's docs says
-a failed message is refunded. Messages whose ledger row has no credits (events without a
+does not document it). A message with no event yet (route ``unknown``) is counted at its SMS
+credits, the most it can cost. Every message sent counts, delivered or not: nothing in MTA's
+docs says a failed message is refunded. Messages whose ledger row has no credits (events without a
 ledger row, a campaign planned before the journal kept them) are counted as ``unpriced``, never
 guessed.
 """

@@ -121,6 +121,13 @@ def test_a_messages_join_and_a_parquet_ledger_give_the_same_report(tmp_path: Pat
     pd.testing.assert_frame_equal(mta.cost_report(ev, tmp_path / "sends.parquet"), expected)
 
 
+def test_a_message_with_no_event_yet_is_counted_at_its_sms_credits() -> None:
+    ev, sends = _inputs()
+    waiting = sends.iloc[:1].assign(phone="+13125558888", external_id="a-2", credits=2)
+    rep = mta.cost_report(ev, pd.concat([sends, waiting], ignore_index=True), imessage_credits=1)
+    assert _rows(rep, "messages", "credits")[("Acme", "unknown")] == (1, 2)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
