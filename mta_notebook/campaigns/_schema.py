@@ -247,7 +247,10 @@ def explode_sends(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     them (a JournalError naming the chunk when they do not align)."""
     phones = [str(p).split("\n") for p in df["phone"]]
     sizes = np.array([len(p) for p in phones], dtype=np.int64)
-    out: pd.DataFrame = df.loc[df.index.repeat(sizes)].reset_index(drop=True)
+    # the packed texts are dropped before repeating: copying each chunk's to every recipient
+    # of it would cost a chunk's size squared
+    slim = df.drop(columns=["phone", "segments", "credits"])
+    out: pd.DataFrame = slim.loc[slim.index.repeat(sizes)].reset_index(drop=True)
     out["phone"] = [p for chunk in phones for p in chunk]
     for col in ("segments", "credits"):
         values: list[int | None] = []
