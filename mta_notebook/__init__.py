@@ -8,7 +8,8 @@ The flow, and the names that carry it (this namespace is the one public path):
    journaled in a ``Journal``; ``Client`` / ``AsyncClient`` talk to MTA
 4. events: ``running_receiver`` (signed webhooks) -> ``read_webhook_log`` -> ``EventLog``
 5. analytics: ``message_table``, ``delivery_report``, ``delivery_timeseries``,
-   ``failure_reasons``, ``reply_report``, ``fallback_summary``
+   ``failure_reasons``, ``reply_report``, ``fallback_summary``, ``cost_report``, ``optin_reach``,
+   ``reachable``, ``predicted_imessage_share``
 6. display: ``charts``, ``save_report``, ``Dashboard``
 
 ``sandbox.running()`` is a local MTA to rehearse against; ``contract`` is what MTA documents.
@@ -67,12 +68,16 @@ if TYPE_CHECKING:
         Messages,
         compare_identities,
         compare_routes,
+        cost_report,
         delivery_report,
         delivery_timeseries,
         failure_reasons,
         fallback_summary,
         message_table,
         messages,
+        optin_reach,
+        predicted_imessage_share,
+        reachable,
         reply_report,
         time_to_deliver,
     )
@@ -157,6 +162,10 @@ _LAZY: dict[str, str] = {
             "fallback_summary",
             "time_to_deliver",
             "compare_identities",
+            "cost_report",
+            "optin_reach",
+            "reachable",
+            "predicted_imessage_share",
         ),
         ".analytics",
     ),
@@ -223,6 +232,7 @@ __all__ = [
     "compare_identities",
     "compare_routes",
     "contract",
+    "cost_report",
     "delivery_report",
     "delivery_timeseries",
     "failure_reasons",
@@ -233,8 +243,11 @@ __all__ = [
     "message_table",
     "messages",
     "normalize_phones",
+    "optin_reach",
     "plan_campaign",
     "plan_experiment",
+    "predicted_imessage_share",
+    "reachable",
     "read_experiments",
     "read_webhook_log",
     "readable",

@@ -66,6 +66,9 @@ def test_using_the_client_does_not_load_the_web_server_or_charts() -> None:
 # it joins to, the client and what it calls); every other parameter is keyword-only.
 POSITIONAL: dict[str, tuple[str, ...]] = {
     "compare_routes": ("events", "sends"),
+    "cost_report": ("events", "sends"),
+    "optin_reach": ("events", "subscribers"),
+    "predicted_imessage_share": ("reachable", "phones"),
     "delivery_report": ("events", "sends"),
     "delivery_timeseries": ("events", "sends"),
     "failure_reasons": ("events", "sends"),

@@ -49,6 +49,7 @@ MTA's facts (status names, outcomes, precedence, route evidence, keywords) come 
 from __future__ import annotations
 
 from ._compare import OBSERVATIONAL, compare_routes, newcombe_interval
+from ._cost import COST_COLUMNS, cost_report
 from ._failures import failure_reasons
 from ._fallback import fallback_summary
 from ._identities import compare_identities
@@ -56,6 +57,7 @@ from ._intervals import wilson_bounds, wilson_interval
 from ._join import NOT_SENT_LABELS, TEST_SUFFIX
 from ._latency import time_to_deliver
 from ._messages import Messages, messages
+from ._reach import ImessageShare, OptInReach, optin_reach, predicted_imessage_share, reachable
 from ._reduce import REPORT_COLUMNS, REPORT_OUTCOMES
 from ._replies import reply_report
 from ._report import delivery_report
@@ -63,14 +65,18 @@ from ._table import message_table
 from ._timeseries import delivery_timeseries
 
 __all__ = [
+    "COST_COLUMNS",
     "NOT_SENT_LABELS",
     "OBSERVATIONAL",
     "REPORT_COLUMNS",
     "REPORT_OUTCOMES",
     "TEST_SUFFIX",
+    "ImessageShare",
     "Messages",
+    "OptInReach",
     "compare_identities",
     "compare_routes",
+    "cost_report",
     "delivery_report",
     "delivery_timeseries",
     "failure_reasons",
@@ -78,6 +84,9 @@ __all__ = [
     "message_table",
     "messages",
     "newcombe_interval",
+    "optin_reach",
+    "predicted_imessage_share",
+    "reachable",
     "reply_report",
     "time_to_deliver",
     "wilson_bounds",

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .._errors import CampaignError
 from ._recipients import Checked
+from ._schema import packed_ints
 
 _CAMPAIGN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
@@ -139,6 +140,9 @@ def pack_chunks(checked: Checked, rows: list[dict[str, Any]]) -> list[dict[str, 
             "recipients": len(r["rows"]),
             "phones": phone_texts[i],
             "props": props_texts[i],
+            # as planned (SMS or MMS): what the ledger reports and cost_report bills
+            "segments": packed_ints(checked.segments[r["rows"]]),
+            "credits": packed_ints(checked.credits[r["rows"]]),
         }
         for i, r in enumerate(rows)
     ]

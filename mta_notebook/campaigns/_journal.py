@@ -47,6 +47,7 @@ from ._schema import (
     SENDS_SQL,
     SKIPPED_SQL,
     ChunkState,
+    explode_sends,
     iso,
     owner,
     packed,
@@ -146,8 +147,9 @@ class Journal:
         Each chunk mapping has ``chunk``, ``external_id``, ``phones`` (list of E.164, or them
         joined by newlines with ``recipients`` their count), optional ``props`` (list of JSON
         object texts aligned with ``phones``, or one JSON array text), ``timezone`` and
-        ``scheduled_date``. ``skipped`` yields ``(seq, phone, reason, detail)`` for recipients
-        that are never sent.
+        ``scheduled_date``, and optional ``segments`` and ``credits`` (each recipient's,
+        aligned with ``phones``: a list of ints, or ``packed_ints`` text). ``skipped`` yields
+        ``(seq, phone, reason, detail)`` for recipients that are never sent.
         """
         row = manifest.to_row() if isinstance(manifest, Manifest) else manifest
         cid = str(row["campaign_id"])
@@ -198,6 +200,14 @@ class Journal:
                             c["props"],
                         )
                         for c in chunk_list
+                    ),
+                )
+                conn.executemany(
+                    "INSERT INTO costs (ckey, chunk, segments, credits) VALUES (?, ?, ?, ?)",
+                    (
+                        (ckey, int(c["chunk"]), c["segments"], c["credits"])
+                        for c in chunk_list
+                        if c.get("segments") is not None and c.get("credits") is not None
                     ),
                 )
                 conn.executemany(
@@ -483,6 +493,9 @@ class Journal:
         ``state`` is ``sent``, ``failed``, ``unknown`` (in flight at a crash, or no answer),
         ``skipped`` (not sent by this toolkit, see ``error``: a plan-time reason, or an unknown
         chunk the user chose not to resend) or ``planned`` (not sent yet; resume to send).
+        ``segments`` and ``credits`` are the recipient's as planned, counted as SMS (or MMS):
+        what the message costs if it goes by SMS; NA in a campaign planned before the journal
+        kept them, and for skipped recipients.
         """
         where = "WHERE c.campaign_id = ?" if campaign_id is not None else ""
         params: tuple[Any, ...] = (campaign_id,) if campaign_id is not None else ()
@@ -491,8 +504,7 @@ class Journal:
             skipped = conn.execute(SKIPPED_SQL.format(where=where), params).fetchall()
         df = pd.DataFrame(rows, columns=list(SENDS_COLUMNS))
         if len(df):
-            df["phone"] = df["phone"].str.split("\n")
-            df = df.explode("phone", ignore_index=True)
+            df = explode_sends(df, self.path)
         if skipped:
             df = pd.concat(
                 [df, pd.DataFrame(skipped, columns=list(SENDS_COLUMNS))], ignore_index=True

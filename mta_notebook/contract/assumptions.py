@@ -22,11 +22,16 @@ __all__ = [
     "DELIVERIES_NAME_FOR_CODE",
     "DELIVERIES_NUMBER_FIELDS",
     "DOMESTIC_COUNTRY_CODE",
+    "IMESSAGE_CREDITS",
     "NAIVE_TIMEZONE",
+    "OPT_IN_IDENTITY_FIELD",
     "RECONCILE_CLOCK_MARGIN_S",
     "SMS_OVER_160",
     "Assumption",
+    "ImessageCredits",
     "SmsOver160",
+    "check_imessage_credits",
+    "imessage_credits",
 ]
 
 #: A payload time written without ``Z`` or an offset is read in this zone. MTA's own API
@@ -40,6 +45,20 @@ SmsOver160 = Literal["segments", "reject"]
 #: messages split into several billed segments. Default: what the developer docs say.
 #: Override: ``plan_campaign(sms_over_160="segments")``; sandbox config ``sms_over_160``.
 SMS_OVER_160: Final[SmsOver160] = "reject"
+
+ImessageCredits = Literal["as-sms"] | int
+#: What one iMessage costs in credits. MTA documents SMS (1 credit per 160 characters) and MMS
+#: (3 credits) and says nothing of iMessage. ``"as-sms"``: the credits of the SMS (or MMS) it
+#: replaces, so a plan's credits (counted as SMS) never fall short of the bill, whichever route
+#: each recipient takes: the safe side for a budget. A flat number (e.g. ``1``) when the account
+#: says so; then ``cost_report`` shows what iMessage saved.
+#: Override: ``cost_report(imessage_credits=1)``; sandbox config ``imessage_credits``.
+IMESSAGE_CREDITS: Final[ImessageCredits] = "as-sms"
+
+#: The field of a ``number-opt-in`` body that names the Sender Identity opted in to. The payload
+#: table could not be read (the opt-in is per identity, so it must say which one; the sandbox
+#: sends ``senderName``); an opt-in without it counts for no identity.
+OPT_IN_IDENTITY_FIELD: Final = "senderName"
 
 #: ``/deliveries`` date filters are ``YYYY-MM-DD`` in an undocumented zone: reconciliation
 #: pages this many days either side of a chunk's UTC send date.
@@ -81,6 +100,31 @@ DELIVERIES_NAME_FOR_CODE: Final[Mapping[int, str]] = {
 }
 
 
+def check_imessage_credits(value: object) -> ImessageCredits:
+    """``value`` as an iMessage credit rule: ``"as-sms"`` or a whole number of credits >= 0.
+
+    >>> check_imessage_credits("as-sms"), check_imessage_credits(1)
+    ('as-sms', 1)
+    """
+    if value == "as-sms":
+        return "as-sms"
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(
+            f"imessage_credits={value!r} is not an iMessage credit rule; use 'as-sms' (the "
+            "credits of the SMS it replaces) or a whole number of credits such as 1"
+        )
+    return value
+
+
+def imessage_credits(sms_credits: int, rule: ImessageCredits = IMESSAGE_CREDITS) -> int:
+    """The credits of an iMessage that would have cost ``sms_credits`` as SMS (or MMS).
+
+    >>> imessage_credits(2), imessage_credits(2, 1), imessage_credits(3, 1)
+    (2, 1, 1)
+    """
+    return sms_credits if rule == "as-sms" else rule
+
+
 @dataclass(frozen=True)
 class Assumption:
     """One choice the docs leave open: its value, why, and where to change it."""
@@ -100,6 +144,18 @@ ASSUMPTIONS: Final[Mapping[str, Assumption]] = {
         SMS_OVER_160,
         "developer docs: 160 characters and a 400 past it; help center: billed segments",
         "plan_campaign(sms_over_160=...); sandbox sms_over_160",
+    ),
+    "IMESSAGE_CREDITS": Assumption(
+        IMESSAGE_CREDITS,
+        "iMessage billing is not documented: an iMessage is counted as the SMS it replaces, so "
+        "a plan's credits are never short",
+        "cost_report(imessage_credits=1); sandbox imessage_credits",
+    ),
+    "OPT_IN_IDENTITY_FIELD": Assumption(
+        OPT_IN_IDENTITY_FIELD,
+        "the number-opt-in payload table could not be read; it names the identity in senderName "
+        "(an opt-in without it counts for no identity)",
+        "contract constant; sandbox POST /_sandbox/opt-in",
     ),
     "DELIVERIES_DATE_MARGIN_DAYS": Assumption(
         DELIVERIES_DATE_MARGIN_DAYS,

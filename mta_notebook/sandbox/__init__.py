@@ -46,7 +46,10 @@ Which side of each assumption (``contract.assumptions``) it plays, by config key
   non-MMS ``/send`` whose message, or any recipient's filled-in text, is over
   ``SMS_MAX_CHARS`` with 400 "Character Limit Exceeded"; ``"segments"`` sends it, billed per
   segment (``contract.segments``) in ``GET /_sandbox/usage``. MMS and segmented SMS take up to
-  ``MMS_MAX_CHARS``. iMessage is billed one credit (undocumented).
+  ``MMS_MAX_CHARS``.
+- ``imessage_credits`` (default ``contract.assumptions.IMESSAGE_CREDITS``, ``"as-sms"``): an
+  iMessage is billed in ``GET /_sandbox/usage`` as the SMS (or MMS) it replaces; a number
+  (e.g. ``1``) bills every iMessage that flat (MTA does not document iMessage billing).
 - ``webhook_date_format`` (dates of V2/V3): ``"utc"`` ``2026-11-27T05:02:57.123Z`` (default),
   ``"offset"`` ``2026-11-26T23:02:57.123-06:00`` and ``"naive"`` ``2026-11-26 23:02:57``
   (both in ``contract.assumptions.NAIVE_TIMEZONE``), ``"epoch"`` seconds.

@@ -12,9 +12,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..contract.assumptions import DOMESTIC_COUNTRY_CODE
+from ..contract.assumptions import DOMESTIC_COUNTRY_CODE, ImessageCredits, imessage_credits
 from ..contract.dates import parse_time
-from ..contract.limits import MMS_CREDITS, MMS_MAX_CHARS, SMS_CREDITS, SMS_MAX_CHARS
+from ..contract.limits import MMS_CREDITS, MMS_MAX_CHARS, SMS_MAX_CHARS
 from ..contract.phones import normalize_phone, normalize_phones
 from ..contract.segments import credits
 from ..contract.statuses import DELIVERIES_FILTER_STATUSES, STATUS_BY_NAME
@@ -338,13 +338,10 @@ def _properties(body: dict[str, Any], book: _Phonebook) -> dict[str, dict[str, A
 
 
 @functools.lru_cache(maxsize=4096)  # a campaign fills in few distinct texts
-def _credits(text: str, *, is_mms: bool, route: str) -> int:
-    """MMS and SMS as documented (SMS per segment); iMessage one credit (not documented)."""
-    if is_mms:
-        return MMS_CREDITS
-    if route == "imessage":
-        return SMS_CREDITS
-    return credits(text, mms=False)
+def _credits(text: str, *, is_mms: bool, route: str, rule: ImessageCredits) -> int:
+    """MMS and SMS as documented (SMS per segment); iMessage by ``rule`` (not documented)."""
+    as_sms = MMS_CREDITS if is_mms else credits(text, mms=False)
+    return imessage_credits(as_sms, rule) if route == "imessage" else as_sms
 
 
 def _forced_code(state: SandboxState, rec: _Recipient, landlines: set[str]) -> int | None:
@@ -413,7 +410,12 @@ async def send_message(request: Request) -> Response:
             is_mms=is_mms,
             final_code=plan.final_code,
             reply=plan.reply,
-            credits=_credits(texts[phone], is_mms=is_mms, route=plan.route),
+            credits=_credits(
+                texts[phone],
+                is_mms=is_mms,
+                route=plan.route,
+                rule=state.config.imessage_credits,
+            ),
         )
         state.rows.append(row)
         times = {

@@ -15,7 +15,14 @@ from typing import Any, get_args
 
 import phonenumbers
 
-from ..contract.assumptions import DELIVERIES_NAME_FOR_CODE, SMS_OVER_160, SmsOver160
+from ..contract.assumptions import (
+    DELIVERIES_NAME_FOR_CODE,
+    IMESSAGE_CREDITS,
+    SMS_OVER_160,
+    ImessageCredits,
+    SmsOver160,
+    check_imessage_credits,
+)
 from ..contract.events import DEFAULT_PAYLOAD_VERSION, PAYLOAD_VERSIONS
 from ..contract.phones import normalize_phone
 from ..contract.statuses import STATUS_BY_CODE
@@ -105,6 +112,8 @@ class SandboxConfig:
     payload_version: str = DEFAULT_PAYLOAD_VERSION
     webhook_date_format: str = "utc"
     sms_over_160: SmsOver160 = SMS_OVER_160
+    #: What an iMessage is billed in ``GET /_sandbox/usage`` (``contract.assumptions``).
+    imessage_credits: ImessageCredits = IMESSAGE_CREDITS
     reply_rate: float = 0.1
     stop_share: float = 0.2
     sent_after_s: float = 1.0
@@ -166,6 +175,9 @@ class SandboxConfig:
                 continue
             if key == "landlines":
                 self.landlines = _phones(value, "landlines")
+                continue
+            if key == "imessage_credits":  # a rule name or a number: not one type
+                self.imessage_credits = check_imessage_credits(value)
                 continue
             if key in _CHOICES and value not in _CHOICES[key]:
                 raise ValueError(f"config {key!r} must be one of {', '.join(_CHOICES[key])}")

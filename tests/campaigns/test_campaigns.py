@@ -242,6 +242,10 @@ def test_long_sms_are_billed_per_segment_under_segments(tmp_path: Path) -> None:
     assert "sms_over_160='segments'" in warning
     assert "400" in warning
     assert plan.preview(3)["credits"].tolist() == [1, 1, 2]
+    # the ledger keeps each recipient's segments and credits as planned (cost_report bills them)
+    sends = plan.journal.sends(plan.campaign_id)
+    assert sends["segments"].tolist() == [1, 1, 2]
+    assert sends["credits"].tolist() == [1, 1, 2]
     # the journaled campaign keeps its choice: planning it again the other way is refused
     with pytest.raises(CampaignError, match="sms_over_160='segments'"):
         plan_campaign(
@@ -275,6 +279,7 @@ def test_mms_credits(tmp_path: Path) -> None:
         journal=tmp_path / "j",
     )
     assert plan.summary["credits"] == 12
+    assert plan.journal.sends(plan.campaign_id)["credits"].tolist() == [MMS_CREDITS] * 4
 
 
 def test_send_needs_confirm(tmp_path: Path) -> None:

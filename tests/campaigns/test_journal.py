@@ -167,6 +167,53 @@ def test_sends_follows_the_contract(journal: Journal) -> None:
     assert pd.isna(sends["chunk"].iloc[3])
 
 
+def test_sends_segments_and_credits_per_recipient(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.sqlite")
+    chunks = _chunks()
+    chunks[0] |= {"segments": [1, 2], "credits": [1, 2]}
+    chunks[1] |= {"segments": [1], "credits": [1]}
+    j.create_campaign(_manifest(), chunks, [(3, "12", "invalid-phone", "not E.164")])
+    sends = j.sends("c1")
+    assert sends["segments"].tolist()[:3] == [1, 2, 1]
+    assert sends["credits"].tolist()[:3] == [1, 2, 1]
+    assert str(sends["credits"].dtype) == "Int64"
+    assert pd.isna(sends["credits"].iloc[3])  # skipped: never sent, never billed
+    j.close()
+
+
+def test_a_journal_from_before_costs_reads_them_as_na(tmp_path: Path) -> None:
+    # a journal written by an earlier version: no costs table at all
+    path = tmp_path / "old.sqlite"
+    j = Journal(path)
+    j.create_campaign(_manifest(), _chunks())
+    j.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE costs")
+    j = Journal(path)
+    sends = j.sends("c1")
+    assert tuple(sends.columns) == SENDS_COLUMNS
+    assert sends["phone"].tolist() == ["+13125550001", "+13125550002", "+13125550003"]
+    assert sends["segments"].isna().all()
+    assert sends["credits"].isna().all()
+    # and a new campaign planned into it keeps its costs
+    chunks = [{"chunk": 1, "external_id": "c2-00001", "phones": ["+13125550009"]}]
+    j.create_campaign(_manifest("c2"), [chunks[0] | {"segments": [2], "credits": [2]}])
+    assert j.sends("c2")["credits"].tolist() == [2]
+    j.close()
+
+
+def test_damaged_costs_raise_naming_the_chunk(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.sqlite")
+    chunks = _chunks()
+    chunks[0] |= {"segments": [1, 2], "credits": [1, 2]}
+    j.create_campaign(_manifest(), chunks)
+    with sqlite3.connect(j.path) as conn:
+        conn.execute("UPDATE costs SET credits = '1,2,3' WHERE chunk = 1")
+    with pytest.raises(JournalError, match=r"Chunk 1 of campaign 'c1' .* credits '1,2,3'"):
+        j.sends()
+    j.close()
+
+
 def test_campaigns_frame(journal: Journal) -> None:
     journal.move("c1", 1, "in_flight")
     df = journal.campaigns()

@@ -277,6 +277,25 @@ def test_usage_counts_credits(sb: sandbox.Sandbox, http: httpx.Client) -> None:
     }
 
 
+@pytest.mark.parametrize(("rule", "billed"), [("as-sms", 2), (1, 1)])
+def test_usage_bills_imessage_by_the_assumed_rule(
+    sb: sandbox.Sandbox, http: httpx.Client, rule: object, billed: int
+) -> None:
+    # MTA does not document iMessage billing (contract.assumptions.IMESSAGE_CREDITS): the
+    # sandbox plays both sides, a 2-segment iMessage billed as its SMS or flat.
+    sb.configure(imessage_attempt_fail_rate=0.0, sms_over_160="segments", imessage_credits=rule)
+    sb.opt_in("+13125550005", "Acme")
+    body = {"subscribers": ["+13125550005"], "message": "z" * 200, "senderName": "Acme"}
+    assert http.post("/send", json=body).status_code == 200
+    usage = http.get(sb.root_url + "/_sandbox/usage").json()["data"]
+    assert usage["creditsByRoute"] == {"imessage": billed}
+
+
+def test_imessage_credits_config_is_checked() -> None:
+    with pytest.raises(ValueError, match="imessage_credits='flat'"):
+        sandbox.SandboxConfig.from_mapping({"imessage_credits": "flat"})
+
+
 def test_template_only_account_gets_403_with_reason() -> None:
     with sandbox.running(api_key=KEY, config={"template_only": True}) as sb2:
         headers = {"Authorization": f"Bearer {KEY}"}
