@@ -48,13 +48,14 @@ MTA's facts (status names, outcomes, precedence, route evidence, keywords) come 
 
 from __future__ import annotations
 
+from ..campaigns._schema import TEST_SUFFIX
 from ._compare import OBSERVATIONAL, compare_routes, newcombe_interval
 from ._cost import COST_COLUMNS, cost_report
 from ._failures import failure_reasons
 from ._fallback import fallback_summary
 from ._identities import compare_identities
 from ._intervals import wilson_bounds, wilson_interval
-from ._join import NOT_SENT_LABELS, TEST_SUFFIX
+from ._join import NOT_SENT_LABELS
 from ._latency import time_to_deliver
 from ._messages import Messages, messages
 from ._reach import ImessageShare, OptInReach, optin_reach, predicted_imessage_share, reachable

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
+from ..campaigns._schema import TEST_SUFFIX
 from ..contract import keywords, routes, statuses
 from . import _sql
 from ._inputs import EVENT_SCHEMA, SEND_SCHEMA
@@ -24,10 +25,6 @@ NOT_SENT_LABELS: Final[Mapping[str, str]] = {
     "unknown": "not sent: the /send outcome is unknown",
 }
 DELIVERY_EVENTS: Final[tuple[str, ...]] = ("message-send", "delivery-status")
-#: How a test send's externalId ends (``CampaignPlan.test_send``: ``{campaign_id}-test``). The
-#: externalId marks it, not ``tags``: MTA echoes the externalId in every later webhook and the
-#: /deliveries rows carry it too, where they carry no tags.
-TEST_SUFFIX: Final = "-test"
 #: Route evidence of equal strength: the event type of higher preference wins.
 _PREFERENCE: Final[Mapping[routes.RouteBasis, int]] = {
     "message-send": 3,
@@ -325,6 +322,8 @@ def message_expr(
 
 
 def _is_test_id(external_id: ir.StringValue) -> ir.BooleanValue:
+    # the externalId marks a test send, not tags: MTA echoes the externalId in every later
+    # webhook and in /deliveries rows, which carry no tags
     return external_id.endswith(TEST_SUFFIX).fill_null(False)
 
 

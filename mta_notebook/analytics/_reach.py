@@ -20,7 +20,8 @@ from typing import Any, Final
 
 import pandas as pd
 
-from .._errors import ValidationError
+from .._errors import CampaignError, ValidationError
+from ..campaigns._reach import predicted_imessage  # the one count, also used at planning time
 from ._intervals import wilson_interval
 
 __all__ = [
@@ -128,16 +129,16 @@ def predicted_imessage_share(
     >>> s.n, s.total, s.share, str(s)
     (1, 2, 0.5, '50.0 % (1/2) [9-91]')
     """
-    wanted = pd.Series(list(phones), dtype="object").dropna().astype("string").drop_duplicates()
-    if sender_name is None or not len(wanted):
-        return ImessageShare(0, len(wanted))
-    if not {"phone", "sender_name"} <= set(reachable.columns):
-        raise ValidationError(
-            "predicted_imessage_share: reachable must have the columns phone and sender_name "
-            f"(the frame of reachable(events)), not {list(reachable.columns)}"
+    try:
+        counted = predicted_imessage(
+            reachable, pd.Series(list(phones), dtype="object"), sender_name
         )
-    mine = reachable.loc[reachable["sender_name"] == sender_name, "phone"].astype("string")
-    return ImessageShare(int(wanted.isin(set(mine.dropna())).sum()), len(wanted))
+    except CampaignError as exc:
+        raise ValidationError(f"predicted_imessage_share: {exc}") from None
+    if counted is None:  # no identity: nothing goes by iMessage
+        distinct = pd.Series(list(phones), dtype="object").dropna().astype("string").nunique()
+        return ImessageShare(0, int(distinct))
+    return ImessageShare(*counted)
 
 
 @dataclass(frozen=True, repr=False)

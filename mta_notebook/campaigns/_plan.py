@@ -47,7 +47,7 @@ from ._schedule import (
     region_keys,
     window_scope,
 )
-from ._schema import utcnow
+from ._schema import TEST_SUFFIX, utcnow
 from ._words import count
 
 __all__ = ["CampaignPlan", "plan_campaign"]
@@ -258,7 +258,7 @@ class CampaignPlan(HtmlRepr):
         answer = client.send(
             subscribers=list(to),
             message=text,
-            external_id=f"{self.campaign_id}-test",
+            external_id=f"{self.campaign_id}{TEST_SUFFIX}",
             tags={**self.tags, "campaign_id": self.campaign_id, "test": "true"},
             **fields,
         )

@@ -16,9 +16,19 @@ import pandas as pd
 
 from .._errors import JournalError
 
-__all__ = ["CHUNK_STATES", "DEFAULT_JOURNAL_PATH", "SENDS_COLUMNS", "ChunkState", "utcnow"]
+__all__ = [
+    "CHUNK_STATES",
+    "DEFAULT_JOURNAL_PATH",
+    "SENDS_COLUMNS",
+    "TEST_SUFFIX",
+    "ChunkState",
+    "utcnow",
+]
 
 DEFAULT_JOURNAL_PATH: Final = "mta_journal.sqlite"
+#: How a test send's externalId ends (``CampaignPlan.test_send``: ``{campaign_id}-test``); the
+#: analytics leave such messages out of campaign figures.
+TEST_SUFFIX: Final = "-test"
 
 ChunkState = Literal["planned", "in_flight", "sent", "failed", "unknown", "skipped"]
 CHUNK_STATES: Final[tuple[str, ...]] = (
