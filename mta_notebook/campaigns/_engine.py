@@ -35,7 +35,7 @@ from ..contract.assumptions import RECONCILE_CLOCK_MARGIN_S
 from ._journal import Journal
 from ._manifest import Manifest
 from ._reconcile import ListsDeliveries, events_frame, message_id, reconcile
-from ._results import CampaignResult, UnknownPolicy, run_note
+from ._results import ALREADY_SENT, CampaignResult, UnknownPolicy, run_note
 from ._schedule import chunk_window, parse_window, scheduled_date
 from ._schema import ChunkState, utcnow
 
@@ -330,6 +330,7 @@ def run(
         asked = set(journal.chunk_ids(campaign_id, "unknown"))
         chunks = journal.chunks(campaign_id)
         todo = int(chunks.loc[chunks["state"] == "planned", "recipients"].sum())
+        already = not todo and not asked  # a re-run of a complete campaign: say so, send nothing
         with (
             job.flag,
             tqdm(total=todo, unit="msg", desc=campaign_id, disable=not progress, leave=True) as bar,
@@ -344,7 +345,10 @@ def run(
         if not interrupted:
             journal.set_times(campaign_id, finished=True)
         journal.release(campaign_id)
-    return _result(journal, campaign_id, interrupted, unknown, decided)
+    result = _result(journal, campaign_id, interrupted, unknown, decided)
+    if already and not result.note:
+        return replace(result, note=ALREADY_SENT)
+    return result
 
 
 def _result(

@@ -21,7 +21,7 @@ from ._engine import CampaignClient
 from ._journal import Journal
 from ._plan import CampaignPlan
 from ._reach import share_text
-from ._results import CampaignResult
+from ._results import ALREADY_SENT, CampaignResult
 from ._words import count
 
 if TYPE_CHECKING:
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["ALREADY_SENT", "CampaignPlans", "CampaignResults", "TestSends"]
 
 #: What a send of campaigns the journal shows complete says (and does: nothing).
-ALREADY_SENT: Final = "Already sent, nothing new to send"
 _DONE: Final = frozenset({"sent", "failed", "skipped"})
 
 

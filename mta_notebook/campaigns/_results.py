@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 import pandas as pd
 
@@ -12,7 +12,10 @@ from ..display import HtmlRepr, card
 from ..display._html import Tone
 from ._words import count, verb
 
-__all__ = ["CampaignResult", "UnknownPolicy", "resume_call", "run_note"]
+__all__ = ["ALREADY_SENT", "CampaignResult", "UnknownPolicy", "resume_call", "run_note"]
+
+#: What a send of campaigns the journal shows complete says (and it sends nothing).
+ALREADY_SENT: Final = "Already sent, nothing new to send"
 
 #: What ``resume_campaign`` does with a chunk no evidence settles: keep it ``unknown`` (listed,
 #: with the call that resolves it), send it again, or record it as skipped.

@@ -34,6 +34,7 @@ from mta_notebook.campaigns import (
     utcnow,
 )
 from mta_notebook.campaigns._engine import _request
+from mta_notebook.campaigns._results import ALREADY_SENT
 from mta_notebook.contract.assumptions import DELIVERIES_DATE_MARGIN_DAYS
 from mta_notebook.contract.dates import format_scheduled_date
 from mta_notebook.contract.limits import MMS_CREDITS, MMS_MAX_CHARS, SMS_MAX_CHARS
@@ -808,6 +809,23 @@ def test_campaign_to_the_sandbox_is_received_exactly_once(
     assert tests["phone"].tolist() == ["+13125559999"]
     assert tests["text"].iloc[0] == "Hi Ann, spring sale today"
     assert Journal(tmp_path / "j.sqlite").campaigns()["finished_at"].notna().all()
+
+
+def test_sending_a_complete_campaign_again_says_already_sent_and_sends_nothing(
+    tmp_path: Path, start_sandbox: Any
+) -> None:
+    df = pd.DataFrame({"phone": [f"+1312555{i:04d}" for i in range(30)]})
+    sb = start_sandbox(seed=4, time_scale=50)
+    with Client(api_key=sb.api_key, base_url=sb.base_url) as client:
+        plan = plan_campaign(df, "Spring sale", sender_name="Acme", journal=tmp_path / "j.sqlite")
+        first = plan.send(client, confirm=True, progress=False)
+        received = len(sb.ground_truth())
+        again = plan.send(client, confirm=True, progress=False)
+        assert len(sb.ground_truth()) == received == 30  # the sandbox's own record: nothing new
+    assert first.note == ""
+    assert again.note == ALREADY_SENT
+    assert again.counts == {"sent": 30}
+    assert ALREADY_SENT in again._repr_html_()
 
 
 def test_confirm_panel_sends_only_on_click(tmp_path: Path) -> None:
