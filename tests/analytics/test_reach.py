@@ -134,7 +134,7 @@ def test_predicted_imessage_share_at_planning_time() -> None:
     empty = mta.predicted_imessage_share(ok, [], sender_name="Acme")
     assert math.isnan(empty.share)
     assert str(empty) == "no audience (0/0)"
-    with pytest.raises(ValidationError, match="phone. and .sender_name. columns"):
+    with pytest.raises(ValidationError, match="'phone' and 'sender_name' columns"):
         mta.predicted_imessage_share(pd.DataFrame({"x": []}), send, sender_name="Acme")
 
 
