@@ -25,6 +25,7 @@ from ..contract.routes import MESSAGE_ROUTES
 from ..display import NO_IDENTITY, STYLESHEET, escape
 from ..display._csv import safe_csv
 from . import _state as state
+from ._chart_widget import plotly_loader
 from ._loaders import frame, load_events, load_sends
 from ._state import GRANULARITIES, ROUTE_CHOICES, DashboardFilters, DashboardTables, RouteFilter
 from ._view import CHART_NAMES, TILE_NAMES, downloader, failures_html, status_html, tiles
@@ -164,9 +165,11 @@ class Dashboard:
         """The last file handed to the browser: (file name, bytes)."""
 
         self._chart_grid: Any = None
-        self._retired: list[Any] = []
-        self.figures: dict[str, Any] = {}
-        """The charts shown, by name (``CHART_NAMES``): plotly ``FigureWidget`` objects."""
+        self.figures: dict[str, go.Figure] = {}
+        """The charts shown, by name (``CHART_NAMES``): the plotly figures drawn."""
+        self.chart_widgets: dict[str, Any] = {}
+        """The widget of each chart, built once; a filter change redraws it in place."""
+        self._plotly = plotly_loader()
 
     def _pickers(self) -> tuple[Any, ...]:
         return (
@@ -218,13 +221,13 @@ class Dashboard:
         )
         tile_row = w.HBox(list(self.tile_widgets.values()), layout=w.Layout(flex_flow="row wrap"))
         charts = self._chart_grid = w.GridBox(
-            [self.figures[name] for name in CHART_NAMES],
+            [self.chart_widgets[name] for name in CHART_NAMES],
             layout=w.Layout(
                 grid_template_columns="repeat(auto-fit, minmax(440px, 1fr))", grid_gap="8px"
             ),
         )
         failures = w.VBox([w.HTML("<h3>Failed recipients</h3>"), self.failures_table])
-        buttons = w.HBox([self.csv_button, self.report_button, self._downloader])
+        buttons = w.HBox([self.csv_button, self.report_button, self._downloader, self._plotly])
         root = w.VBox(
             [heading, filters, self.status, tile_row, charts, failures, buttons],
             layout=w.Layout(width="100%"),
@@ -411,38 +414,31 @@ class Dashboard:
             "failure_reasons": charts.failure_reasons(self._selection.failure_reasons),
             "replies": charts.replies(replies),
         }
-        # Widgets replaced one change ago are closed now: closing them as their views are
-        # being removed makes the front end sync into a closed comm.
-        for old in self._retired:
-            old.close()
-        self._retired = []
         for name, fig in figures.items():
             self._show_figure(name, fig)
-        if self._chart_grid is not None:
-            self._chart_grid.children = [self.figures[name] for name in CHART_NAMES]
         for name, html in tiles(self.tiles, reply_window=self.reply_window).items():
             self.tile_widgets[name].value = html
         self.failures_table.value = failures_html(self.failures)
         self.status.value = status_html(self._filters, len(self.selected_messages))
 
     def _show_figure(self, name: str, fig: go.Figure) -> None:
-        import plotly.graph_objects as go
+        from . import _chart_widget
 
         for trace in fig.data:
-            # FigureWidget ships datetime64 arrays to the browser as integers (nanoseconds):
-            # send ISO strings, which plotly.js reads as dates.
+            # datetime64 arrays would reach the browser as integers (nanoseconds): send ISO
+            # strings, which plotly.js reads as dates.
             for attr in ("x", "y"):
                 values = getattr(trace, attr, None)
                 if isinstance(values, np.ndarray) and values.dtype.kind == "M":
                     trace[attr] = np.datetime_as_string(values, unit="ms")
-        # Each change puts a new FigureWidget in the chart's slot of the grid rather than
-        # restyling the old one: under Voilà, plotly's anywidget front end dropped later
-        # restyle/relayout messages for some of five figures (seen with plotly 7.1, Voilà
-        # 0.5), while a new widget always draws from its initial state.
-        old = self.figures.get(name)
-        self.figures[name] = go.FigureWidget(fig)
-        if old is not None:
-            self._retired.append(old)
+        self.figures[name] = fig
+        # Each chart's widget is built once and keeps its slot: a change sends the new figure
+        # JSON and the browser redraws it in place (plotly.js comes once, in the loader).
+        widget = self.chart_widgets.get(name)
+        if widget is None:
+            self.chart_widgets[name] = _chart_widget.chart_widget(fig, name=name)
+        else:
+            _chart_widget.show(widget, fig)
 
     # -- downloads ----------------------------------------------------------------------------
 
