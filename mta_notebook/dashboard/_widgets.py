@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import pandas as pd
 
-from ..analytics import messages
+from ..analytics import OBSERVATIONAL, messages
 from ..campaigns import SENDS_COLUMNS
 from ..contract.routes import MESSAGE_ROUTES
 from ..display import NO_IDENTITY, STYLESHEET, escape
@@ -28,7 +28,16 @@ from . import _state as state
 from ._chart_widget import plotly_loader
 from ._loaders import frame, load_events, load_sends
 from ._state import GRANULARITIES, ROUTE_CHOICES, DashboardFilters, DashboardTables, RouteFilter
-from ._view import CHART_NAMES, TILE_NAMES, downloader, failures_html, status_html, tiles
+from ._view import (
+    CHART_NAMES,
+    EMPTY,
+    TILE_NAMES,
+    downloader,
+    failures_html,
+    status_html,
+    tiles,
+    verdict_html,
+)
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -98,6 +107,7 @@ class Dashboard:
         self._default_freq = state.auto_freq(times)
         self._filters = DashboardFilters(start=self._first, end=self._last, freq=self._default_freq)
         self._cache: dict[tuple[date | None, date | None, str], DashboardTables] = {}
+        self._compare_cache: dict[tuple[date | None, date | None], pd.DataFrame] = {}
         # the message join runs once per data load; every filter change reduces the kept join
         self._joined = messages(self.events, self.sends)
         # the default window holds every message: its tables are the whole data's
@@ -119,6 +129,20 @@ class Dashboard:
                 self._joined, filters=f, reply_window=self.reply_window
             )
         return self._cache[key]
+
+    def _compare(self) -> pd.DataFrame:
+        """``compare_routes`` for the filters' dates (kept per window), selected identities."""
+        from ..analytics import compare_routes
+
+        f = self._filters
+        key = (f.start, f.end)
+        if key not in self._compare_cache:
+            start, end = f.window()
+            self._compare_cache[key] = compare_routes(self._joined, start=start, end=end)
+        rows = self._compare_cache[key]
+        if f.identities is not None:
+            rows = rows[rows["sender_name"].isin(f.identities)]
+        return cast("pd.DataFrame", rows.reset_index(drop=True))
 
     def _find_identities(self) -> tuple[str, ...]:
         ids = set(self.messages["identity"]) | set(self._not_sent["identity"])
@@ -156,6 +180,8 @@ class Dashboard:
         self.tile_widgets: dict[str, Any] = {name: w.HTML() for name in TILE_NAMES}
         self.failures_table = w.HTML()
         self.status = w.HTML()
+        self.verdict = w.HTML()
+        """The top panel: ``compare_routes`` verdicts of the selection, one per identity."""
         self.csv_button = w.Button(description="Download failures (CSV)", icon="download")
         self.report_button = w.Button(description="Download report (HTML)", icon="file")
         self.csv_button.on_click(lambda _b: self.download_csv())
@@ -229,7 +255,7 @@ class Dashboard:
         failures = w.VBox([w.HTML("<h3>Failed recipients</h3>"), self.failures_table])
         buttons = w.HBox([self.csv_button, self.report_button, self._downloader, self._plotly])
         root = w.VBox(
-            [heading, filters, self.status, tile_row, charts, failures, buttons],
+            [heading, self.verdict, filters, self.status, tile_row, charts, failures, buttons],
             layout=w.Layout(width="100%"),
         )
         root.add_class("mta-dashboard")
@@ -414,12 +440,21 @@ class Dashboard:
             "failure_reasons": charts.failure_reasons(self._selection.failure_reasons),
             "replies": charts.replies(replies),
         }
+        n = len(self.selected_messages)
+        self.comparison = self._compare()
+        """``compare_routes`` of the selection (identities and dates; both routes)."""
         for name, fig in figures.items():
-            self._show_figure(name, fig)
+            self._show_figure(name, charts.nothing_selected(fig, EMPTY) if n == 0 else fig)
+        self.verdict.value = verdict_html(
+            self.comparison,
+            messages=n,
+            route_filtered=self._filters.route != "all",
+            observational=OBSERVATIONAL,
+        )
         for name, html in tiles(self.tiles, reply_window=self.reply_window).items():
             self.tile_widgets[name].value = html
         self.failures_table.value = failures_html(self.failures)
-        self.status.value = status_html(self._filters, len(self.selected_messages))
+        self.status.value = status_html(self._filters, n)
 
     def _show_figure(self, name: str, fig: go.Figure) -> None:
         from . import _chart_widget

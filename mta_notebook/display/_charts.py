@@ -29,6 +29,7 @@ __all__ = [
     "delivery_over_time",
     "delivery_rates",
     "failure_reasons",
+    "nothing_selected",
     "plot_text",
     "replies",
     "route_mix",
@@ -195,6 +196,15 @@ def _empty_note(
             y=0.5,
         )
     return fig
+
+
+def nothing_selected(fig: go.Figure, text: str) -> go.Figure:
+    """``fig`` emptied to one centred ``text`` (the dashboard's "No messages match these
+    filters"): no traces, no axes, no other note."""
+    fig.data = []
+    fig.layout.annotations = []
+    fig.update_layout(showlegend=False)
+    return _empty_note(fig, pd.DataFrame(), text)
 
 
 def delivery_rates(report: pd.DataFrame, *, title: str | None = None) -> go.Figure:
