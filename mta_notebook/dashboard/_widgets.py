@@ -42,7 +42,13 @@ from ._view import (
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["Dashboard"]
+__all__ = ["VOILA_HIDE", "Dashboard"]
+
+#: Cell tag of notebook 03's setup and table cells: hidden on the Voilà page, which puts a
+#: cell's tags on it as ``celltag_<tag>`` classes (JupyterLab adds no such class: the notebook
+#: reads as before there).
+VOILA_HIDE = "mta-voila-hide"
+VOILA_HIDE_CSS = f".celltag_{VOILA_HIDE}{{display:none !important}}"
 
 
 class Dashboard:
@@ -68,6 +74,10 @@ class Dashboard:
         Heading shown above the filters and used for the HTML report.
     reply_window
         How long after a message a reply is attributed to it (as in ``reply_report``).
+    save_to
+        The path "Save the report" offers (the page's field changes it): the HTML report, with
+        the report table as CSV beside it (same name, ``.csv``). Relative paths are from the
+        kernel's working directory.
 
     Examples
     --------
@@ -87,8 +97,11 @@ class Dashboard:
         *,
         title: str = "Delivery by Sender Identity",
         reply_window: str = "24h",
+        save_to: str | os.PathLike[str] = "out/report.html",
     ) -> None:
         self.title = title
+        self.save_to = Path(save_to)
+        """Where "Save the report" writes (the path field's first value)."""
         self.reply_window = reply_window
         self.events = frame(events).reset_index(drop=True)
         if sends is None:
@@ -184,8 +197,18 @@ class Dashboard:
         """The top panel: ``compare_routes`` verdicts of the selection, one per identity."""
         self.csv_button = w.Button(description="Download failures (CSV)", icon="download")
         self.report_button = w.Button(description="Download report (HTML)", icon="file")
+        self.table_button = w.Button(description="Download report table (CSV)", icon="table")
         self.csv_button.on_click(lambda _b: self.download_csv())
         self.report_button.on_click(lambda _b: self.download_report())
+        self.table_button.on_click(lambda _b: self.download_table())
+        self.save_path = w.Text(
+            value=str(self.save_to),
+            description="Save to",
+            layout=w.Layout(width="min(100%, 560px)"),
+        )
+        self.save_button = w.Button(description="Save the report", icon="save")
+        self.save_button.on_click(lambda _b: self._save_clicked())
+        self.save_status = w.HTML()
         self._downloader = downloader()
         self.last_download: tuple[str, bytes] | None = None
         """The last file handed to the browser: (file name, bytes)."""
@@ -236,7 +259,9 @@ class Dashboard:
     def _layout(self) -> Any:
         import ipywidgets as w
 
-        heading = w.HTML(f"<style>{STYLESHEET}</style><h2>{escape(self.title)}</h2>")
+        heading = w.HTML(
+            f"<style>{STYLESHEET}{VOILA_HIDE_CSS}</style><h2>{escape(self.title)}</h2>"
+        )
         filters = w.HBox(
             [
                 self.identity_picker,
@@ -253,9 +278,17 @@ class Dashboard:
             ),
         )
         failures = w.VBox([w.HTML("<h3>Failed recipients</h3>"), self.failures_table])
-        buttons = w.HBox([self.csv_button, self.report_button, self._downloader, self._plotly])
+        buttons = w.HBox(
+            [self.csv_button, self.report_button, self.table_button, self._downloader],
+            layout=w.Layout(flex_flow="row wrap"),
+        )
+        save = w.HBox(
+            [self.save_path, self.save_button, self.save_status],
+            layout=w.Layout(flex_flow="row wrap", align_items="center"),
+        )
+        panels = [heading, self.verdict, filters, self.status, tile_row, charts, failures]
         root = w.VBox(
-            [heading, self.verdict, filters, self.status, tile_row, charts, failures, buttons],
+            [*panels, buttons, save, self._plotly],
             layout=w.Layout(width="100%"),
         )
         root.add_class("mta-dashboard")
@@ -493,6 +526,47 @@ class Dashboard:
             path = Path(tmp) / "report.html"
             save_report(path, self.filtered_events, self.filtered_sends, title=self.title)
             return path.read_text(encoding="utf-8")
+
+    def report_table_csv(self) -> bytes:
+        """The report table of the selection (``delivery_report`` rows) as spreadsheet-safe
+        CSV (:func:`mta_notebook.display.safe_csv`)."""
+        return safe_csv(self.report).encode("utf-8")
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> tuple[Path, Path]:
+        """Write the HTML report of the selection to ``path`` (default: ``save_to``) and its
+        table as CSV beside it; returns both paths, absolute.
+
+        Raises ``OSError`` (with the path) if the folder cannot be made or written.
+        """
+        from ..display import save_report
+
+        target = Path(path if path is not None else self.save_to).expanduser()
+        if target.suffix.lower() not in (".html", ".htm"):
+            target = target / "report.html"  # a folder was given: the report goes inside
+        target = target.resolve()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        save_report(target, self.filtered_events, self.filtered_sends, title=self.title)
+        table = target.with_suffix(".csv")
+        table.write_bytes(self.report_table_csv())
+        return target, table
+
+    def _save_clicked(self) -> None:
+        try:
+            html, table = self.save(self.save_path.value.strip() or self.save_to)
+        except OSError as exc:
+            self.save_status.value = (
+                f"<span class='mta-error'>Could not save to {escape(str(exc.filename or ''))}: "
+                f"{escape(exc.strerror or str(exc))}. Choose a folder you can write to.</span>"
+            )
+            return
+        self.save_status.value = (
+            f"<span class='mta-status'>Saved {escape(str(html))} and the table as "
+            f"{escape(table.name)} beside it.</span>"
+        )
+
+    def download_table(self) -> None:
+        """Hand the report table of the selection to the browser as ``delivery_report.csv``."""
+        self._send_download("delivery_report.csv", self.report_table_csv(), "text/csv")
 
     def download_csv(self) -> None:
         """Hand the filtered failures table to the browser as ``failures.csv``."""

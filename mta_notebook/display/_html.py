@@ -50,6 +50,7 @@ STYLESHEET: Final = """
 .mta-tile .mta-tile-value{font-size:26px;font-weight:600}
 .mta-tile .mta-tile-note{font-size:11px;color:#6e7781;max-width:210px}
 .mta-dashboard .mta-muted{color:#7b8794}
+.mta-dashboard .mta-error{color:#c92a2a}
 .mta-dashboard .mta-scroll{max-height:320px;overflow:auto}
 .mta-verdict{border:1px solid #d0d7de;border-left:4px solid #1f77b4;border-radius:8px;
 padding:6px 14px;margin:4px 0 8px}
