@@ -19,6 +19,9 @@ async function render({ model, el }) {
   const draw = async () => {
     const fig = model.get("figure") || {};
     const layout = { ...(fig.layout || {}), autosize: true };
+    // the slot gives the width; the height is the figure's, set on the element: autosize
+    // reads both from it (an element without a height read 0 after a resize, and collapsed)
+    gd.style.height = `${layout.height || 440}px`;
     delete layout.width; // the slot decides the width, never a fixed one
     await Plotly.react(gd, fig.data || [], layout, {
       responsive: true,

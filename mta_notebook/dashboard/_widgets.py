@@ -167,6 +167,9 @@ class Dashboard:
     def _build_widgets(self) -> None:
         import ipywidgets as w
 
+        # a button as wide as its label ("Download failure…" was cut at the default width)
+        fit = w.Layout(width="auto")
+
         routes = ["all", *(r for r in MESSAGE_ROUTES if r != "unknown")]
         if (self.messages["route"] == "unknown").any() or (
             self._not_sent["route"] == "unknown"
@@ -195,9 +198,13 @@ class Dashboard:
         self.status = w.HTML()
         self.verdict = w.HTML()
         """The top panel: ``compare_routes`` verdicts of the selection, one per identity."""
-        self.csv_button = w.Button(description="Download failures (CSV)", icon="download")
-        self.report_button = w.Button(description="Download report (HTML)", icon="file")
-        self.table_button = w.Button(description="Download report table (CSV)", icon="table")
+        self.csv_button = w.Button(
+            description="Download failures (CSV)", icon="download", layout=fit
+        )
+        self.report_button = w.Button(description="Download report (HTML)", icon="file", layout=fit)
+        self.table_button = w.Button(
+            description="Download report table (CSV)", icon="table", layout=fit
+        )
         self.csv_button.on_click(lambda _b: self.download_csv())
         self.report_button.on_click(lambda _b: self.download_report())
         self.table_button.on_click(lambda _b: self.download_table())
@@ -206,7 +213,7 @@ class Dashboard:
             description="Save to",
             layout=w.Layout(width="min(100%, 560px)"),
         )
-        self.save_button = w.Button(description="Save the report", icon="save")
+        self.save_button = w.Button(description="Save the report", icon="save", layout=fit)
         self.save_button.on_click(lambda _b: self._save_clicked())
         self.save_status = w.HTML()
         self._downloader = downloader()

@@ -48,7 +48,7 @@ STYLESHEET: Final = """
   background:#f6f8fa}
 .mta-tile .mta-tile-label{font-size:12px;color:#57606a}
 .mta-tile .mta-tile-value{font-size:26px;font-weight:600}
-.mta-tile .mta-tile-note{font-size:11px;color:#6e7781;max-width:210px}
+.mta-tile .mta-tile-note{font-size:11px;line-height:1.35;color:#6e7781;max-width:220px}
 .mta-dashboard .mta-muted{color:#7b8794}
 .mta-dashboard .mta-error{color:#c92a2a}
 .mta-dashboard .mta-scroll{max-height:320px;overflow:auto}
