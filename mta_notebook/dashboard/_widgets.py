@@ -7,9 +7,7 @@ plotly load when a dashboard is built.
 
 from __future__ import annotations
 
-import base64
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date
@@ -23,9 +21,9 @@ from ..analytics import OBSERVATIONAL, messages
 from ..campaigns import SENDS_COLUMNS
 from ..contract.routes import MESSAGE_ROUTES
 from ..display import NO_IDENTITY, STYLESHEET, escape
-from ..display._csv import safe_csv
 from . import _state as state
 from ._chart_widget import plotly_loader
+from ._exports import Exports
 from ._loaders import frame, load_events, load_sends
 from ._state import GRANULARITIES, ROUTE_CHOICES, DashboardFilters, DashboardTables, RouteFilter
 from ._view import (
@@ -51,7 +49,7 @@ VOILA_HIDE = "mta-voila-hide"
 VOILA_HIDE_CSS = f".celltag_{VOILA_HIDE}{{display:none !important}}"
 
 
-class Dashboard:
+class Dashboard(Exports):
     """Interactive delivery dashboard over a webhook event log and a send ledger.
 
     Filters (identities, route, UTC date range, time bucket) recompute the tiles, the charts
@@ -400,7 +398,6 @@ class Dashboard:
         self._recompute()
 
     # -- the selection ------------------------------------------------------------------------
-    # -- the selection ------------------------------------------------------------------------
 
     @property
     def selected_messages(self) -> pd.DataFrame:
@@ -514,76 +511,3 @@ class Dashboard:
             self.chart_widgets[name] = _chart_widget.chart_widget(fig, name=name)
         else:
             _chart_widget.show(widget, fig)
-
-    # -- downloads ----------------------------------------------------------------------------
-
-    def failures_csv(self) -> bytes:
-        """The filtered failures table as CSV (UTF-8 bytes), safe to open in a spreadsheet.
-
-        Written by :func:`mta_notebook.display.safe_csv`: a cell that would start a formula
-        gets a leading ``'``, phones are text.
-        """
-        return safe_csv(self.failures).encode("utf-8")
-
-    def report_html(self) -> str:
-        """The HTML report (:func:`mta_notebook.save_report`) of the current selection."""
-        from ..display import save_report
-
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "report.html"
-            save_report(path, self.filtered_events, self.filtered_sends, title=self.title)
-            return path.read_text(encoding="utf-8")
-
-    def report_table_csv(self) -> bytes:
-        """The report table of the selection (``delivery_report`` rows) as spreadsheet-safe
-        CSV (:func:`mta_notebook.display.safe_csv`)."""
-        return safe_csv(self.report).encode("utf-8")
-
-    def save(self, path: str | os.PathLike[str] | None = None) -> tuple[Path, Path]:
-        """Write the HTML report of the selection to ``path`` (default: ``save_to``) and its
-        table as CSV beside it; returns both paths, absolute.
-
-        Raises ``OSError`` (with the path) if the folder cannot be made or written.
-        """
-        from ..display import save_report
-
-        target = Path(path if path is not None else self.save_to).expanduser()
-        if target.suffix.lower() not in (".html", ".htm"):
-            target = target / "report.html"  # a folder was given: the report goes inside
-        target = target.resolve()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        save_report(target, self.filtered_events, self.filtered_sends, title=self.title)
-        table = target.with_suffix(".csv")
-        table.write_bytes(self.report_table_csv())
-        return target, table
-
-    def _save_clicked(self) -> None:
-        try:
-            html, table = self.save(self.save_path.value.strip() or self.save_to)
-        except OSError as exc:
-            self.save_status.value = (
-                f"<span class='mta-error'>Could not save to {escape(str(exc.filename or ''))}: "
-                f"{escape(exc.strerror or str(exc))}. Choose a folder you can write to.</span>"
-            )
-            return
-        self.save_status.value = (
-            f"<span class='mta-status'>Saved {escape(str(html))} and the table as "
-            f"{escape(table.name)} beside it.</span>"
-        )
-
-    def download_table(self) -> None:
-        """Hand the report table of the selection to the browser as ``delivery_report.csv``."""
-        self._send_download("delivery_report.csv", self.report_table_csv(), "text/csv")
-
-    def download_csv(self) -> None:
-        """Hand the filtered failures table to the browser as ``failures.csv``."""
-        self._send_download("failures.csv", self.failures_csv(), "text/csv")
-
-    def download_report(self) -> None:
-        """Hand the HTML report of the current selection to the browser."""
-        self._send_download("delivery_report.html", self.report_html().encode("utf-8"), "text/html")
-
-    def _send_download(self, filename: str, content: bytes, mime: str) -> None:
-        self.last_download = (filename, content)
-        payload = base64.b64encode(content).decode("ascii")
-        self._downloader.send({"filename": filename, "mime": mime, "b64": payload})
