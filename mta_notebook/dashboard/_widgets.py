@@ -52,9 +52,11 @@ VOILA_HIDE_CSS = f".celltag_{VOILA_HIDE}{{display:none !important}}"
 class Dashboard(Exports):
     """Interactive delivery dashboard over a webhook event log and a send ledger.
 
-    Filters (identities, route, UTC date range, time bucket) recompute the tiles, the charts
-    of :mod:`mta_notebook.charts` (plotly ``FigureWidget`` objects, redrawn in their place in
-    the grid) and the table of failed recipients. Works in JupyterLab, VS Code, Colab and Voilà.
+    Filters (identities, route, UTC date range, time bucket) recompute the verdict panel
+    (:func:`~mta_notebook.compare_routes` per identity), the tiles, the charts of
+    :mod:`mta_notebook.charts` (``figures``; each drawn by one widget built once and redrawn in
+    place, ``chart_widgets``) and the table of failed recipients. Works in JupyterLab, VS Code,
+    Colab and Voilà.
 
     The numbers are the analytics reducers' (:func:`~mta_notebook.analytics.delivery_report`,
     ``delivery_timeseries``, ``failure_reasons``, ``reply_report`` and ``message_table``) over
