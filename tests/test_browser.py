@@ -175,6 +175,11 @@ def _change_filter(page: Any, identities: list[str], where: str, width: int) -> 
     return seconds
 
 
+def _print_load(where: str, opened: float) -> None:
+    seconds = time.monotonic() - opened
+    print(f"\nBENCHMARK {where}: page opened to every chart drawn {seconds:.1f} s", flush=True)
+
+
 def _check_layout(page: Any, where: str) -> None:
     """Every chart: one legend, inside its slot with its title; slots do not overlap."""
     page.wait_for_timeout(400)  # plotly redraws on resize after a short debounce
@@ -247,6 +252,7 @@ def test_dashboard_in_jupyterlab(lab_url: str) -> None:
     with sync_playwright() as pw:
         browser, page, errors = _open(pw)
         try:
+            opened = time.monotonic()
             page.goto(lab_url, timeout=PAGE_TIMEOUT_MS)
             page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=PAGE_TIMEOUT_MS)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
@@ -256,6 +262,7 @@ def test_dashboard_in_jupyterlab(lab_url: str) -> None:
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
             page.wait_for_selector(".mta-dashboard .mta-verdict li", timeout=PAGE_TIMEOUT_MS)
             _wait_charts(page)
+            _print_load("jupyterlab (open, Run All)", opened)
             no_news = page.get_by_role("button", name="No", exact=True)
             if no_news.count():  # JupyterLab's "notified about Jupyter news?" toast
                 no_news.first.click()
@@ -272,9 +279,11 @@ def test_dashboard_on_the_voila_page(dashboard_url: str, expected: Dashboard) ->
     with sync_playwright() as pw:
         browser, page, errors = _open(pw)
         try:
+            opened = time.monotonic()
             page.goto(dashboard_url, timeout=PAGE_TIMEOUT_MS)
             page.wait_for_selector(".mta-dashboard .mta-tile", timeout=PAGE_TIMEOUT_MS)
             _wait_charts(page)
+            _print_load("voila", opened)
             dash = page.locator(".mta-dashboard")
 
             # the dashboard comes first: its verdict panel is in the first screenful, and no
