@@ -97,11 +97,17 @@ def _serve(cmd: list[str], cwd: Path, env: dict[str, str], ready: str) -> Iterat
 
 
 @pytest.fixture(scope="module")
-def dashboard_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def voila_work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The working directory ``mta-notebook dashboard`` runs in."""
+    return tmp_path_factory.mktemp("voila")
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(voila_work: Path) -> Iterator[str]:
     """``mta-notebook dashboard`` on the sample log, on a free loopback port."""
     _require_chromium()
     ensure_kernel()
-    work = tmp_path_factory.mktemp("voila")
+    work = voila_work
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     cmd = [sys.executable, "-m", "mta_notebook", "dashboard", "--log"]
@@ -272,7 +278,9 @@ def test_dashboard_in_jupyterlab(lab_url: str) -> None:
             browser.close()
 
 
-def test_dashboard_on_the_voila_page(dashboard_url: str, expected: Dashboard) -> None:
+def test_dashboard_on_the_voila_page(
+    dashboard_url: str, voila_work: Path, expected: Dashboard
+) -> None:
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -339,6 +347,18 @@ def test_dashboard_on_the_voila_page(dashboard_url: str, expected: Dashboard) ->
             with page.expect_download(timeout=60_000) as info:
                 dash.get_by_role("button", name="Download report table (CSV)").click()
             assert info.value.suggested_filename == "delivery_report.csv"
+
+            # "Save the report" writes to out/ of the directory the command ran in (not a
+            # temporary folder) and says where
+            target = voila_work / "out" / "report.html"
+            target.unlink(missing_ok=True)  # the notebook's own save cell wrote one already
+            dash.get_by_role("button", name="Save the report").click()
+            page.wait_for_function(
+                "() => document.querySelector('.mta-dashboard').innerText.includes('Saved ')"
+            )
+            assert str(target) in dash.inner_text()
+            assert target.stat().st_size > 10_000
+            assert target.with_suffix(".csv").exists()
             assert errors == [], errors
         finally:
             browser.close()
