@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,10 +25,18 @@ def dashboard_notebook() -> Path:
 
 
 def _environment(
-    log: str | os.PathLike[str] | None, journal: str | os.PathLike[str] | None
+    log: str | os.PathLike[str] | None,
+    journal: str | os.PathLike[str] | None,
+    out: str | os.PathLike[str] | None = None,
 ) -> dict[str, str] | None:
-    """The notebook's environment: the paths it reads, absolute; ``None`` if one is missing."""
+    """The notebook's environment: the paths it reads, absolute; ``None`` if one is missing.
+
+    ``MTA_DASHBOARD_OUT`` (where "Save the report" writes) is ``out``, else ``out/`` of this
+    working directory, absolute: Voilà runs the notebook in the notebook's own folder (inside
+    the installed package), and a temporary folder would vanish with the server.
+    """
     env = dict(os.environ)
+    env["MTA_DASHBOARD_OUT"] = str(Path(out if out is not None else "out").resolve())
     if log is None and Path("out/webhooks").is_dir() and Path("out/mta_journal.sqlite").exists():
         log, journal = "out/webhooks", journal or "out/mta_journal.sqlite"
     for name, value in (("MTA_DASHBOARD_LOG", log), ("MTA_DASHBOARD_JOURNAL", journal)):
@@ -83,11 +90,15 @@ def serve_dashboard(
     port: int = 0,
     host: str = "127.0.0.1",
     startup_timeout: float = 120.0,
+    out: str | os.PathLike[str] | None = None,
 ) -> int:
     """Serve notebook 03 with Voilà on ``host:port`` until Ctrl-C; returns the exit code.
 
     The notebook reads the paths from ``MTA_DASHBOARD_LOG`` and ``MTA_DASHBOARD_JOURNAL``.
     Without ``log`` it shows ``out/`` (from ``mta-notebook demo``) if there, else the sample.
+    "Save the report" writes to ``out`` (default: ``out/`` of the working directory this
+    command runs in, made absolute: Voilà runs the notebook in its own folder), and the page
+    says where.
     """
     import importlib.util
     import signal
@@ -99,25 +110,23 @@ def serve_dashboard(
         print("mta-notebook dashboard needs Voilà: .venv/bin/pip install voila", file=sys.stderr)
         return 2
     notebook = dashboard_notebook()
-    env = _environment(log, journal)
+    env = _environment(log, journal, out)
     if env is None:
         return 2
     port = port or free_port(host)
-    with tempfile.TemporaryDirectory(prefix="mta-dashboard-") as out_dir:
-        env["MTA_DASHBOARD_OUT"] = out_dir
-        cmd = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}"]
-        cmd += [f"--Voila.ip={host}", "--Voila.port_retries=0", "--theme=light"]
-        cmd += ["--show_tracebacks=True"]
-        proc = subprocess.Popen(cmd, env=env)
-        previous = signal.signal(signal.SIGTERM, _interrupt)
-        try:
-            failed = _wait_listening(proc, host, port, startup_timeout)
-            if failed:
-                return failed
-            print(f"Dashboard at http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
-            return proc.wait()
-        except KeyboardInterrupt:
-            return 0
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-            _stop(proc)
+    cmd = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}"]
+    cmd += [f"--Voila.ip={host}", "--Voila.port_retries=0", "--theme=light"]
+    cmd += ["--show_tracebacks=True"]
+    proc = subprocess.Popen(cmd, env=env)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        failed = _wait_listening(proc, host, port, startup_timeout)
+        if failed:
+            return failed
+        print(f"Dashboard at http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+        return proc.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _stop(proc)

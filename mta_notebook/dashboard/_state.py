@@ -304,6 +304,8 @@ def tile_values(report: pd.DataFrame, replies: pd.DataFrame) -> dict[str, Any]:
         "fallback_delivered": fb_ok,
         "fallback_settled": fb_settled,
         "fallback_share": fb_n / (im_n + fb_n) if im_n + fb_n else None,
+        "imessage_messages": im_n,
+        "fallback_messages": fb_n,
         "unconfirmed": int(report["unconfirmed"].sum()),
         "pending": int(report["pending"].sum()),
         "replies": int(replies["replies"].sum()),

@@ -15,7 +15,20 @@ from ..contract.routes import ROUTE_LABELS
 from ..display import escape, frame_html
 from ._state import ROUTE_CHOICES, DashboardFilters
 
-__all__ = ["CHART_NAMES", "TILE_NAMES", "downloader", "failures_html", "status_html", "tiles"]
+__all__ = [
+    "CHART_NAMES",
+    "EMPTY",
+    "TILE_NAMES",
+    "downloader",
+    "failures_html",
+    "rate_text",
+    "status_html",
+    "tiles",
+    "verdict_html",
+]
+
+#: What every chart, the verdict and the status say when the filters select nothing.
+EMPTY: Final = "No messages match these filters"
 
 CHART_NAMES: Final = (
     "delivery_rates",
@@ -40,36 +53,65 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def rate_text(k: int, n: int, what: str) -> str:
+    """The note under a rate: ``k`` of ``n`` and the Wilson 95 % interval.
+
+    >>> rate_text(74, 76, "settled"), rate_text(0, 0, "settled")
+    ('74 of 76 settled · 95 % interval 91-99 %', '0 of 0 settled')
+    >>> rate_text(2, 240, "answered STOP")
+    '2 of 240 answered STOP · 95 % interval 0.2-3.0 %'
+
+    """
+    from ..analytics import wilson_interval
+
+    if n <= 0:
+        return f"{k:,} of {n:,} {what}"
+    low, high = wilson_interval(k, n)
+    # whole points, but a decimal under 10 % (2 STOPs of 240 is "0.2-3.0 %", not "0-3 %")
+    places = 1 if high < 0.1 else 0
+    bounds = f"{low * 100:.{places}f}-{high * 100:.{places}f} %"
+    return f"{k:,} of {n:,} {what} · 95 % interval {bounds}"
+
+
 def tiles(t: dict[str, Any], *, reply_window: str) -> dict[str, str]:
-    """The HTML of each tile (``TILE_NAMES``) for the numbers of ``state.tile_values``."""
+    """The HTML of each tile (``TILE_NAMES``) for the numbers of ``state.tile_values``.
+
+    Every rate comes with its n/N and its Wilson 95 % interval ("74 of 76 settled" alone does
+    not say how sure the rate is).
+    """
+    im_n = t["imessage_messages"] + t["fallback_messages"]
     content = {
         "messages": ("Messages", f"{t['messages']:,}", "one per recipient of a send"),
         "imessage_rate": (
             "iMessage delivery",
             _pct(t["imessage_rate"]),
-            f"{t['imessage_delivered']:,} of {t['imessage_settled']:,} settled",
+            rate_text(t["imessage_delivered"], t["imessage_settled"], "settled"),
         ),
         "fallback_rate": (
             "SMS fallback delivery",
             _pct(t["fallback_rate"]),
-            f"{t['fallback_delivered']:,} of {t['fallback_settled']:,} settled",
+            rate_text(t["fallback_delivered"], t["fallback_settled"], "settled"),
         ),
         "fallback_share": (
             "Fallback share",
             _pct(t["fallback_share"]),
-            "of messages sent with an identity",
+            rate_text(t["fallback_messages"], im_n, "messages sent with an identity"),
         ),
         "unconfirmed": (
             "Unconfirmed",
             f"{t['unconfirmed']:,}",
             "no answer from the carrier: in neither side of the rates",
         ),
-        "pending": ("Pending", f"{t['pending']:,}", "no final status yet, or no status at all"),
+        "pending": ("Pending", f"{t['pending']:,}", "no final status yet: not a failure"),
         "replies": ("Replies", f"{t['replies']:,}", f"within {reply_window} of a message"),
         "stop_rate": (
             "STOP rate",
             _pct(t["stop_rate"]),
-            f"{t['stop_replies']:,} messages answered STOP",
+            rate_text(t["stop_replies"], t["messages"], "messages answered STOP"),
         ),
     }
     return {
@@ -79,6 +121,39 @@ def tiles(t: dict[str, Any], *, reply_window: str) -> dict[str, str]:
         f"<div class='mta-tile-note'>{escape(note)}</div></div>"
         for name, (label, value, note) in content.items()
     }
+
+
+def verdict_html(
+    compare: pd.DataFrame, *, messages: int, route_filtered: bool, observational: str
+) -> str:
+    """The top panel: one verdict per identity (``compare_routes``), and what it cannot say."""
+    if compare.empty:
+        body = (
+            f"<p class='mta-verdict-line'>{escape(EMPTY)}.</p>"
+            if messages == 0
+            else "<p class='mta-verdict-line'>No Sender Identity in the selection: nothing to "
+            "compare (plain SMS has no iMessage route).</p>"
+        )
+    else:
+        lines = []
+        for row in compare.itertuples(index=False):
+            mark = "significant" if bool(row.significant) else "not significant"
+            lines.append(
+                f"<li class='mta-verdict-line' data-identity='{escape(str(row.sender_name))}' "
+                f"data-significant='{str(bool(row.significant)).lower()}' "
+                f"title='{escape(mark)}'>{escape(str(row.verdict))}</li>"
+            )
+        body = "<ul>" + "".join(lines) + "</ul>"
+    scope = (
+        "<p class='mta-muted'>Both routes are compared whatever the route filter: the verdict "
+        "needs iMessage and SMS fallback side by side.</p>"
+        if route_filtered
+        else ""
+    )
+    return (
+        "<div class='mta-verdict'><h3>Does iMessage deliver better than SMS fallback?</h3>"
+        f"{body}{scope}<p class='mta-muted mta-observational'>{escape(observational)}</p></div>"
+    )
 
 
 def failures_html(fail: pd.DataFrame, *, limit: int = 200) -> str:
@@ -98,10 +173,11 @@ def failures_html(fail: pd.DataFrame, *, limit: int = 200) -> str:
 
 
 def status_html(filters: DashboardFilters, messages: int) -> str:
-    """One line saying what is selected."""
+    """One line saying what is selected (and, when it is nothing, the empty state)."""
     ids = "all identities" if filters.identities is None else ", ".join(filters.identities)
-    return (
-        f"<span class='mta-status'>{messages:,} messages · "
+    empty = f"<div class='mta-empty'>{escape(EMPTY)}.</div>" if messages == 0 else ""
+    return empty + (
+        f"<span class='mta-status'>{_plural(messages, 'message')} · "
         f"{escape(ids or 'no identity selected')} · {escape(ROUTE_CHOICES[filters.route])} · "
         f"{filters.start or '…'} to {filters.end or '…'} (UTC)</span>"
     )

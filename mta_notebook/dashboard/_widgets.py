@@ -7,9 +7,7 @@ plotly load when a dashboard is built.
 
 from __future__ import annotations
 
-import base64
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date
@@ -19,28 +17,46 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import pandas as pd
 
-from ..analytics import messages
+from ..analytics import OBSERVATIONAL, messages
 from ..campaigns import SENDS_COLUMNS
 from ..contract.routes import MESSAGE_ROUTES
 from ..display import NO_IDENTITY, STYLESHEET, escape
-from ..display._csv import safe_csv
 from . import _state as state
+from ._chart_widget import plotly_loader
+from ._exports import Exports
 from ._loaders import frame, load_events, load_sends
 from ._state import GRANULARITIES, ROUTE_CHOICES, DashboardFilters, DashboardTables, RouteFilter
-from ._view import CHART_NAMES, TILE_NAMES, downloader, failures_html, status_html, tiles
+from ._view import (
+    CHART_NAMES,
+    EMPTY,
+    TILE_NAMES,
+    downloader,
+    failures_html,
+    status_html,
+    tiles,
+    verdict_html,
+)
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["Dashboard"]
+__all__ = ["VOILA_HIDE", "Dashboard"]
+
+#: Cell tag of notebook 03's setup and table cells: hidden on the Voilà page, which puts a
+#: cell's tags on it as ``celltag_<tag>`` classes (JupyterLab adds no such class: the notebook
+#: reads as before there).
+VOILA_HIDE = "mta-voila-hide"
+VOILA_HIDE_CSS = f".celltag_{VOILA_HIDE}{{display:none !important}}"
 
 
-class Dashboard:
+class Dashboard(Exports):
     """Interactive delivery dashboard over a webhook event log and a send ledger.
 
-    Filters (identities, route, UTC date range, time bucket) recompute the tiles, the charts
-    of :mod:`mta_notebook.charts` (plotly ``FigureWidget`` objects, redrawn in their place in
-    the grid) and the table of failed recipients. Works in JupyterLab, VS Code, Colab and Voilà.
+    Filters (identities, route, UTC date range, time bucket) recompute the verdict panel
+    (:func:`~mta_notebook.compare_routes` per identity), the tiles, the charts of
+    :mod:`mta_notebook.charts` (``figures``; each drawn by one widget built once and redrawn in
+    place, ``chart_widgets``) and the table of failed recipients. Works in JupyterLab, VS Code,
+    Colab and Voilà.
 
     The numbers are the analytics reducers' (:func:`~mta_notebook.analytics.delivery_report`,
     ``delivery_timeseries``, ``failure_reasons``, ``reply_report`` and ``message_table``) over
@@ -58,6 +74,10 @@ class Dashboard:
         Heading shown above the filters and used for the HTML report.
     reply_window
         How long after a message a reply is attributed to it (as in ``reply_report``).
+    save_to
+        The path "Save the report" offers (the page's field changes it): the HTML report, with
+        the report table as CSV beside it (same name, ``.csv``). Relative paths are from the
+        kernel's working directory.
 
     Examples
     --------
@@ -77,8 +97,11 @@ class Dashboard:
         *,
         title: str = "Delivery by Sender Identity",
         reply_window: str = "24h",
+        save_to: str | os.PathLike[str] = "out/report.html",
     ) -> None:
         self.title = title
+        self.save_to = Path(save_to)
+        """Where "Save the report" writes (the path field's first value)."""
         self.reply_window = reply_window
         self.events = frame(events).reset_index(drop=True)
         if sends is None:
@@ -97,6 +120,7 @@ class Dashboard:
         self._default_freq = state.auto_freq(times)
         self._filters = DashboardFilters(start=self._first, end=self._last, freq=self._default_freq)
         self._cache: dict[tuple[date | None, date | None, str], DashboardTables] = {}
+        self._compare_cache: dict[tuple[date | None, date | None], pd.DataFrame] = {}
         # the message join runs once per data load; every filter change reduces the kept join
         self._joined = messages(self.events, self.sends)
         # the default window holds every message: its tables are the whole data's
@@ -119,6 +143,20 @@ class Dashboard:
             )
         return self._cache[key]
 
+    def _compare(self) -> pd.DataFrame:
+        """``compare_routes`` for the filters' dates (kept per window), selected identities."""
+        from ..analytics import compare_routes
+
+        f = self._filters
+        key = (f.start, f.end)
+        if key not in self._compare_cache:
+            start, end = f.window()
+            self._compare_cache[key] = compare_routes(self._joined, start=start, end=end)
+        rows = self._compare_cache[key]
+        if f.identities is not None:
+            rows = rows[rows["sender_name"].isin(f.identities)]
+        return cast("pd.DataFrame", rows.reset_index(drop=True))
+
     def _find_identities(self) -> tuple[str, ...]:
         ids = set(self.messages["identity"]) | set(self._not_sent["identity"])
         optins = self.events.loc[self.events["event"] == "number-opt-in", "sender_name"]
@@ -128,6 +166,9 @@ class Dashboard:
 
     def _build_widgets(self) -> None:
         import ipywidgets as w
+
+        # a button as wide as its label ("Download failure…" was cut at the default width)
+        fit = w.Layout(width="auto")
 
         routes = ["all", *(r for r in MESSAGE_ROUTES if r != "unknown")]
         if (self.messages["route"] == "unknown").any() or (
@@ -155,18 +196,36 @@ class Dashboard:
         self.tile_widgets: dict[str, Any] = {name: w.HTML() for name in TILE_NAMES}
         self.failures_table = w.HTML()
         self.status = w.HTML()
-        self.csv_button = w.Button(description="Download failures (CSV)", icon="download")
-        self.report_button = w.Button(description="Download report (HTML)", icon="file")
+        self.verdict = w.HTML()
+        """The top panel: ``compare_routes`` verdicts of the selection, one per identity."""
+        self.csv_button = w.Button(
+            description="Download failures (CSV)", icon="download", layout=fit
+        )
+        self.report_button = w.Button(description="Download report (HTML)", icon="file", layout=fit)
+        self.table_button = w.Button(
+            description="Download report table (CSV)", icon="table", layout=fit
+        )
         self.csv_button.on_click(lambda _b: self.download_csv())
         self.report_button.on_click(lambda _b: self.download_report())
+        self.table_button.on_click(lambda _b: self.download_table())
+        self.save_path = w.Text(
+            value=str(self.save_to),
+            description="Save to",
+            layout=w.Layout(width="min(100%, 560px)"),
+        )
+        self.save_button = w.Button(description="Save the report", icon="save", layout=fit)
+        self.save_button.on_click(lambda _b: self._save_clicked())
+        self.save_status = w.HTML()
         self._downloader = downloader()
         self.last_download: tuple[str, bytes] | None = None
         """The last file handed to the browser: (file name, bytes)."""
 
         self._chart_grid: Any = None
-        self._retired: list[Any] = []
-        self.figures: dict[str, Any] = {}
-        """The charts shown, by name (``CHART_NAMES``): plotly ``FigureWidget`` objects."""
+        self.figures: dict[str, go.Figure] = {}
+        """The charts shown, by name (``CHART_NAMES``): the plotly figures drawn."""
+        self.chart_widgets: dict[str, Any] = {}
+        """The widget of each chart, built once; a filter change redraws it in place."""
+        self._plotly = plotly_loader()
 
     def _pickers(self) -> tuple[Any, ...]:
         return (
@@ -207,7 +266,9 @@ class Dashboard:
     def _layout(self) -> Any:
         import ipywidgets as w
 
-        heading = w.HTML(f"<style>{STYLESHEET}</style><h2>{escape(self.title)}</h2>")
+        heading = w.HTML(
+            f"<style>{STYLESHEET}{VOILA_HIDE_CSS}</style><h2>{escape(self.title)}</h2>"
+        )
         filters = w.HBox(
             [
                 self.identity_picker,
@@ -218,15 +279,23 @@ class Dashboard:
         )
         tile_row = w.HBox(list(self.tile_widgets.values()), layout=w.Layout(flex_flow="row wrap"))
         charts = self._chart_grid = w.GridBox(
-            [self.figures[name] for name in CHART_NAMES],
+            [self.chart_widgets[name] for name in CHART_NAMES],
             layout=w.Layout(
                 grid_template_columns="repeat(auto-fit, minmax(440px, 1fr))", grid_gap="8px"
             ),
         )
         failures = w.VBox([w.HTML("<h3>Failed recipients</h3>"), self.failures_table])
-        buttons = w.HBox([self.csv_button, self.report_button, self._downloader])
+        buttons = w.HBox(
+            [self.csv_button, self.report_button, self.table_button, self._downloader],
+            layout=w.Layout(flex_flow="row wrap"),
+        )
+        save = w.HBox(
+            [self.save_path, self.save_button, self.save_status],
+            layout=w.Layout(flex_flow="row wrap", align_items="center"),
+        )
+        panels = [heading, self.verdict, filters, self.status, tile_row, charts, failures]
         root = w.VBox(
-            [heading, filters, self.status, tile_row, charts, failures, buttons],
+            [*panels, buttons, save, self._plotly],
             layout=w.Layout(width="100%"),
         )
         root.add_class("mta-dashboard")
@@ -331,7 +400,6 @@ class Dashboard:
         self._recompute()
 
     # -- the selection ------------------------------------------------------------------------
-    # -- the selection ------------------------------------------------------------------------
 
     @property
     def selected_messages(self) -> pd.DataFrame:
@@ -411,67 +479,37 @@ class Dashboard:
             "failure_reasons": charts.failure_reasons(self._selection.failure_reasons),
             "replies": charts.replies(replies),
         }
-        # Widgets replaced one change ago are closed now: closing them as their views are
-        # being removed makes the front end sync into a closed comm.
-        for old in self._retired:
-            old.close()
-        self._retired = []
+        n = len(self.selected_messages)
+        self.comparison = self._compare()
+        """``compare_routes`` of the selection (identities and dates; both routes)."""
         for name, fig in figures.items():
-            self._show_figure(name, fig)
-        if self._chart_grid is not None:
-            self._chart_grid.children = [self.figures[name] for name in CHART_NAMES]
+            self._show_figure(name, charts.nothing_selected(fig, EMPTY) if n == 0 else fig)
+        self.verdict.value = verdict_html(
+            self.comparison,
+            messages=n,
+            route_filtered=self._filters.route != "all",
+            observational=OBSERVATIONAL,
+        )
         for name, html in tiles(self.tiles, reply_window=self.reply_window).items():
             self.tile_widgets[name].value = html
         self.failures_table.value = failures_html(self.failures)
-        self.status.value = status_html(self._filters, len(self.selected_messages))
+        self.status.value = status_html(self._filters, n)
 
     def _show_figure(self, name: str, fig: go.Figure) -> None:
-        import plotly.graph_objects as go
+        from . import _chart_widget
 
         for trace in fig.data:
-            # FigureWidget ships datetime64 arrays to the browser as integers (nanoseconds):
-            # send ISO strings, which plotly.js reads as dates.
+            # datetime64 arrays would reach the browser as integers (nanoseconds): send ISO
+            # strings, which plotly.js reads as dates.
             for attr in ("x", "y"):
                 values = getattr(trace, attr, None)
                 if isinstance(values, np.ndarray) and values.dtype.kind == "M":
                     trace[attr] = np.datetime_as_string(values, unit="ms")
-        # Each change puts a new FigureWidget in the chart's slot of the grid rather than
-        # restyling the old one: under Voilà, plotly's anywidget front end dropped later
-        # restyle/relayout messages for some of five figures (seen with plotly 7.1, Voilà
-        # 0.5), while a new widget always draws from its initial state.
-        old = self.figures.get(name)
-        self.figures[name] = go.FigureWidget(fig)
-        if old is not None:
-            self._retired.append(old)
-
-    # -- downloads ----------------------------------------------------------------------------
-
-    def failures_csv(self) -> bytes:
-        """The filtered failures table as CSV (UTF-8 bytes), safe to open in a spreadsheet.
-
-        Written by :func:`mta_notebook.display.safe_csv`: a cell that would start a formula
-        gets a leading ``'``, phones are text.
-        """
-        return safe_csv(self.failures).encode("utf-8")
-
-    def report_html(self) -> str:
-        """The HTML report (:func:`mta_notebook.save_report`) of the current selection."""
-        from ..display import save_report
-
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "report.html"
-            save_report(path, self.filtered_events, self.filtered_sends, title=self.title)
-            return path.read_text(encoding="utf-8")
-
-    def download_csv(self) -> None:
-        """Hand the filtered failures table to the browser as ``failures.csv``."""
-        self._send_download("failures.csv", self.failures_csv(), "text/csv")
-
-    def download_report(self) -> None:
-        """Hand the HTML report of the current selection to the browser."""
-        self._send_download("delivery_report.html", self.report_html().encode("utf-8"), "text/html")
-
-    def _send_download(self, filename: str, content: bytes, mime: str) -> None:
-        self.last_download = (filename, content)
-        payload = base64.b64encode(content).decode("ascii")
-        self._downloader.send({"filename": filename, "mime": mime, "b64": payload})
+        self.figures[name] = fig
+        # Each chart's widget is built once and keeps its slot: a change sends the new figure
+        # JSON and the browser redraws it in place (plotly.js comes once, in the loader).
+        widget = self.chart_widgets.get(name)
+        if widget is None:
+            self.chart_widgets[name] = _chart_widget.chart_widget(fig, name=name)
+        else:
+            _chart_widget.show(widget, fig)

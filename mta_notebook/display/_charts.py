@@ -18,6 +18,15 @@ from typing import TYPE_CHECKING, Any, Final
 import pandas as pd
 
 from ..contract.routes import MESSAGE_ROUTES, ROUTE_LABELS
+from ._chart_layout import (
+    _LAYOUT,
+    _TITLE,
+    _empty_note,
+    _pct_label,
+    _require,
+    _values,
+    nothing_selected,
+)
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -29,6 +38,7 @@ __all__ = [
     "delivery_over_time",
     "delivery_rates",
     "failure_reasons",
+    "nothing_selected",
     "plot_text",
     "replies",
     "route_mix",
@@ -42,12 +52,6 @@ ROUTE_COLORS: Final[dict[str, str]] = {
 }
 NO_IDENTITY: Final[str] = "(no identity)"
 _DASHES: Final[tuple[str, ...]] = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
-_LAYOUT: Final[dict[str, Any]] = {
-    "template": "plotly_white",
-    "legend_title_text": "Route",
-    "hoverlabel": {"namelength": -1},
-    "margin": {"t": 70, "l": 70, "r": 30, "b": 60},
-}
 
 
 def plot_text(value: object) -> str:
@@ -68,8 +72,8 @@ def _identity(values: pd.Series[Any]) -> pd.Series[Any]:
     return named.astype(str).map(plot_text)
 
 
-def _title(title: str | None, default: str) -> str:
-    return default if title is None else plot_text(title)
+def _title(title: str | None, default: str) -> dict[str, Any]:
+    return {"text": default if title is None else plot_text(title), **_TITLE}
 
 
 def _routes(df: pd.DataFrame) -> list[str]:
@@ -102,6 +106,7 @@ def _horizontal_bars(
     custom: tuple[str, ...],
     *,
     who: str = "%{customdata[0]}",
+    textposition: str = "auto",
     **layout: Any,
 ) -> go.Figure:
     """Message counts as horizontal bars, one trace per route; rows top-down as in ``df``."""
@@ -111,35 +116,18 @@ def _horizontal_bars(
     for route in _routes(df):
         part = df[df["route"] == route]
         customdata = list(zip(*(part[c] for c in custom), strict=True))
-        bar = {"y": part[rows], "x": part["messages"], "orientation": "h"}
+        bar = {
+            "y": part[rows],
+            "x": part["messages"],
+            "orientation": "h",
+            "text": part["messages"],
+            "textposition": textposition,
+            "cliponaxis": False,
+        }
         fig.add_trace(_route_bar(route, hover, who=who, customdata=customdata, **bar))
     order = list(dict.fromkeys(df[rows]))
-    yaxis = {"categoryorder": "array", "categoryarray": order[::-1]}
+    yaxis = {"categoryorder": "array", "categoryarray": order[::-1], "automargin": True}
     fig.update_layout(xaxis_title="Messages", yaxis=yaxis, **layout, **_LAYOUT)
-    return fig
-
-
-def _require(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
-    """``what`` reads like ``charts.route_mix(delivery_report(...))``: the call that fits."""
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        from .._errors import ValidationError
-
-        raise ValidationError(
-            f"the frame lacks the columns {missing}; call it as {what} (see its docstring)"
-        )
-
-
-def _empty_note(fig: go.Figure, df: pd.DataFrame) -> go.Figure:
-    if df.empty:
-        fig.add_annotation(
-            text="No messages in this report yet",
-            showarrow=False,
-            xref="paper",
-            yref="paper",
-            x=0.5,
-            y=0.5,
-        )
     return fig
 
 
@@ -193,6 +181,7 @@ def delivery_rates(report: pd.DataFrame, *, title: str | None = None) -> go.Figu
                 strict=True,
             )
         )
+        low, high = part["ci_low"].astype(float), part["ci_high"].astype(float)
         fig.add_trace(
             _route_bar(
                 route,
@@ -201,23 +190,27 @@ def delivery_rates(report: pd.DataFrame, *, title: str | None = None) -> go.Figu
                 "<br>Unconfirmed %{customdata[6]} · pending %{customdata[3]}"
                 " (neither in the rate)<extra></extra>",
                 x=part["identity"],
-                y=rate,
+                y=_values(rate),
+                text=[_pct_label(v) for v in rate],
+                textposition="inside",
+                insidetextanchor="start",  # at the base: the interval's whisker is at the top
+                textangle=0,
                 error_y={
                     "type": "data",
                     "symmetric": False,
-                    "array": (part["ci_high"].astype(float) - rate).tolist(),
-                    "arrayminus": (rate - part["ci_low"].astype(float)).tolist(),
+                    "array": _values(high - rate),
+                    "arrayminus": _values(rate - low),
                     "color": "#333333",
                     "thickness": 1.2,
                 },
-                customdata=custom,
+                customdata=[[None if pd.isna(v) else v for v in row] for row in custom],
             )
         )
     fig.update_layout(
-        title=_title(title, "Delivery rate per Sender Identity: iMessage vs SMS fallback"),
+        title=_title(title, "Delivery rate per identity: iMessage vs SMS fallback"),
         barmode="group",
         xaxis_title="Sender Identity",
-        yaxis_title="Delivery rate (delivered / settled)",
+        yaxis_title="Delivered / settled",
         yaxis={"tickformat": ".0%", "range": [0, 1.05]},
         xaxis={"categoryorder": "array", "categoryarray": order},
         **_LAYOUT,
@@ -246,8 +239,9 @@ def route_mix(report: pd.DataFrame, *, title: str | None = None) -> go.Figure:
         "identity",
         "<br>%{x} messages (%{customdata[1]:.1%} of the identity's)<extra></extra>",
         ("identity", "share"),
-        title=_title(title, "Route mix per Sender Identity"),
+        title=_title(title, "Route mix per identity"),
         barmode="stack",
+        textposition="inside",
         yaxis_title="Sender Identity",
     )
     return _empty_note(fig, df)
@@ -288,7 +282,7 @@ def delivery_over_time(ts: pd.DataFrame, *, title: str | None = None) -> go.Figu
                 go.Scatter(
                     name=f"{ident} · {_label(route)}",
                     x=part["bucket"],
-                    y=part["delivery_rate"].astype(float),
+                    y=_values(part["delivery_rate"]),
                     mode="lines+markers",
                     line={"color": _color(route), "dash": _DASHES[i % len(_DASHES)]},
                     marker={"color": _color(route)},
@@ -312,9 +306,9 @@ def delivery_over_time(ts: pd.DataFrame, *, title: str | None = None) -> go.Figu
                 )
             )
     fig.update_layout(
-        title=_title(title, "Delivery rate over time, by send time"),
+        title=_title(title, "Delivery rate over time (by send time)"),
         xaxis_title="Sent (UTC)",
-        yaxis_title="Delivery rate (delivered / settled)",
+        yaxis_title="Delivered / settled",
         yaxis={"tickformat": ".0%", "range": [0, 1.05]},
         **_LAYOUT,
     )
@@ -341,7 +335,10 @@ def failure_reasons(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     ...     "label": ["UNDELIVERED (handset off or out of coverage)"], "error": [None],
     ...     "messages": [2], "share": [0.5]})
     >>> list(failure_reasons(fr).data[0].y)
-    ['Acme — UNDELIVERED (handset off or out of coverage)']
+    ['Acme — UNDELIVERED']
+
+    Pending messages (no final status yet) are not failures: they are left out of the bars and
+    counted in a note under the title.
     """
 
     _require(
@@ -349,8 +346,16 @@ def failure_reasons(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
         ("sender_name", "route", "outcome", "label", "messages"),
         "charts.failure_reasons(failure_reasons(...))",
     )
-    data = df.assign(identity=_identity(df["sender_name"]))
-    data["row"] = data["identity"] + " — " + data["label"].astype(str).map(plot_text)
+    pending = df["outcome"] == "pending"
+    waiting = int(df.loc[pending, "messages"].sum())
+    data = df[~pending].assign(identity=_identity(df.loc[~pending, "sender_name"]))
+    labels = data["label"].astype(str)
+    # the axis shows the status's name ("UNDELIVERED"), the hover text its explanation: the
+    # whole label took most of a 480 px slot
+    data["row"] = (
+        data["identity"] + " — " + labels.str.split(" (", n=1, regex=False).str[0].map(plot_text)
+    )
+    data["label_"] = labels.map(plot_text)
     share = data["share"] if "share" in data else pd.Series(float("nan"), index=data.index)
     data["share_"] = share.astype(float)
     code = data["status_code"] if "status_code" in data else pd.Series(None, index=data.index)
@@ -358,23 +363,41 @@ def failure_reasons(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     grouped = data.groupby(["row", "route"], sort=False, as_index=False).agg(
         identity=("identity", "first"),
         outcome=("outcome", lambda s: plot_text(s.iloc[0])),
+        label_=("label_", lambda s: "<br>".join(dict.fromkeys(s))),
         messages=("messages", "sum"),
         share_=("share_", "sum"),
         codes=("code_", lambda s: ", ".join(sorted(set(s)))),
     )
     # the frame comes ordered by identity, route and outcome: keep that order for the rows
     fig = _horizontal_bars(
-        grouped.sort_values("identity", kind="stable"),
+        grouped.sort_values(
+            "identity", kind="stable", key=lambda s: s.map(lambda v: (v == NO_IDENTITY, v))
+        ),
         "row",
-        "<br>Outcome %{customdata[1]} (code %{customdata[3]})"
+        "<br>%{customdata[4]}<br>Outcome %{customdata[1]} (code %{customdata[3]})"
         "<br>%{x} messages (%{customdata[2]:.1%} of this route)<extra></extra>",
-        ("identity", "outcome", "share_", "codes"),
+        ("identity", "outcome", "share_", "codes", "label_"),
         who="%{y}",
-        title=_title(title, "Why messages were not delivered, per Sender Identity and route"),
+        textposition="outside",
+        title=_title(title, "Why messages were not delivered"),
         barmode="group",
-        yaxis_title="Identity — status",
+        yaxis_title=None,
     )
-    return _empty_note(fig, grouped)
+    # thin grouped bars: their counts are drawn whatever the bar's thickness
+    fig.update_layout(uniformtext={"mode": False})
+    if waiting:
+        fig.add_annotation(
+            text=f"{waiting:,} pending (no final status yet) not shown",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=1,
+            y=0,
+            xanchor="right",
+            yanchor="bottom",
+            font={"size": 11, "color": "#57606a"},
+        )
+    return _empty_note(fig, grouped, "No undelivered messages")
 
 
 def replies(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
@@ -393,6 +416,8 @@ def replies(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     """
     from plotly.subplots import make_subplots
 
+    from ..analytics import wilson_interval
+
     _require(
         df,
         ("sender_name", "route", "messages", "reply_rate", "stop_rate"),
@@ -400,34 +425,66 @@ def replies(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     )
     data = df.assign(identity=_identity(df["sender_name"]))
     order = list(dict.fromkeys(data["identity"]))
-    fig = make_subplots(
-        rows=1, cols=2, subplot_titles=("Reply rate", "STOP rate"), horizontal_spacing=0.12
-    )
+    # no subplot titles: they sit where the legend is; each panel's y axis says what it shows
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14)
     for col, (metric, count, what) in enumerate(
         [("reply_rate", "replied", "replied"), ("stop_rate", "stops", "sent STOP")], start=1
     ):
         for route in _routes(data):
             part = data[data["route"] == route]
             counts = part[count] if count in part else pd.Series(0, index=part.index)
+            rate = part[metric].astype(float)
+            # Wilson 95 % intervals: 2 STOPs of 38 is a wide 1-17 %, not a tall 5.3 % bar
+            bounds = [
+                wilson_interval(int(k), int(n))
+                for k, n in zip(counts, part["messages"], strict=True)
+            ]
+            low = pd.Series([b[0] for b in bounds], index=part.index, dtype=float)
+            high = pd.Series([b[1] for b in bounds], index=part.index, dtype=float)
             fig.add_trace(
                 _route_bar(
                     route,
                     f"<br>%{{customdata[1]}} of %{{customdata[2]}} messages {what}"
-                    " (%{y:.1%})<extra></extra>",
+                    " (%{y:.1%})<br>95% CI %{customdata[3]:.1%} – %{customdata[4]:.1%}"
+                    "<extra></extra>",
                     x=part["identity"],
-                    y=part[metric].astype(float),
+                    y=_values(rate),
+                    text=[_pct_label(v) for v in rate],
+                    textposition="inside",
+                    insidetextanchor="start",
+                    textangle=0,
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": _values(high - rate),
+                        "arrayminus": _values(rate - low),
+                        "color": "#333333",
+                        "thickness": 1.2,
+                    },
                     legendgroup=route,
                     showlegend=col == 1,
-                    customdata=list(zip(part["identity"], counts, part["messages"], strict=True)),
+                    customdata=[
+                        [i, int(k), int(n), lo, hi]
+                        for i, k, n, lo, hi in zip(
+                            part["identity"],
+                            counts,
+                            part["messages"],
+                            _values(low),
+                            _values(high),
+                            strict=True,
+                        )
+                    ],
                 ),
                 row=1,
                 col=col,
             )
     fig.update_layout(
-        title=_title(title, "Replies and STOPs per Sender Identity and route"),
+        title=_title(title, "Replies and STOPs (95 % intervals)"),
         barmode="group",
         **_LAYOUT,
     )
-    fig.update_xaxes(title_text="Sender Identity", categoryorder="array", categoryarray=order)
-    fig.update_yaxes(title_text="Share of messages", tickformat=".0%", rangemode="tozero")
+    fig.update_xaxes(title_text=None, categoryorder="array", categoryarray=order)
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    fig.update_yaxes(title_text="Reply rate", row=1, col=1)
+    fig.update_yaxes(title_text="STOP rate", row=1, col=2)
     return _empty_note(fig, data)

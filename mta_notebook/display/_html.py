@@ -48,8 +48,20 @@ STYLESHEET: Final = """
   background:#f6f8fa}
 .mta-tile .mta-tile-label{font-size:12px;color:#57606a}
 .mta-tile .mta-tile-value{font-size:26px;font-weight:600}
-.mta-tile .mta-tile-note{font-size:11px;color:#6e7781}
+.mta-tile .mta-tile-note{font-size:11px;line-height:1.35;color:#6e7781;max-width:220px}
+.mta-dashboard .mta-muted{color:#7b8794}
+.mta-dashboard .mta-error{color:#c92a2a}
 .mta-dashboard .mta-scroll{max-height:320px;overflow:auto}
+.mta-verdict{border:1px solid #d0d7de;border-left:4px solid #1f77b4;border-radius:8px;
+padding:6px 14px;margin:4px 0 8px}
+.mta-verdict h3{font-size:15px;margin:4px 0}
+.mta-verdict ul{margin:4px 0;padding-left:18px}
+.mta-verdict li{margin:3px 0;line-height:1.4}
+.mta-verdict li[data-significant='true']{font-weight:600}
+.mta-verdict .mta-observational{font-size:12px}
+.mta-empty{border:1px dashed #d0d7de;border-radius:8px;padding:14px;margin:6px 0;
+text-align:center;color:#57606a;font-size:15px}
+.mta-dashboard .mta-chart-slot{min-width:0;overflow:hidden}
 body.mta-report{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
   margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
 .mta-report h1{font-size:1.6rem;margin-bottom:.2rem}

@@ -204,7 +204,8 @@ def test_tiles_all(dash: Dashboard) -> None:
 
 def test_identity_filter_changes_tiles_and_figures_in_place(dash: Dashboard) -> None:
     before = _fig_data(dash)
-    widgets = dict(dash.figures)
+    widgets = dict(dash.chart_widgets)
+    revisions = {n: w.revision for n, w in widgets.items()}
     dash.identity_picker.value = ("Acme",)  # as a user clicking in the browser would
     assert dash.filters.identities == ("Acme",)
     t = dash.tiles
@@ -217,11 +218,12 @@ def test_identity_filter_changes_tiles_and_figures_in_place(dash: Dashboard) -> 
     after = _fig_data(dash)
     assert after["delivery_rates"] != before["delivery_rates"]
     assert after["route_mix"] != before["route_mix"]
-    # each chart is redrawn in its own slot of the grid; replaced widgets are closed later
-    assert list(dash._chart_grid.children) == [dash.figures[n] for n in widgets]
-    assert all(dash.figures[n] is not old for n, old in widgets.items())
+    # each chart's widget is the one built with the dashboard, redrawn in its slot
+    assert list(dash._chart_grid.children) == [widgets[n] for n in widgets]
+    assert dash.chart_widgets == widgets
+    assert all(w.revision == revisions[n] + 1 for n, w in widgets.items())
+    assert widgets["delivery_rates"].figure["data"][0]["x"] == ["Acme"]
     dash.set_filters(route="imessage")
-    assert all(old.comm is None for old in widgets.values())
     xs = {x for trace in dash.figures["delivery_rates"].data for x in trace.x}
     assert xs == {"Acme"}
     assert set(dash.report["sender_name"].dropna()) <= {"Acme"}

@@ -77,7 +77,7 @@ def _reasons() -> pd.DataFrame:
         {
             "sender_name": NAMES,
             "route": ["sms_fallback", "imessage"],
-            "outcome": ["failed", "pending"],
+            "outcome": ["failed", "unknown"],  # pending rows are not drawn: not a failure
             "status": ["undelivered", '<a href="x">s</a>'],
             "status_code": ["9", '<a href="x">9</a>'],
             "label": ["UNDELIVERED", '<a href="https://evil.example">unknown</a>'],
@@ -139,4 +139,4 @@ def test_plain_names_and_labels_read_as_before() -> None:
     rep = _report().assign(sender_name=["Acme", None])
     fig = charts.delivery_rates(rep)
     assert [list(t.x) for t in fig.data] == [["Acme"], ["(no identity)"]]
-    assert fig.layout.title.text.startswith("Delivery rate per Sender Identity")
+    assert fig.layout.title.text.startswith("Delivery rate per identity")

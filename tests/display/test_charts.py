@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import json
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -14,6 +14,7 @@ from mta_notebook.analytics import (
     delivery_timeseries,
     failure_reasons,
     reply_report,
+    wilson_interval,
 )
 from tests.analytics.fixtures import scenario
 
@@ -72,13 +73,19 @@ def test_delivery_rates(report: pd.DataFrame) -> None:
     assert im.error_y.arrayminus[0] == pytest.approx(acme.delivery_rate - acme.ci_low)
     # the SMS row without identity is labelled, not NaN
     assert list(fig.data[2].x) == [charts.NO_IDENTITY]
-    # pending-only row: no bar height, no error bar
+    # pending-only row: no bar height, no error bar, no label; None, not NaN (a NaN is not
+    # JSON: the widget state carrying it failed to serialize in the browser's kernel channel)
     unknown = fig.data[3]
     acme_unknown = list(unknown.x).index("Acme")
-    assert math.isnan(unknown.y[acme_unknown])
+    assert unknown.y[acme_unknown] is None
+    assert unknown.error_y.array[acme_unknown] is None
+    assert unknown.text[acme_unknown] == ""
+    json.dumps(fig.to_plotly_json()["data"][3]["y"], allow_nan=False)
+    # value labels on the bars, read as "95.6 %"
+    assert im.text[0] == f"{acme.delivery_rate:.1%}".replace("%", " %")
     assert "iMessage vs SMS fallback" in fig.layout.title.text
     assert fig.layout.xaxis.title.text == "Sender Identity"
-    assert "Delivery rate" in fig.layout.yaxis.title.text
+    assert "settled" in fig.layout.yaxis.title.text
     assert fig.layout.yaxis.tickformat == ".0%"
     assert "95% CI" in im.hovertemplate
     assert "settled" in im.hovertemplate
@@ -116,23 +123,30 @@ def test_failure_reasons_chart(frames: tuple[pd.DataFrame, pd.DataFrame]) -> Non
     fig = charts.failure_reasons(failure_reasons(*frames))
     _assert_fixed_colours(fig)
     rows = {y: t.name for t in fig.data for y in t.y}
-    # the documented names and meanings, never a guessed word; unconfirmed is not a failure
-    assert rows["Acme — DELIVERY_FAILED (sent to the carrier, not delivered)"] == "iMessage"
-    assert rows["Acme — DELIVERY_REJECTED (blocked by the carrier)"] == "SMS fallback"
-    assert "Acme — DELIVERY_UNCONFIRMED (no answer from the carrier)" in rows
-    assert "Acme — no status yet" in rows
-    assert "Acme Deals — status 42 (not in the documented table)" in rows
+    # the documented names on the axis, their meaning in the hover; unconfirmed is not a failure
+    assert rows["Acme — DELIVERY_FAILED"] == "iMessage"
+    assert rows["Acme — DELIVERY_REJECTED"] == "SMS fallback"
+    assert "Acme — DELIVERY_UNCONFIRMED" in rows
+    assert "Acme Deals — status 42" in rows
     assert "(no identity) — not sent: the /send call failed" in rows
-    outcomes = {y: c[1] for t in fig.data for y, c in zip(t.y, t.customdata, strict=True)}
-    assert outcomes["Acme — DELIVERY_UNCONFIRMED (no answer from the carrier)"] == "unconfirmed"
-    assert outcomes["Acme — DELIVERY_FAILED (sent to the carrier, not delivered)"] == "failed"
-    # listed by identity, then in the report's order: failed before unconfirmed before pending
+    custom = {y: c for t in fig.data for y, c in zip(t.y, t.customdata, strict=True)}
+    assert custom["Acme — DELIVERY_UNCONFIRMED"][1] == "unconfirmed"
+    assert custom["Acme — DELIVERY_FAILED"][1] == "failed"
+    assert (
+        custom["Acme — DELIVERY_FAILED"][4]
+        == "DELIVERY_FAILED (sent to the carrier, not delivered)"
+    )
+    # pending is kept apart from failures: no bar, a count under the title
+    assert not any("no status yet" in row for row in rows)
+    notes = [a.text for a in fig.layout.annotations]
+    assert any("pending (no final status yet) not shown" in n for n in notes), notes
+    # value labels: the count on each bar
+    assert all(list(t.text) == list(t.x) for t in fig.data)
+    # listed by identity, then in the report's order: failed before unconfirmed
     order = list(fig.layout.yaxis.categoryarray)[::-1]
     acme = [row for row in order if row.startswith("Acme — ")]
-    assert acme.index("Acme — DELIVERY_FAILED (sent to the carrier, not delivered)") < acme.index(
-        "Acme — DELIVERY_UNCONFIRMED (no answer from the carrier)"
-    )
-    assert acme[-1] == "Acme — no status yet"
+    assert acme.index("Acme — DELIVERY_FAILED") < acme.index("Acme — DELIVERY_UNCONFIRMED")
+    assert order[-1].startswith("(no identity)")  # named identities first
     assert fig.layout.legend.title.text == "Route"
     assert fig.layout.xaxis.title.text == "Messages"
     with pytest.raises(ValidationError, match="failure_reasons"):
@@ -147,8 +161,38 @@ def test_replies_chart() -> None:
     im = [t for t in fig.data if t.name == "iMessage"]
     assert len(im) == 2
     assert [t.showlegend for t in im] == [True, False]
-    titles = [a.text for a in fig.layout.annotations]
-    assert titles[:2] == ["Reply rate", "STOP rate"]
+    assert (fig.layout.yaxis.title.text, fig.layout.yaxis2.title.text) == (
+        "Reply rate",
+        "STOP rate",
+    )
+    # every rate with its Wilson 95 % interval (2 STOPs of 38 is not a sure 5.3 %)
+    for t in fig.data:
+        for (_, k, n, low, high), y in zip(t.customdata, t.y, strict=True):
+            assert (low, high) == pytest.approx(wilson_interval(k, n))
+            assert low <= y <= high
+        assert "95% CI" in t.hovertemplate
+
+
+def test_charts_fit_their_slot_with_one_legend_inside() -> None:
+    """No fixed width (a 700 px chart in a 480 px slot lost its legend): the slot decides; one
+    horizontal legend under the title, in the figure's own frame; titles short enough."""
+    rep = delivery_report(*scenario().frames())
+    figs = [
+        charts.delivery_rates(rep),
+        charts.route_mix(rep),
+        charts.replies(reply_report(*scenario().frames())),
+    ]
+    for fig in figs:
+        layout = fig.layout
+        assert layout.width is None
+        assert layout.autosize is True
+        assert layout.legend.orientation == "h"
+        assert layout.legend.yref == "container"
+        assert 0 < layout.legend.y < 1
+        assert len(layout.title.text) <= 52  # about 440 px at 15 px: fits a 480 px slot
+        assert sum(1 for t in fig.data if t.showlegend is not False) == len(
+            {t.name for t in fig.data}
+        )
 
 
 def test_charts_never_show(monkeypatch: pytest.MonkeyPatch, report: pd.DataFrame) -> None:
