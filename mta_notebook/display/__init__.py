@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         route_mix,
     )
     from ._csv import safe_csv
+    from ._latency_chart import time_to_deliver_chart
     from ._report import save_report
     from ._tables import readable
 
@@ -43,6 +44,7 @@ __all__ = [
     "route_mix",
     "safe_csv",
     "save_report",
+    "time_to_deliver_chart",
 ]
 
 _LAZY: dict[str, str] = {
@@ -61,6 +63,7 @@ _LAZY: dict[str, str] = {
     ),
     "safe_csv": "._csv",
     "save_report": "._report",
+    "time_to_deliver_chart": "._latency_chart",
     "readable": "._tables",
 }
 

@@ -11,10 +11,12 @@ from typing import Any, Final
 
 import pandas as pd
 
+from ..contract.assumptions import IMESSAGE_CREDITS, ImessageCredits
 from ..contract.routes import ROUTE_LABELS
 from ..contract.statuses import DELIVERY_STATUSES, status_label
 from ._csv import safe_csv
 from ._html import STYLESHEET
+from ._report_sections import answer_sections, answers, latency_figure, test_sends
 from ._tables import readable_html
 
 __all__ = ["save_report"]
@@ -28,6 +30,7 @@ _REPORT_CSS = """
 .mta-report ul.verdicts li{margin:.35rem 0}
 .mta-report p.download a{font-weight:600}
 .mta-report .scroll{overflow-x:auto}
+.mta-report h3{font-size:1rem;margin:1rem 0 .4rem}
 """
 
 
@@ -40,12 +43,20 @@ def save_report(
     freq: str | None = None,
     reply_window: str = "24h",
     csv: bool = False,
+    experiments: pd.DataFrame | None = None,
+    journal: object = None,
+    subscribers: object = None,
+    price_per_credit: float | None = None,
+    imessage_credits: ImessageCredits = IMESSAGE_CREDITS,
     engine: Any = None,
 ) -> Path:
     """Write the delivery analytics to one HTML file: the verdict, tables and interactive charts.
 
     The page opens with the verdict per Sender Identity (:func:`mta_notebook.compare_routes`),
-    then each chart with its table. plotly's JavaScript is embedded, so the file opens offline
+    then the identities compared (:func:`compare_identities`), delivery per identity and route,
+    reach (:func:`optin_reach`), time to deliver (:func:`time_to_deliver`), cost
+    (:func:`cost_report`), and each chart with its table. A section with nothing to show says
+    why. plotly's JavaScript is embedded, so the file opens offline
     and can be mailed to people outside the notebook. Nothing secret goes in: only the tables
     below and the title.
 
@@ -63,6 +74,16 @@ def save_report(
     csv
         Also write the delivery table (the columns of :func:`delivery_report`, rates as
         fractions) next to the page, same name with ``.csv``, spreadsheet-safe, and link it.
+    experiments, journal
+        The frame of :func:`read_experiments`, or the journal to read it from (one of them):
+        when the messages come from a randomized split (:func:`plan_experiment`), the
+        identities are compared as that experiment; otherwise the comparison says it is
+        observational.
+    subscribers
+        The audience (a ``SubscriberList``, a DataFrame with ``phone``, or phones) for the
+        reach section; without it the section says to pass it.
+    price_per_credit, imessage_credits
+        As for :func:`cost_report`: the cost section adds money with a price per credit.
 
     Returns
     -------
@@ -93,6 +114,16 @@ def save_report(
     fallback = analytics.fallback_summary(msgs)
     reasons = analytics.failure_reasons(msgs)
     reply = analytics.reply_report(msgs, window=reply_window)
+    found = answers(
+        msgs,
+        events,
+        sends,
+        experiments=experiments,
+        journal=journal,
+        subscribers=subscribers,
+        price_per_credit=price_per_credit,
+        imessage_credits=imessage_credits,
+    )
 
     # pending messages are not failures: they get their own table, not a bar among the failures,
     # and a row with nothing settled has no rate to draw (its bar would be NaN)
@@ -106,6 +137,9 @@ def save_report(
         charts.failure_reasons(reasons[~waiting]),
         charts.replies(reply),
     ]
+    latency_chart = latency_figure(found)
+    if latency_chart is not None:
+        figures.append(latency_chart)
     fig_html = [
         fig.to_html(
             full_html=False,
@@ -123,12 +157,19 @@ def save_report(
         csv_path.write_text(safe_csv(report), encoding="utf-8", newline="")
         csv_name = csv_path.name
     tables = _Tables(
-        report, verdicts, fallback, _trim(reasons[~waiting]), _trim(reasons[waiting]), reply
+        report,
+        verdicts,
+        fallback,
+        _trim(reasons[~waiting]),
+        _trim(reasons[waiting]),
+        reply,
+        test_sends(events),
     )
     buckets = int(ts["bucket"].nunique()) if len(ts) else 0
     if buckets < 2:  # one bucket draws one dot on an empty axis: say what it would show
         fig_html[2] = _one_bucket(ts, freq)
-    out.write_text(_page(title, tables, fig_html, csv_name), encoding="utf-8")
+    sections = answer_sections(found, fig_html[5] if len(fig_html) > 5 else "")
+    out.write_text(_page(title, tables, fig_html, csv_name, sections), encoding="utf-8")
     return out
 
 
@@ -176,11 +217,13 @@ class _Tables:
     failures: pd.DataFrame
     pending: pd.DataFrame
     reply: pd.DataFrame
+    tests: int | None
 
 
-def _head(title: str, report: pd.DataFrame, csv_name: str | None) -> list[str]:
+def _head(title: str, t: _Tables, csv_name: str | None) -> list[str]:
     """The page's head, its title and the counts the reader needs first."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    report = t.report
     total, unconfirmed, pending, unmatched = (
         int(report[col].sum()) for col in ("messages", "unconfirmed", "pending", "unmatched")
     )
@@ -196,6 +239,12 @@ def _head(title: str, report: pd.DataFrame, csv_name: str | None) -> list[str]:
         f" · {unconfirmed} unconfirmed · {pending} pending"
         f" · {unmatched} without a send-ledger row (unmatched)</p>",
     ]
+    if t.tests:
+        sends = "test send is" if t.tests == 1 else "test sends are"
+        parts.append(
+            f'<p class="meta">{t.tests} {sends} left out of every figure (test_send: an '
+            "externalId ending in -test).</p>"
+        )
     if csv_name is not None:
         link = html.escape(csv_name, quote=True)
         parts.append(
@@ -257,19 +306,30 @@ def _table(df: pd.DataFrame) -> str:
     return f'<div class="scroll">{readable_html(df)}</div>'
 
 
-def _page(title: str, t: _Tables, fig_html: list[str], csv_name: str | None) -> str:
-    """The whole page: the head, the verdict, then each chart with the table it draws."""
+def _page(
+    title: str,
+    t: _Tables,
+    fig_html: list[str],
+    csv_name: str | None,
+    sections: dict[str, list[str]],
+) -> str:
+    """The whole page: the head, the answers (verdict, identities, reach, time, cost), then
+    each chart with the table it draws."""
     parts = [
-        *_head(title, t.report, csv_name),
+        *_head(title, t, csv_name),
         *_verdict(t.verdicts),
+        *sections["identities"],
         "<h2>Delivery per Sender Identity and route</h2>",
         _definitions(),
         fig_html[0],
         _table(t.report),
         *_pending(t.pending),
+        *sections["reach"],
         "<h2>Route mix</h2>",
         fig_html[1],
         _table(t.fallback),
+        *sections["latency"],
+        *sections["cost"],
         "<h2>Over time</h2>",
         fig_html[2],
         "<h2>Why messages were not delivered</h2>",

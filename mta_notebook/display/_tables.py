@@ -31,6 +31,14 @@ import pandas as pd
 
 from ..contract.routes import ROUTE_LABELS
 from ._charts import NO_IDENTITY
+from ._labels import (
+    COLUMN_LABELS,
+    CREDIT_COLUMNS,
+    CREDIT_RATIOS,
+    HEADER_WORDS,
+    MONEY_COLUMNS,
+    SCOPE_LABELS,
+)
 
 if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
@@ -46,56 +54,6 @@ __all__ = [
 
 #: What a table shows where there is no value (NaN, ``<NA>``, an undefined rate).
 DASH: Final = "–"
-
-#: Plain headers for the analytics columns; any other column gets its words in sentence case.
-COLUMN_LABELS: Final[Mapping[str, str]] = {
-    "sender_name": "Sender Identity",
-    "route": "Route",
-    "messages": "Messages",
-    "recipients": "Recipients",
-    "delivered": "Delivered",
-    "failed": "Failed",
-    "unconfirmed": "Unconfirmed",
-    "pending": "Pending",
-    "delivery_rate": "Delivery rate",
-    "share": "Share",
-    "unmatched": "Not in the ledger",
-    "imessage": "iMessage",
-    "sms_fallback": "SMS fallback",
-    "unknown_route": "Route unknown",
-    "imessage_share": "iMessage share",
-    "fallback_share": "SMS fallback share",
-    "recipients_imessage": "Recipients reached by iMessage",
-    "outcome": "Outcome",
-    "status": "Status",
-    "status_code": "Status code",
-    "label": "Meaning",
-    "error": "Error",
-    "replies": "Replies",
-    "replied": "Replied",
-    "stops": "STOPs",
-    "reply_rate": "Reply rate",
-    "stop_rate": "STOP rate",
-    "reach": "Reached by iMessage",
-    "imessage_rate": "Delivery rate by iMessage",
-    "fallback_rate": "Delivery rate by SMS fallback",
-    "difference": "Difference (iMessage − SMS fallback)",
-    "significant": "Significant at 95 %",
-    "verdict": "Verdict",
-    "campaign_id": "Campaign",
-    "bucket": "Time",
-}
-
-# words that sentence case would spoil in a header made from a column name
-_WORDS: Final[Mapping[str, str]] = {
-    "imessage": "iMessage",
-    "sms": "SMS",
-    "mms": "MMS",
-    "stop": "STOP",
-    "id": "ID",
-    "p90": "p90",
-    "utc": "UTC",
-}
 
 
 @dataclass(frozen=True)
@@ -131,6 +89,15 @@ def _from_share(n: str, rate: str) -> Callable[[pd.DataFrame], pd.Series]:
 
 _RATES: Final[Mapping[str, _Rate]] = {
     "delivery_rate": _Rate("delivered", _cols("delivered", "failed"), "ci_low", "ci_high"),
+    # compare_identities: each side's delivered of settled, the counts folded into the text
+    "rate": _Rate("delivered", _cols("settled"), "rate_low", "rate_high", ("delivered", "settled")),
+    "reference_rate": _Rate(
+        "reference_delivered",
+        _cols("reference_settled"),
+        "reference_low",
+        "reference_high",
+        ("reference_delivered", "reference_settled"),
+    ),
     "reach": _Rate("imessage", _cols("messages"), "reach_low", "reach_high"),
     "imessage_rate": _Rate(
         "imessage_delivered",
@@ -152,6 +119,21 @@ _RATES: Final[Mapping[str, _Rate]] = {
     "fallback_share": _Rate("sms_fallback", _cols("imessage", "sms_fallback")),
     "share": _Rate("messages", _from_share("messages", "share")),
 }
+
+#: A share of an audience (optin_reach's summary and daily tables): reachable of the audience,
+#: whose size is a column in the summary and comes back from the share in the daily table.
+_AUDIENCE_SHARE: Final = (
+    _Rate("reachable", _cols("audience"), "ci_low", "ci_high"),
+    _Rate("reachable", _from_share("reachable", "share"), "ci_low", "ci_high"),
+)
+
+
+def _spec(df: pd.DataFrame, name: str) -> _Rate | None:
+    """The rate rule of column ``name`` in ``df``: a share of an audience when the frame has
+    ``reachable`` (optin_reach), else the rule by name."""
+    if name == "share" and "reachable" in df.columns and "messages" not in df.columns:
+        return _AUDIENCE_SHARE[0] if "audience" in df.columns else _AUDIENCE_SHARE[1]
+    return _RATES.get(name)
 
 
 def _missing(value: object) -> bool:
@@ -194,7 +176,7 @@ def _header(name: object) -> str:
     key = str(name)
     if key in COLUMN_LABELS:
         return COLUMN_LABELS[key]
-    words = [_WORDS.get(w.lower(), w) for w in key.replace("_", " ").split()]
+    words = [HEADER_WORDS.get(w.lower(), w) for w in key.replace("_", " ").split()]
     if words and words[0] == words[0].lower():
         words[0] = words[0].capitalize()
     return " ".join(words) or key
@@ -209,6 +191,48 @@ def _duration(value: Any) -> str:
     if seconds < 86400:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} days"
+
+
+def seconds_text(value: Any) -> str:
+    """A number of seconds as people read it: ``"3.4 s"``, ``"12 s"``, ``"3.4 min"``, ``"2.0 h"``.
+
+    >>> seconds_text(3.44), seconds_text(12.3), seconds_text(204), seconds_text(float("nan"))
+    ('3.4 s', '12 s', '3.4 min', '–')
+    """
+    if _missing(value):
+        return DASH
+    seconds = float(value)
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _number(value: Any, decimals: int) -> str:
+    if _missing(value) or math.isinf(float(value)):
+        return DASH
+    return f"{float(value):,.{decimals}f}"
+
+
+def _p_value(value: Any) -> str:
+    if _missing(value):
+        return DASH
+    return "< 0.001" if float(value) < 0.001 else f"{float(value):.3f}"
+
+
+def _dates(col: pd.Series) -> list[str] | None:
+    """A column of UTC midnights (a per-day table) as dates, without a time that says nothing."""
+    if not isinstance(col.dtype, pd.DatetimeTZDtype):
+        return None
+    times = col.dropna()
+    if times.empty or not (times == times.dt.floor("1D")).all():
+        return None
+    return [DASH if _missing(v) else str(pd.Timestamp(v).strftime("%Y-%m-%d")) for v in col]
 
 
 def _scalar(value: Any) -> str:
@@ -238,7 +262,7 @@ def _scalar(value: Any) -> str:
 
 
 def _rate_column(df: pd.DataFrame, name: str) -> list[str]:
-    spec = _RATES.get(name)
+    spec = _spec(df, name)
     if spec is None:
         prefix = name.rsplit("_", 1)[0]
         spec = _Rate("", None, f"{prefix}_low", f"{prefix}_high")
@@ -279,7 +303,7 @@ def _folded(df: pd.DataFrame) -> set[str]:
     for name in df.columns:
         key = str(name)
         if _is_rate(key):
-            spec = _RATES.get(key)
+            spec = _spec(df, key)
             prefix = key.rsplit("_", 1)[0]
             out |= {f"{prefix}_low", f"{prefix}_high"}
             if spec is not None:
@@ -295,7 +319,9 @@ def _significant(df: pd.DataFrame) -> list[str]:
     out: list[str] = []
     for i in range(len(df)):
         settled = [
-            df[c].iloc[i] for c in ("imessage_settled", "fallback_settled") if c in df.columns
+            df[c].iloc[i]
+            for c in ("imessage_settled", "fallback_settled", "settled", "reference_settled")
+            if c in df.columns
         ]
         if settled and min(settled) < MIN_SETTLED:
             out.append("too few to say")
@@ -304,11 +330,36 @@ def _significant(df: pd.DataFrame) -> list[str]:
     return out
 
 
-def readable_frame(df: pd.DataFrame) -> pd.DataFrame:
+def _cells(data: pd.DataFrame, key: str) -> list[str]:
+    """The text of column ``key`` by the rule its name calls for."""
+    col = data[key]
+    if key == "sender_name" or key == "reference":
+        return [NO_IDENTITY if _missing(v) else str(v) for v in col]
+    if key == "route":
+        return [DASH if _missing(v) else ROUTE_LABELS.get(str(v), str(v)) for v in col]
+    if key == "scope":
+        labels = {**ROUTE_LABELS, **SCOPE_LABELS}
+        return [DASH if _missing(v) else labels.get(str(v), str(v)) for v in col]
+    if key.endswith("_s") and col.dtype.kind in "iuf":
+        return [seconds_text(v) for v in col]
+    if key in CREDIT_COLUMNS:
+        return [_number(v, 0) for v in col]
+    if key in CREDIT_RATIOS:
+        return [_number(v, 2) for v in col]
+    if key in MONEY_COLUMNS:
+        return [_number(v, 2) for v in col]
+    if key == "p_value":
+        return [_p_value(v) for v in col]
+    return _dates(col) or [_scalar(v) for v in col]
+
+
+def readable_frame(df: pd.DataFrame, *, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     """``df`` as text: plain headers, labels, percentages with n/N and intervals, no NaN.
 
     Interval bounds (``ci_low``, ``ci_high``, ``*_low``, ``*_high``) are folded into their
-    rate's text and not shown on their own. The index is dropped (a fresh 0..n-1).
+    rate's text and not shown on their own. Seconds (``*_s``) read "12 s" or "3.4 min",
+    credits are whole numbers (per message two decimals), money has two decimals. ``labels``
+    overrides headers by column name. The index is dropped (a fresh 0..n-1).
     """
     folded = _folded(df)
     data = df.reset_index(drop=True)
@@ -318,11 +369,7 @@ def readable_frame(df: pd.DataFrame) -> pd.DataFrame:
         if key in folded:
             continue
         col = data[name]
-        if key == "sender_name":
-            cells = [NO_IDENTITY if _missing(v) else str(v) for v in col]
-        elif key == "route":
-            cells = [DASH if _missing(v) else ROUTE_LABELS.get(str(v), str(v)) for v in col]
-        elif key == "difference":
+        if key == "difference":
             lows = data.get("difference_low")
             highs = data.get("difference_high")
             cells = [
@@ -338,13 +385,16 @@ def readable_frame(df: pd.DataFrame) -> pd.DataFrame:
         elif _is_rate(key) and col.dtype.kind == "f":
             cells = _rate_column(data, key)
         else:
-            cells = [_scalar(v) for v in col]
-        columns[_header(key)] = cells
+            cells = _cells(data, key)
+        header = _header(key)
+        if key == "difference" and "reference" in data.columns:  # compare_identities
+            header = "Difference (identity − compared with)"
+        columns[(labels or {}).get(key) or header] = cells
     out: pd.DataFrame = pd.DataFrame(columns, dtype="object")
     return out
 
 
-def readable(df: pd.DataFrame) -> Styler:
+def readable(df: pd.DataFrame, *, labels: Mapping[str, str] | None = None) -> Styler:
     """``df`` ready to be read in a notebook: :func:`readable_frame` shown without its index.
 
     Returns a pandas ``Styler`` (Jupyter renders it as a table; ``.data`` is the text frame,
@@ -356,14 +406,16 @@ def readable(df: pd.DataFrame) -> Styler:
     >>> shown.data.to_dict("records")
     [{'Route': 'SMS fallback', 'STOP rate': '5.3 % (2/38)', 'Messages': '38', 'STOPs': '2'}]
     """
-    frame = readable_frame(df)
+    frame = readable_frame(df, labels=labels)
     styler: Styler = frame.style.hide(axis="index").set_table_attributes('class="mta"')
     return styler
 
 
-def readable_html(df: pd.DataFrame, *, empty: str = "No rows.") -> str:
+def readable_html(
+    df: pd.DataFrame, *, empty: str = "No rows.", labels: Mapping[str, str] | None = None
+) -> str:
     """:func:`readable_frame` as one escaped ``<table class="mta">`` (numbers right-aligned)."""
-    frame = readable_frame(df)
+    frame = readable_frame(df, labels=labels)
     if frame.empty:
         return f'<p class="note">{html.escape(empty)}</p>'
     numeric = [_numeric(df, str(c)) for c in df.columns if str(c) not in _folded(df)]
@@ -387,4 +439,6 @@ def readable_html(df: pd.DataFrame, *, empty: str = "No rows.") -> str:
 
 def _numeric(df: pd.DataFrame, name: str) -> bool:
     kind = df[name].dtype.kind
-    return kind in "iuf" and name not in ("status_code",)
+    return (kind in "iuf" or str(df[name].dtype) in ("Int64", "Float64")) and name not in (
+        "status_code",
+    )

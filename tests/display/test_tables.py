@@ -93,3 +93,96 @@ def test_percent_and_html_cells() -> None:
     assert "&lt;b&gt;x&lt;/b&gt;" in html
     assert '<td class="num">1,204</td>' in html
     assert readable_html(pd.DataFrame({"a": []})) == '<p class="note">No rows.</p>'
+
+
+def test_time_to_deliver_reads_in_seconds_and_minutes() -> None:
+    from mta_notebook.display._tables import seconds_text
+
+    df = pd.DataFrame(
+        {
+            "sender_name": ["Acme", "Acme"],
+            "route": ["imessage", "sms_fallback"],
+            "final": [40, 3],
+            "delivered": [38, 2],
+            "timed": [38, 0],
+            "median_s": [12.3, math.nan],
+            "p90_s": [204.0, math.nan],
+        }
+    )
+    shown = readable_frame(df)
+    assert list(shown.columns) == [
+        "Sender Identity",
+        "Route",
+        "With a final status",
+        "Delivered",
+        "Delivered and timed",
+        "Median time to deliver",
+        "90 % delivered within",
+    ]
+    assert shown.iloc[0, -2:].tolist() == ["12 s", "3.4 min"]
+    assert shown.iloc[1, -2:].tolist() == ["–", "–"]  # nothing timed: no NaN
+    assert [seconds_text(v) for v in (3.44, 59.6, 7200)] == ["3.4 s", "60 s", "2.0 h"]
+
+
+def test_cost_report_reads_in_credits_and_money() -> None:
+    events, sends = scenario().frames()
+    sends["credits"] = 2
+    rep = analytics.cost_report(events, sends, price_per_credit=0.0123)
+    shown = readable_frame(rep)
+    assert list(shown.columns)[2:] == [
+        "Messages",
+        "Delivered",
+        "Without planned credits",
+        "Credits spent",
+        "Credits per message",
+        "Credits per delivered message",
+        "Credits as SMS",
+        "Credits saved by iMessage",
+        "Cost",
+        "Cost per delivered message",
+        "Saved by iMessage",
+    ]
+    first = shown.iloc[0]
+    raw = rep.iloc[0]
+    assert first["Credits spent"] == f"{int(raw['credits']):,}"  # whole credits
+    assert first["Credits per message"] == "2.00"
+    assert first["Cost"] == f"{raw['cost']:.2f}"  # money: two decimals
+    assert first["Cost per delivered message"] == f"{raw['cost_per_delivered']:.2f}"
+    cells = {str(v) for v in shown.to_numpy().ravel()}
+    assert not {"nan", "NaN", "<NA>", "None"} & cells
+
+
+def test_identity_comparison_reads_with_both_rates_and_the_difference() -> None:
+    events, sends = scenario().frames()
+    rep = analytics.compare_identities(events, sends)
+    shown = readable_frame(rep.drop(columns=["verdict"])).iloc[0]
+    assert shown["Compared with"] == "Acme"
+    assert shown["Messages compared"] == "All messages"
+    assert shown["Delivery rate"] == "75.0 % (3/4) [30-95]"
+    assert shown["Delivery rate (compared with)"] == "66.7 % (4/6) [30-90]"
+    assert shown["Difference (identity − compared with)"].endswith("pts [-42.4, +50.3]")
+    assert shown["Significant at 95 %"] == "too few to say"  # 4 and 6 settled
+    assert shown["p-value"] == f"{rep['p_value'].iloc[0]:.3f}"
+    assert "rate_low" not in readable_frame(rep)
+    assert "Settled" not in readable_frame(rep)  # folded into the rate's (n/N)
+
+
+def test_reach_reads_as_a_share_of_the_audience_with_n_of_n() -> None:
+    t = pd.Timestamp("2026-03-01 10:00", tz="UTC")
+    ev = pd.DataFrame(
+        {
+            "event": ["number-opt-in"] * 3,
+            "phone": ["+13125550001", "+13125550002", "+13125550003"],
+            "sender_name": ["Acme"] * 3,
+            "occurred_at": [t, t, t + pd.Timedelta("2D")],
+        }
+    )
+    audience = [f"+1312555000{i}" for i in range(1, 9)]
+    reach = mta.optin_reach(ev, audience)
+    summary = readable_frame(reach.summary.drop(columns=["label"]))
+    assert summary.iloc[0]["Share"] == "37.5 % (3/8) [14-69]"
+    assert summary.iloc[0]["Can get iMessage"] == "3"
+    daily = readable_frame(reach.daily, labels={"share": "Share by then"})
+    assert daily["Day"].tolist() == ["2026-03-01", "2026-03-02", "2026-03-03"]  # no 00:00
+    assert daily["New opt-ins"].tolist() == ["2", "0", "1"]
+    assert daily["Share by then"].tolist()[0] == "25.0 % (2/8) [7-59]"
