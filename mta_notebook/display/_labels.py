@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from ..contract.routes import ROUTE_LABELS
+
 __all__ = [
     "COLUMN_LABELS",
     "CREDIT_COLUMNS",
@@ -27,9 +29,10 @@ COLUMN_LABELS: Final[Mapping[str, str]] = {
     "delivery_rate": "Delivery rate",
     "share": "Share",
     "unmatched": "Not in the ledger",
-    "imessage": "iMessage",
-    "sms_fallback": "SMS fallback",
-    "unknown_route": "Route unknown",
+    # fallback_summary's count columns are named after the routes
+    "imessage": ROUTE_LABELS["imessage"],
+    "sms_fallback": ROUTE_LABELS["sms_fallback"],
+    "unknown_route": ROUTE_LABELS["unknown"],
     "imessage_share": "iMessage share",
     "fallback_share": "SMS fallback share",
     "recipients_imessage": "Recipients reached by iMessage",
@@ -92,7 +95,7 @@ SCOPE_LABELS: Final[Mapping[str, str]] = {"overall": "All messages"}
 
 # words that sentence case would spoil in a header made from a column name
 HEADER_WORDS: Final[Mapping[str, str]] = {
-    "imessage": "iMessage",
+    "imessage": ROUTE_LABELS["imessage"],
     "sms": "SMS",
     "mms": "MMS",
     "stop": "STOP",
