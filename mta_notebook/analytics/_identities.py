@@ -29,7 +29,12 @@ from ._inputs import Engine
 from ._intervals import wilson_interval
 from ._report import delivery_report
 
-__all__ = ["IDENTITY_COLUMNS", "compare_identities", "two_proportion_p_value"]
+__all__ = [
+    "IDENTITY_COLUMNS",
+    "compare_identities",
+    "design_note",
+    "two_proportion_p_value",
+]
 
 IDENTITY_COLUMNS: Final = (
     "sender_name",
@@ -51,6 +56,7 @@ IDENTITY_COLUMNS: Final = (
     "p_value",
     "significant",
     "randomized",
+    "finding",
     "verdict",
 )
 _RANDOMIZED: Final = "Randomized: recipients were assigned to the identities at random."
@@ -88,27 +94,30 @@ def _rate_text(name: str, delivered: int, settled: int, low: float, high: float)
     return f"{name} {_pct(delivered / settled)} ({delivered}/{settled}) {span}"
 
 
-def _verdict(row: dict[str, object], randomized: bool) -> str:
+def design_note(scope: str, randomized: bool) -> str:
+    """What a row's comparison can say, by how its recipients were chosen."""
+    if not randomized:
+        return _OBSERVATIONAL
+    return _RANDOMIZED if scope == "overall" else f"{_RANDOMIZED} {_ROUTE_CAVEAT}"
+
+
+def _finding(row: dict[str, object]) -> str:
     scope = str(row["scope"])
-    where = "overall" if scope == "overall" else f"by {ROUTE_LABELS.get(scope, scope)}"
+    where = "Overall" if scope == "overall" else f"By {ROUTE_LABELS.get(scope, scope)}"
     name, ref = str(row["sender_name"]), str(row["reference"])
     n1, n2 = int(str(row["settled"])), int(str(row["reference_settled"]))
-    if randomized:
-        design = _RANDOMIZED if scope == "overall" else f"{_RANDOMIZED} {_ROUTE_CAVEAT}"
-    else:
-        design = _OBSERVATIONAL
     if min(n1, n2) < MIN_SETTLED:
         return (
-            f"{name} vs {ref}, {where}: too few settled messages to compare ({n1} and {n2}; at "
-            f"least {MIN_SETTLED} each). {design}"
+            f"{name} vs {ref}, {where[0].lower()}{where[1:]}: too few settled messages to "
+            f"compare ({n1} and {n2}; at least {MIN_SETTLED} each)."
         )
     says = "significant at 95 %" if row["significant"] else "not significant at 95 %"
     d, lo, hi = (float(str(row[k])) for k in ("difference", "difference_low", "difference_high"))
     first = _rate_text(name, int(str(row["delivered"])), n1, *_floats(row, "rate"))
     second = _rate_text(ref, int(str(row["reference_delivered"])), n2, *_floats(row, "reference"))
     return (
-        f"{where.capitalize()}: delivered {first} vs {second}: {100 * d:+.1f} pts "
-        f"[{100 * lo:+.1f}, {100 * hi:+.1f}], {says}. {design}"
+        f"{where}: delivered {first} vs {second}: {100 * d:+.1f} pts "
+        f"[{100 * lo:+.1f}, {100 * hi:+.1f}], {says}."
     )
 
 
@@ -232,5 +241,6 @@ def _row(
         "significant": bool(d_low > 0 or d_high < 0),
         "randomized": randomized,
     }
-    row["verdict"] = _verdict(row, randomized)
+    row["finding"] = _finding(row)
+    row["verdict"] = f"{row['finding']} {design_note(str(row['scope']), randomized)}"
     return row

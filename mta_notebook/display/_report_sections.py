@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -195,8 +194,9 @@ def identities_section(a: Answers) -> list[str]:
             "with plan_experiment(...) and pass experiments= or journal= to save_report."
         )
     )
-    items = "".join(f"<li>{html.escape(_finding(row))}</li>" for row in df.to_dict("records"))
-    shown = df.drop(columns=["verdict", "randomized"])
+    # the design sentences are said once above the list, not in every finding
+    items = "".join(f"<li>{html.escape(str(f))}</li>" for f in df["finding"])
+    shown = df.drop(columns=["finding", "verdict", "randomized"])
     parts += [
         _note(design),
         f'<ul class="verdicts">{items}</ul>',
@@ -208,21 +208,6 @@ def identities_section(a: Answers) -> list[str]:
         ),
     ]
     return parts
-
-
-def _finding(row: Mapping[Hashable, Any]) -> str:
-    """A row's verdict without the design sentences (said once above the list) and with the
-    route named by its label."""
-    from ..analytics import _identities as ids
-
-    text = str(row["verdict"])
-    for design in (f"{ids._RANDOMIZED} {ids._ROUTE_CAVEAT}", ids._RANDOMIZED, ids._OBSERVATIONAL):
-        text = text.replace(f" {design}", "")
-    scope = str(row["scope"])
-    if scope != "overall":  # the verdict starts "By imessage": str.capitalize lowers the label
-        label = ROUTE_LABELS.get(scope, scope)
-        text = text.replace(f"by {label}".capitalize(), f"By {label}", 1)
-    return text.strip()
 
 
 def latency_section(a: Answers, chart: str) -> list[str]:

@@ -78,6 +78,10 @@ def test_campaigns_restrict_to_the_split_and_say_randomized() -> None:
     assert not bool(seen.loc["overall", "randomized"])
     assert "Observational" in seen.loc["overall", "verdict"]
     assert "(12/20)" in fair.loc["overall", "verdict"]
+    # the finding is the verdict without the design sentence; routes keep their labels' case
+    assert fair.loc["imessage", "finding"].startswith("By iMessage: delivered")
+    assert fair.loc["overall", "verdict"].startswith(fair.loc["overall", "finding"])
+    assert "Randomized" not in fair.loc["overall", "finding"]
 
 
 def test_too_few_says_so_and_reference_is_checked() -> None:
