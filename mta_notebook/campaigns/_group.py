@@ -153,8 +153,17 @@ class CampaignResults(HtmlRepr, Sequence[CampaignResult]):
         for name, r in zip(self.identities, self.results, strict=True):
             parts = ", ".join(f"{v:,} {k}" for k, v in r.counts.items())
             lines.append(f"  {name} ({r.campaign_id}): {parts}")
-        lines += [f"  {r.note}" for r in self.results if r.note]
+        lines += [f"  {note}" for note in self._notes()]
         return "\n".join(lines)
+
+    def _notes(self) -> list[str]:
+        # when every campaign was already sent the headline says so; not repeated per campaign
+        repeated = ALREADY_SENT if self.already_sent else None
+        return [
+            f"{name}: {r.note}"
+            for name, r in zip(self.identities, self.results, strict=True)
+            if r.note and r.note != repeated
+        ]
 
     def as_html(self) -> str:
         """One card: the headline, a row per campaign, the notes of the runs."""
@@ -162,7 +171,7 @@ class CampaignResults(HtmlRepr, Sequence[CampaignResult]):
         return card(
             self._headline(),
             tables=[("", self.table())],
-            notes=[r.note for r in self.results if r.note],
+            notes=self._notes(),
             tone="ok" if ok else ("error" if any(len(r.unknown_chunks) for r in self) else "warn"),
         )
 

@@ -250,7 +250,8 @@ def test_the_group_sends_once_and_a_new_sandbox_gets_nothing_on_a_rerun(
     assert _rows(fresh) == 0  # the sandbox got no /send
     assert rerun.already_sent
     assert ALREADY_SENT in repr(rerun)
-    assert ALREADY_SENT in rerun._repr_html_()
+    assert rerun._repr_html_().count(ALREADY_SENT) == 1  # said once, not again per campaign
+    assert repr(rerun).count(ALREADY_SENT) == 1
     assert rerun.counts == {"sent": 30}  # the ledger, from the journal
 
 
@@ -318,6 +319,7 @@ def test_a_panel_shown_above_is_redrawn_when_the_cell_below_sends(
         resumed = plans.resume(client, progress=False)
     assert _rows(sb) == 20
     assert resumed.already_sent
+    assert resumed._repr_html_().count(ALREADY_SENT) == 1  # the headline's; not per campaign
     assert resumed.counts == {"sent": 20}
 
 
