@@ -8,28 +8,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import pandas as pd
 
 from ..display import HtmlRepr, card
+from ..display._tables import readable_frame
 from ._reach import share_text
 from ._words import count
 
 __all__ = ["TestSend", "identity_label", "plan_facts", "preview_table"]
-
-_PREVIEW_LABELS: Final = {
-    "identity": "Identity",
-    "phone": "Phone",
-    "chunk": "Chunk",
-    "text": "Text",
-    "encoding": "Encoding",
-    "length": "Characters",
-    "segments": "Segments",
-    "credits": "Credits",
-    "ucs2_chars": "UCS-2 characters",
-    "hint": "Hint",
-}
 
 
 def preview_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -39,8 +27,7 @@ def preview_table(df: pd.DataFrame) -> pd.DataFrame:
         for c in df.columns
         if c not in ("ucs2_chars", "hint") or df[c].fillna("").astype(str).str.len().gt(0).any()
     ]
-    out: pd.DataFrame = df[keep].rename(columns=_PREVIEW_LABELS)
-    return out
+    return readable_frame(df[keep])
 
 
 def identity_label(sender_name: str | None, longcode_id: int | None) -> str:

@@ -61,6 +61,10 @@ COLUMN_LABELS: Final[Mapping[str, str]] = {
     "reference_rate": "Delivery rate (compared with)",
     "p_value": "p-value",
     "randomized": "Randomized",
+    # plan.preview()
+    "identity": "Identity",
+    "length": "Characters",
+    "ucs2_chars": "UCS-2 characters",
     # time_to_deliver
     "final": "With a final status",
     "timed": "Delivered and timed",
@@ -68,7 +72,7 @@ COLUMN_LABELS: Final[Mapping[str, str]] = {
     "p90_s": "90 % delivered within",
     # cost_report
     "unpriced": "Without planned credits",
-    "credits": "Credits spent",
+    "credits": "Credits",
     "credits_per_message": "Credits per message",
     "credits_per_delivered": "Credits per delivered message",
     "sms_credits": "Credits as SMS",

@@ -331,11 +331,11 @@ def test_time_to_deliver_cost_and_test_sends(tmp_path: Path) -> None:
     assert "counted as the SMS it replaces" in cost
     table = _tables(cost)[0]
     header = table[0]
-    assert "Credits spent" in header
+    assert "Credits" in header
     assert "Cost per delivered message" in header
     expected = analytics.cost_report(events, sends, price_per_credit=0.05).iloc[0]
     first = dict(zip(header, table[1], strict=True))
-    assert first["Credits spent"] == str(int(expected["credits"]))  # a whole number of credits
+    assert first["Credits"] == str(int(expected["credits"]))  # a whole number of credits
     assert first["Credits per message"] == f"{expected['credits_per_message']:.2f}"
     assert first["Cost"] == f"{expected['cost']:.2f}"  # money: two decimals
     assert "Without planned credits" not in header  # every message priced: no column of zeros

@@ -133,7 +133,7 @@ def test_cost_report_reads_in_credits_and_money() -> None:
         "Messages",
         "Delivered",
         "Without planned credits",
-        "Credits spent",
+        "Credits",
         "Credits per message",
         "Credits per delivered message",
         "Credits as SMS",
@@ -144,7 +144,7 @@ def test_cost_report_reads_in_credits_and_money() -> None:
     ]
     first = shown.iloc[0]
     raw = rep.iloc[0]
-    assert first["Credits spent"] == f"{int(raw['credits']):,}"  # whole credits
+    assert first["Credits"] == f"{int(raw['credits']):,}"  # whole credits
     assert first["Credits per message"] == "2.00"
     assert first["Cost"] == f"{raw['cost']:.2f}"  # money: two decimals
     assert first["Cost per delivered message"] == f"{raw['cost_per_delivered']:.2f}"
