@@ -169,8 +169,8 @@ def run_demo(
     say(
         f"Delivery rate = delivered / (delivered + failed); "
         f"{int(report['unconfirmed'].sum())} unconfirmed "
-        f"({status_label('delivery_unconfirmed')}) and {int(report['pending'].sum())} pending "
-        "are in neither side"
+        f"[{status_label('delivery_unconfirmed')}] and {int(report['pending'].sum())} pending "
+        "(no final status yet) are in neither side"
     )
     campaigns = list(experiments["campaign_id"])
     overall = compare_identities(events, sends, campaigns=campaigns)
