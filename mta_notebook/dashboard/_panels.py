@@ -153,10 +153,21 @@ _DESIGN_SENTENCES = (
 )
 
 
-def _finding(verdict: str) -> str:
+def _finding(verdict: str, scope: str, pair: str) -> str:
     for sentence in _DESIGN_SENTENCES:
         verdict = verdict.replace(sentence, "")
+    if verdict.startswith(f"{pair}, "):  # the line starts with the pair already, in bold
+        verdict = verdict[len(pair) + 2 :]
+        verdict = verdict[:1].upper() + verdict[1:]
+    # the route by its label: the verdict's capitalised "By imessage" reads "By iMessage"
+    label = ROUTE_LABELS.get(scope)
+    if label is not None and verdict.startswith(f"by {label}".capitalize()):
+        verdict = f"By {label}" + verdict[len(label) + 3 :]
     return verdict.strip()
+
+
+def _pair(row: Any) -> str:
+    return f"{row.sender_name} vs {row.reference}"
 
 
 def identities_html(
@@ -178,7 +189,7 @@ def identities_html(
             f"data-scope='{escape(str(r.scope))}' "
             f"data-significant='{str(bool(r.significant)).lower()}'>"
             f"<b>{escape(str(r.sender_name))} vs {escape(str(r.reference))}</b>. "
-            f"{escape(_finding(str(r.verdict)))}</li>"
+            f"{escape(_finding(str(r.verdict), str(r.scope), _pair(r)))}</li>"
             for r in table.itertuples(index=False)
         ]
         body = "<ul>" + "".join(lines) + "</ul>"
@@ -189,9 +200,10 @@ def identities_html(
         else f"{_identities._OBSERVATIONAL} No experiment in the journal covers the campaigns "
         "shown: plan one with mta.plan_experiment for a randomized comparison."
     )
+    # what the design allows only matters when there is a comparison to read
+    note = "" if table.empty else f"<p class='mta-muted mta-design'>{escape(design)}</p>"
     return (
         "<div class='mta-verdict mta-identities' "
         f"data-randomized='{str(experiment is not None).lower()}'>"
-        f"<h3>Identities compared</h3>{body}"
-        f"<p class='mta-muted mta-design'>{escape(design)}</p></div>"
+        f"<h3>Identities compared</h3>{body}{note}</div>"
     )

@@ -301,6 +301,7 @@ class Dashboard(Selection, Exports):
                 grid_template_columns="repeat(auto-fit, minmax(440px, 1fr))", grid_gap="8px"
             ),
         )
+        charts.add_class("mta-charts")
         failures = w.VBox([w.HTML("<h3>Failed recipients</h3>"), self.failures_table])
         buttons = w.HBox(
             [self.csv_button, self.report_button, self.table_button, self._downloader],

@@ -81,6 +81,17 @@ def test_identities_panel_is_observational_without_an_experiment() -> None:
     # what the design allows is said once, under the lines, not in each
     assert not [line for line in lines if "Observational" in line]
     assert _text(html).count("Observational") == 1
+    assert _text(lines[1]).startswith("Acme Deals vs Acme . By iMessage: too few settled")
+
+
+def test_identities_panel_names_routes_by_their_labels() -> None:
+    dash = Dashboard.from_files(
+        mta.sample_path("webhooks_sample.jsonl"), mta.sample_path("sends_sample.csv")
+    )
+    lines = [_text(li) for li in re.findall(r"<li[^>]*>(.*?)</li>", dash.identities_panel.value)]
+    # "By iMessage" as everywhere, not the "By imessage" of a capitalised sentence
+    assert lines[1].startswith("Acme Deals vs Acme . By iMessage: delivered Acme Deals 96.6 %")
+    assert lines[2].startswith("Acme Deals vs Acme . By SMS fallback: delivered")
 
 
 def test_identities_panel_is_randomized_when_an_experiment_covers_the_campaigns() -> None:
@@ -98,6 +109,7 @@ def test_identities_panel_is_randomized_when_an_experiment_covers_the_campaigns(
     # one identity left: nothing to compare (and no stale verdict)
     dash.set_filters(identities=["Acme"])
     assert "Fewer than two Sender Identities" in _text(dash.identities_panel.value)
+    assert "Randomized" not in dash.identities_panel.value
     # an experiment that covers other campaigns leaves the comparison observational
     other = experiments.assign(campaign_id=["x1", "x2"])
     dash = Dashboard(events, sends, experiments=other)
