@@ -111,17 +111,56 @@ def test_02_send_campaign(workdir: Path, kernel_name: str) -> None:
     assert (workdir / "out" / "mta_journal.sqlite").exists()
 
 
+def _table_cells(nb: Any) -> list[str]:
+    """The HTML tables notebook 03 shows through ``mta.readable(...)``, one per cell."""
+    cells = [c for c in nb.cells if c.cell_type == "code" and "mta.readable(" in c.source]
+    html = [str(o.get("data", {}).get("text/html", "")) for c in cells for o in c.outputs]
+    return [h for h in html if "<table" in h]
+
+
 def test_03_delivery_dashboard(workdir: Path, kernel_name: str) -> None:
     nb = _run(NAMES[2], workdir, kernel_name)
     text = _text(nb)
     # it charted notebook 2's campaign (out/), not the sample in data/
     assert "out/webhooks" in text
-    assert "sms_fallback" in text
-    assert (workdir / "out" / "report.html").stat().st_size > 10_000
+    assert not [o for o in _outputs(nb) if o.get("output_type") == "error"]
+    out = workdir / "out"
+    assert (out / "report.html").stat().st_size > 10_000
+    assert (out / "report.csv").exists()  # the report table beside it (csv=True)
     views = [
         o for o in _outputs(nb) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
     ]
     assert views, "the dashboard did not display as a widget"
+
+    # issue 15: tables people read, not 0.955556, NaN, snake_case headers and an index
+    tables = _table_cells(nb)
+    assert len(tables) >= 6, len(tables)  # report, routes, identities, latency, cost, reach
+    for html in tables:
+        assert "row_heading" not in html  # the index is hidden
+        cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<t[hd][^>]*>.*?</t[hd]>", html)]
+        heads = [re.sub(r"<[^>]+>", "", h) for h in re.findall(r"<th[^>]*>.*?</th>", html)]
+        assert not [h for h in heads if "_" in h], heads
+        assert not [c for c in cells if c.strip() in ("NaN", "nan", "<NA>", "None")], cells
+        raw = [c for c in cells if re.fullmatch(r"\s*-?0\.\d+\s*", c)]  # a bare fraction
+        assert raw == [], raw
+    report = tables[0]  # rates as "95.6 % (43/45) [85-99]", routes by their labels
+    assert "SMS fallback" in report
+    assert re.search(r"\d+\.\d % \(\d+/\d+\) \[\d+-\d+\]", report)
+
+    # the new cells: a verdict per identity, a randomized identity test on notebook 2's
+    # experiment, time to deliver with its chart, credits, opt-in reach
+    routes = _cell_text(nb, "mta.compare_routes(")
+    assert re.search(r"Acme: [\d.]+ % reached by iMessage \(\d+/\d+\)", routes)
+    ids = _cell_text(nb, "mta.compare_identities(")
+    assert re.search(r"Experiment \S+ - campaigns \S+", ids)
+    assert "Randomized: recipients were assigned to the identities at random" in ids
+    assert "Observational" not in ids
+    latency = [c for c in nb.cells if c.cell_type == "code" and "time_to_deliver(" in c.source]
+    kinds = {k for o in latency[0].outputs for k in o.get("data", {})}
+    assert "application/vnd.plotly.v1+json" in kinds
+    assert "Median" in _cell_text(nb, "time_to_deliver(")
+    assert "Credits per delivered" in _cell_text(nb, "mta.cost_report(")
+    assert "of the audience can get iMessage" in _cell_text(nb, "mta.optin_reach(")
 
 
 def test_02_run_again_in_a_new_kernel_says_already_sent_and_sends_nothing(

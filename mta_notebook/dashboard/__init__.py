@@ -1,8 +1,10 @@
 """The delivery dashboard: filter state over the analytics reducers, widgets, the Voilà page.
 
 ``_state`` holds the filters and the one call into :mod:`mta_notebook.analytics`; ``_widgets``
-draws it (ipywidgets, plotly); ``_server`` serves notebook 03 with Voilà; ``_loaders`` reads a
-webhook log and a send ledger from files.
+draws it (ipywidgets, plotly), with ``_selection`` (the selected rows and tables), ``_view`` and
+``_panels`` (tiles, verdicts, cost, identities as HTML), ``_chart_widget`` (charts redrawn in
+place) and ``_exports`` (downloads); ``_server`` serves notebook 03 with Voilà; ``_loaders``
+reads a webhook log, a send ledger and its experiments from files.
 """
 
 from __future__ import annotations

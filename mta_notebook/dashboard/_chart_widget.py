@@ -16,10 +16,12 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["chart_widget", "figure_json", "plotly_loader", "show"]
+__all__ = ["chart_widget", "draw", "figure_json", "plotly_loader", "show"]
 
 _HERE = Path(__file__).parent
 
@@ -93,3 +95,21 @@ def show(widget: Any, fig: go.Figure) -> None:
     with widget.hold_sync():
         widget.figure = figure_json(fig)
         widget.revision += 1
+
+
+def draw(widgets: dict[str, Any], name: str, fig: go.Figure) -> None:
+    """Show ``fig`` in ``widgets[name]``: built the first time, redrawn in place after."""
+    for trace in fig.data:
+        # datetime64 arrays would reach the browser as integers (nanoseconds): send ISO
+        # strings, which plotly.js reads as dates.
+        for attr in ("x", "y"):
+            values = getattr(trace, attr, None)
+            if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+                trace[attr] = np.datetime_as_string(values, unit="ms")
+    # Each chart's widget is built once and keeps its slot: a change sends the new figure
+    # JSON and the browser redraws it in place (plotly.js comes once, in the loader).
+    widget = widgets.get(name)
+    if widget is None:
+        widgets[name] = chart_widget(fig, name=name)
+    else:
+        show(widget, fig)

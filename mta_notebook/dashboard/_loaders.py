@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["frame", "load_events", "load_sends"]
+__all__ = ["frame", "load_events", "load_experiments", "load_sends"]
 
 
 def frame(obj: Any) -> pd.DataFrame:
@@ -62,3 +62,14 @@ def load_sends(path: str | os.PathLike[str]) -> pd.DataFrame:
         return journal.sends()
     finally:
         journal.close()
+
+
+def load_experiments(path: str | os.PathLike[str]) -> pd.DataFrame | None:
+    """The experiments of a SQLite journal (``read_experiments``); ``None`` for a CSV ledger
+    (an export of the sends keeps no experiments)."""
+    p = Path(path)
+    if p.suffix.lower() == ".csv":
+        return None
+    from ..campaigns import read_experiments
+
+    return read_experiments(p)

@@ -19,11 +19,13 @@ import pandas as pd
 from ..analytics import (
     NOT_SENT_LABELS,
     Messages,
+    cost_report,
     delivery_report,
     delivery_timeseries,
     failure_reasons,
     message_table,
     reply_report,
+    time_to_deliver,
 )
 from ..contract.routes import MESSAGE_ROUTES, ROUTE_LABELS, MessageRoute
 from ..contract.statuses import status_label
@@ -97,8 +99,9 @@ class DashboardTables:
 
     ``messages`` is :func:`~mta_notebook.analytics.message_table` (with ``replies`` and
     ``stops``) plus ``identity`` (``sender_name``, or ``NO_IDENTITY``); ``report``,
-    ``timeseries``, ``failure_reasons`` and ``replies`` are ``delivery_report``,
-    ``delivery_timeseries``, ``failure_reasons`` and ``reply_report``.
+    ``timeseries``, ``failure_reasons``, ``replies``, ``latency`` and ``cost`` are
+    ``delivery_report``, ``delivery_timeseries``, ``failure_reasons``, ``reply_report``,
+    ``time_to_deliver`` and ``cost_report`` (credits from the ledger's ``credits``).
     """
 
     messages: pd.DataFrame
@@ -106,6 +109,8 @@ class DashboardTables:
     timeseries: pd.DataFrame
     failure_reasons: pd.DataFrame
     replies: pd.DataFrame
+    latency: pd.DataFrame
+    cost: pd.DataFrame
 
 
 def analytics_tables(
@@ -121,7 +126,8 @@ def analytics_tables(
     The one place the dashboard calls :mod:`mta_notebook.analytics`; ``events`` is the kept
     join (:func:`~mta_notebook.analytics.messages`, what the Dashboard passes: built once per
     data load) or, with ``sends``, anything the reducers accept (DataFrames, an ``EventLog``,
-    Parquet paths, ibis tables).
+    Parquet paths, ibis tables). With the kept join, ``sends`` is read only for its credits
+    (``cost_report``).
     Identities and route are not applied here: :func:`select` keeps their rows.
 
     >>> import pandas as pd
@@ -145,6 +151,8 @@ def analytics_tables(
         timeseries=delivery_timeseries(*data, freq=filters.freq, **window),
         failure_reasons=failure_reasons(*data, **window),
         replies=reply_report(*data, window=reply_window, **window),
+        latency=time_to_deliver(*data, **window),
+        cost=cost_report(events, sends, **window),
     )
 
 

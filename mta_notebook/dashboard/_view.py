@@ -23,6 +23,7 @@ __all__ = [
     "failures_html",
     "rate_text",
     "status_html",
+    "tile_html",
     "tiles",
     "verdict_html",
 ]
@@ -36,6 +37,7 @@ CHART_NAMES: Final = (
     "delivery_over_time",
     "failure_reasons",
     "replies",
+    "time_to_deliver",
 )
 TILE_NAMES: Final = (
     "messages",
@@ -46,6 +48,9 @@ TILE_NAMES: Final = (
     "pending",
     "replies",
     "stop_rate",
+    "credits",
+    "credits_per_delivered",
+    "imessage_saved",
 )
 
 
@@ -57,17 +62,22 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
-def rate_text(k: int, n: int, what: str) -> str:
+def rate_text(k: int, n: int, what: str, *, one: str | None = None) -> str:
     """The note under a rate: ``k`` of ``n`` and the Wilson 95 % interval.
+
+    ``one`` is ``what`` for ``n == 1`` ("0 of 1 message answered STOP", not "messages").
 
     >>> rate_text(74, 76, "settled"), rate_text(0, 0, "settled")
     ('74 of 76 settled · 95 % interval 91-99 %', '0 of 0 settled')
     >>> rate_text(2, 240, "answered STOP")
     '2 of 240 answered STOP · 95 % interval 0.2-3.0 %'
-
+    >>> rate_text(1, 1, "messages answered STOP", one="message answered STOP")
+    '1 of 1 message answered STOP · 95 % interval 21-100 %'
     """
     from ..analytics import wilson_interval
 
+    if n == 1 and one is not None:
+        what = one
     if n <= 0:
         return f"{k:,} of {n:,} {what}"
     low, high = wilson_interval(k, n)
@@ -99,7 +109,12 @@ def tiles(t: dict[str, Any], *, reply_window: str) -> dict[str, str]:
         "fallback_share": (
             "Fallback share",
             _pct(t["fallback_share"]),
-            rate_text(t["fallback_messages"], im_n, "messages sent with an identity"),
+            rate_text(
+                t["fallback_messages"],
+                im_n,
+                "messages sent with an identity",
+                one="message sent with an identity",
+            ),
         ),
         "unconfirmed": (
             "Unconfirmed",
@@ -111,16 +126,25 @@ def tiles(t: dict[str, Any], *, reply_window: str) -> dict[str, str]:
         "stop_rate": (
             "STOP rate",
             _pct(t["stop_rate"]),
-            rate_text(t["stop_replies"], t["messages"], "messages answered STOP"),
+            rate_text(
+                t["stop_replies"],
+                t["messages"],
+                "messages answered STOP",
+                one="message answered STOP",
+            ),
         ),
     }
-    return {
-        name: f"<div class='mta-tile' data-tile='{name}'>"
+    return {name: tile_html(name, *parts) for name, parts in content.items()}
+
+
+def tile_html(name: str, label: str, value: str, note: str) -> str:
+    """One tile: its label, its value large, a note under it (all escaped)."""
+    return (
+        f"<div class='mta-tile' data-tile='{name}'>"
         f"<div class='mta-tile-label'>{escape(label)}</div>"
         f"<div class='mta-tile-value'>{escape(value)}</div>"
         f"<div class='mta-tile-note'>{escape(note)}</div></div>"
-        for name, (label, value, note) in content.items()
-    }
+    )
 
 
 def verdict_html(

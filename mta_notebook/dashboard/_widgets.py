@@ -14,17 +14,19 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import numpy as np
 import pandas as pd
 
 from ..analytics import OBSERVATIONAL, messages
 from ..campaigns import SENDS_COLUMNS
+from ..contract.assumptions import IMESSAGE_CREDITS
 from ..contract.routes import MESSAGE_ROUTES
 from ..display import NO_IDENTITY, STYLESHEET, escape
 from . import _state as state
 from ._chart_widget import plotly_loader
 from ._exports import Exports
-from ._loaders import frame, load_events, load_sends
+from ._loaders import frame, load_events, load_experiments, load_sends
+from ._panels import cost_tiles, cost_values, identities_html
+from ._selection import Selection
 from ._state import GRANULARITIES, ROUTE_CHOICES, DashboardFilters, DashboardTables, RouteFilter
 from ._view import (
     CHART_NAMES,
@@ -49,17 +51,20 @@ VOILA_HIDE = "mta-voila-hide"
 VOILA_HIDE_CSS = f".celltag_{VOILA_HIDE}{{display:none !important}}"
 
 
-class Dashboard(Exports):
+class Dashboard(Selection, Exports):
     """Interactive delivery dashboard over a webhook event log and a send ledger.
 
     Filters (identities, route, UTC date range, time bucket) recompute the verdict panel
-    (:func:`~mta_notebook.compare_routes` per identity), the tiles, the charts of
+    (:func:`~mta_notebook.compare_routes` per identity), the "Identities compared" panel
+    (:func:`~mta_notebook.compare_identities`), the tiles (with credits from
+    ``cost_report``), the charts of
     :mod:`mta_notebook.charts` (``figures``; each drawn by one widget built once and redrawn in
     place, ``chart_widgets``) and the table of failed recipients. Works in JupyterLab, VS Code,
     Colab and Voilà.
 
     The numbers are the analytics reducers' (:func:`~mta_notebook.analytics.delivery_report`,
-    ``delivery_timeseries``, ``failure_reasons``, ``reply_report`` and ``message_table``) over
+    ``delivery_timeseries``, ``failure_reasons``, ``reply_report``, ``time_to_deliver``,
+    ``cost_report`` and ``message_table``) over
     the chosen dates, computed once per date range and bucket; the identities and route then
     keep their rows.
 
@@ -78,6 +83,11 @@ class Dashboard(Exports):
         The path "Save the report" offers (the page's field changes it): the HTML report, with
         the report table as CSV beside it (same name, ``.csv``). Relative paths are from the
         kernel's working directory.
+    experiments
+        The journal's experiments (:func:`mta_notebook.read_experiments`): when every campaign
+        shown is an arm of one of them, the identities comparison is randomized (it compares
+        that experiment's campaigns); otherwise it says it is observational.
+        :meth:`from_files` reads them from a SQLite journal.
 
     Examples
     --------
@@ -98,8 +108,11 @@ class Dashboard(Exports):
         title: str = "Delivery by Sender Identity",
         reply_window: str = "24h",
         save_to: str | os.PathLike[str] = "out/report.html",
+        experiments: pd.DataFrame | None = None,
     ) -> None:
         self.title = title
+        self.experiments = experiments
+        """The journal's experiments (``read_experiments``), or ``None``."""
         self.save_to = Path(save_to)
         """Where "Save the report" writes (the path field's first value)."""
         self.reply_window = reply_window
@@ -121,6 +134,7 @@ class Dashboard(Exports):
         self._filters = DashboardFilters(start=self._first, end=self._last, freq=self._default_freq)
         self._cache: dict[tuple[date | None, date | None, str], DashboardTables] = {}
         self._compare_cache: dict[tuple[date | None, date | None], pd.DataFrame] = {}
+        self._identity_cache: dict[tuple[Any, ...], pd.DataFrame] = {}
         # the message join runs once per data load; every filter change reduces the kept join
         self._joined = messages(self.events, self.sends)
         # the default window holds every message: its tables are the whole data's
@@ -139,7 +153,7 @@ class Dashboard(Exports):
         key = (f.start, f.end, f.freq)
         if key not in self._cache:
             self._cache[key] = state.analytics_tables(
-                self._joined, filters=f, reply_window=self.reply_window
+                self._joined, self.sends, filters=f, reply_window=self.reply_window
             )
         return self._cache[key]
 
@@ -198,6 +212,8 @@ class Dashboard(Exports):
         self.status = w.HTML()
         self.verdict = w.HTML()
         """The top panel: ``compare_routes`` verdicts of the selection, one per identity."""
+        self.identities_panel = w.HTML()
+        """``compare_identities`` of the selection: randomized or observational, it says."""
         self.csv_button = w.Button(
             description="Download failures (CSV)", icon="download", layout=fit
         )
@@ -261,7 +277,8 @@ class Dashboard(Exports):
         """
         events = load_events(log_dir)
         sends = load_sends(journal_path) if journal_path is not None else None
-        return cls(events, sends, title=title)
+        experiments = load_experiments(journal_path) if journal_path is not None else None
+        return cls(events, sends, title=title, experiments=experiments)
 
     def _layout(self) -> Any:
         import ipywidgets as w
@@ -284,6 +301,7 @@ class Dashboard(Exports):
                 grid_template_columns="repeat(auto-fit, minmax(440px, 1fr))", grid_gap="8px"
             ),
         )
+        charts.add_class("mta-charts")
         failures = w.VBox([w.HTML("<h3>Failed recipients</h3>"), self.failures_table])
         buttons = w.HBox(
             [self.csv_button, self.report_button, self.table_button, self._downloader],
@@ -293,7 +311,16 @@ class Dashboard(Exports):
             [self.save_path, self.save_button, self.save_status],
             layout=w.Layout(flex_flow="row wrap", align_items="center"),
         )
-        panels = [heading, self.verdict, filters, self.status, tile_row, charts, failures]
+        panels = [
+            heading,
+            self.verdict,
+            self.identities_panel,
+            filters,
+            self.status,
+            tile_row,
+            charts,
+            failures,
+        ]
         root = w.VBox(
             [*panels, buttons, save, self._plotly],
             layout=w.Layout(width="100%"),
@@ -399,74 +426,11 @@ class Dashboard(Exports):
         self._read_widgets()
         self._recompute()
 
-    # -- the selection ------------------------------------------------------------------------
-
-    @property
-    def selected_messages(self) -> pd.DataFrame:
-        """The messages the filters select (rows of ``analytics.message_table``)."""
-        return self._selection.messages
-
-    def _selected_not_sent(self) -> pd.DataFrame:
-        return state.selected_not_sent(self._not_sent, self._filters)
-
-    def _selected_rows(self) -> pd.DataFrame:
-        """Keys of the selected messages and of selected sends that did not go out."""
-        cols = ["external_id", "message_id", "phone"]
-        rows = pd.concat([self.selected_messages[cols], self._selected_not_sent()[cols]])
-        return cast("pd.DataFrame", rows)
-
-    @property
-    def filtered_events(self) -> pd.DataFrame:
-        """Events of the selected messages, their replies, and opt-ins to selected identities."""
-        f, ev = self._filters, self.events
-        keep = state.matches(ev, self._selected_rows())
-        loose = ev["external_id"].isna() & ev["message_id"].isna()
-        keep |= (
-            (ev["event"] == "message-reply")
-            & loose
-            & ev["phone"].isin(set(self.selected_messages["phone"]))
-        )
-        optin = ev["event"] == "number-opt-in"
-        if optin.any() and f.route in ("all", "imessage"):
-            ok = optin & state.in_dates(ev["occurred_at"], f)
-            if f.identities is not None:
-                named = ev["sender_name"].astype("string").fillna(NO_IDENTITY)
-                ok &= named.isin(f.identities)
-            keep |= ok
-        return cast("pd.DataFrame", ev[keep])
-
-    @property
-    def filtered_sends(self) -> pd.DataFrame:
-        """Ledger rows of the selected messages (and of selected sends that failed)."""
-        return cast("pd.DataFrame", self.sends[state.matches(self.sends, self._selected_rows())])
-
-    @property
-    def failures(self) -> pd.DataFrame:
-        """Failed recipients of the selection: the table shown, and the CSV download."""
-        return state.failures(self.selected_messages, self._selected_not_sent())
-
-    # -- the tables behind the charts (the analytics reducers' rows for the filters) ----------
-
-    def report_table(self) -> pd.DataFrame:
-        """``delivery_report`` of the selection: per identity × route."""
-        return self._selection.report
-
-    def timeseries_table(self) -> pd.DataFrame:
-        """``delivery_timeseries`` of the selection, bucketed by the chosen granularity."""
-        return self._selection.timeseries
-
-    def failure_reasons_table(self) -> pd.DataFrame:
-        """``failure_reasons`` of the selection: why messages did not arrive."""
-        return self._selection.failure_reasons
-
-    def reply_table(self) -> pd.DataFrame:
-        """``reply_report`` of the selection: replies and STOPs per identity × route."""
-        return self._selection.replies
-
     # -- recompute ----------------------------------------------------------------------------
 
     def _recompute(self) -> None:
         from ..display import _charts as charts
+        from ..display._latency_chart import time_to_deliver_chart
 
         self._selection = state.select(self._tables(), self._filters)
         self.report = self._selection.report
@@ -478,6 +442,7 @@ class Dashboard(Exports):
             "delivery_over_time": charts.delivery_over_time(self._selection.timeseries),
             "failure_reasons": charts.failure_reasons(self._selection.failure_reasons),
             "replies": charts.replies(replies),
+            "time_to_deliver": time_to_deliver_chart(self._selection.latency),
         }
         n = len(self.selected_messages)
         self.comparison = self._compare()
@@ -490,26 +455,25 @@ class Dashboard(Exports):
             route_filtered=self._filters.route != "all",
             observational=OBSERVATIONAL,
         )
-        for name, html in tiles(self.tiles, reply_window=self.reply_window).items():
+        self.identity_comparison, experiment = self._compare_identities()
+        """``compare_identities`` of the selection (pairs of chosen identities; both routes)."""
+        self.identities_panel.value = identities_html(
+            self.identity_comparison,
+            messages=n,
+            experiment=experiment,
+            identities=len(self.identity_picker.value),
+        )
+        self.cost = cost_values(self._selection.cost)
+        """The cost tiles' numbers (``cost_report`` rows of the selection, added up)."""
+        shown = tiles(self.tiles, reply_window=self.reply_window)
+        shown |= cost_tiles(self.cost, imessage_rule=IMESSAGE_CREDITS)
+        for name, html in shown.items():
             self.tile_widgets[name].value = html
         self.failures_table.value = failures_html(self.failures)
         self.status.value = status_html(self._filters, n)
 
     def _show_figure(self, name: str, fig: go.Figure) -> None:
-        from . import _chart_widget
+        from ._chart_widget import draw
 
-        for trace in fig.data:
-            # datetime64 arrays would reach the browser as integers (nanoseconds): send ISO
-            # strings, which plotly.js reads as dates.
-            for attr in ("x", "y"):
-                values = getattr(trace, attr, None)
-                if isinstance(values, np.ndarray) and values.dtype.kind == "M":
-                    trace[attr] = np.datetime_as_string(values, unit="ms")
         self.figures[name] = fig
-        # Each chart's widget is built once and keeps its slot: a change sends the new figure
-        # JSON and the browser redraws it in place (plotly.js comes once, in the loader).
-        widget = self.chart_widgets.get(name)
-        if widget is None:
-            self.chart_widgets[name] = _chart_widget.chart_widget(fig, name=name)
-        else:
-            _chart_widget.show(widget, fig)
+        draw(self.chart_widgets, name, fig)

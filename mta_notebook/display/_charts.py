@@ -13,7 +13,7 @@ subset of HTML in labels (``<a href>``, ``<b>``, ``<br>``...), so an identity na
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import pandas as pd
 
@@ -64,6 +64,12 @@ def plot_text(value: object) -> str:
     '&lt;a href="https://evil.example"&gt;Acme&lt;/a&gt; &amp; co'
     """
     return html.escape(str(value), quote=False)
+
+
+def _messages(n: object) -> str:
+    """A count of messages for a hover text: "1 message", "12 messages"."""
+    k = int(cast("Any", n))
+    return f"{k:,} message" if k == 1 else f"{k:,} messages"
 
 
 def _identity(values: pd.Series[Any]) -> pd.Series[Any]:
@@ -234,11 +240,12 @@ def route_mix(report: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     df = report.assign(identity=_identity(report["sender_name"]))
     if "share" not in df:
         df["share"] = df["messages"] / df.groupby("identity")["messages"].transform("sum")
+    df["count_"] = df["messages"].map(_messages)
     fig = _horizontal_bars(
         df,
         "identity",
-        "<br>%{x} messages (%{customdata[1]:.1%} of the identity's)<extra></extra>",
-        ("identity", "share"),
+        "<br>%{customdata[2]} (%{customdata[1]:.1%} of the identity's)<extra></extra>",
+        ("identity", "share", "count_"),
         title=_title(title, "Route mix per identity"),
         barmode="stack",
         textposition="inside",
@@ -291,7 +298,7 @@ def delivery_over_time(ts: pd.DataFrame, *, title: str | None = None) -> go.Figu
                     # "%{...}" would be read as a placeholder
                     customdata=list(
                         zip(
-                            part["messages"],
+                            part["messages"].map(_messages),
                             part["delivered"],
                             part["delivered"] + part["failed"],
                             part["identity"],
@@ -301,7 +308,7 @@ def delivery_over_time(ts: pd.DataFrame, *, title: str | None = None) -> go.Figu
                     hovertemplate=(
                         f"<b>%{{customdata[3]}}</b> · {_label(route)}<br>%{{x|%Y-%m-%d %H:%M}} UTC"
                         "<br>Delivery rate %{y:.1%} (%{customdata[1]} of %{customdata[2]} "
-                        "settled)<br>%{customdata[0]} messages sent<extra></extra>"
+                        "settled)<br>%{customdata[0]} sent<extra></extra>"
                     ),
                 )
             )
@@ -368,6 +375,7 @@ def failure_reasons(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
         share_=("share_", "sum"),
         codes=("code_", lambda s: ", ".join(sorted(set(s)))),
     )
+    grouped["count_"] = grouped["messages"].map(_messages)
     # the frame comes ordered by identity, route and outcome: keep that order for the rows
     fig = _horizontal_bars(
         grouped.sort_values(
@@ -375,8 +383,8 @@ def failure_reasons(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
         ),
         "row",
         "<br>%{customdata[4]}<br>Outcome %{customdata[1]} (code %{customdata[3]})"
-        "<br>%{x} messages (%{customdata[2]:.1%} of this route)<extra></extra>",
-        ("identity", "outcome", "share_", "codes", "label_"),
+        "<br>%{customdata[5]} (%{customdata[2]:.1%} of this route)<extra></extra>",
+        ("identity", "outcome", "share_", "codes", "label_", "count_"),
         who="%{y}",
         textposition="outside",
         title=_title(title, "Why messages were not delivered"),
@@ -444,7 +452,7 @@ def replies(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
             fig.add_trace(
                 _route_bar(
                     route,
-                    f"<br>%{{customdata[1]}} of %{{customdata[2]}} messages {what}"
+                    f"<br>%{{customdata[1]}} of %{{customdata[5]}} {what}"
                     " (%{y:.1%})<br>95% CI %{customdata[3]:.1%} – %{customdata[4]:.1%}"
                     "<extra></extra>",
                     x=part["identity"],
@@ -464,7 +472,7 @@ def replies(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
                     legendgroup=route,
                     showlegend=col == 1,
                     customdata=[
-                        [i, int(k), int(n), lo, hi]
+                        [i, int(k), int(n), lo, hi, _messages(n)]
                         for i, k, n, lo, hi in zip(
                             part["identity"],
                             counts,

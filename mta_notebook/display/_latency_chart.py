@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..contract.routes import MESSAGE_ROUTES, ROUTE_LABELS
-from ._charts import NO_IDENTITY, ROUTE_COLORS, plot_text
+from ._chart_layout import _LAYOUT, _empty_note
+from ._charts import NO_IDENTITY, ROUTE_COLORS, _title, plot_text
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -71,31 +72,26 @@ def time_to_deliver_chart(latency: pd.DataFrame, *, title: str | None = None) ->
                         "color": ROUTE_COLORS.get(route, "#17becf"),
                         "pattern": {"shape": pattern},
                     },
-                    customdata=list(part["timed"]),
+                    customdata=[
+                        f"{n:,} delivered message timed"
+                        if n == 1
+                        else f"{n:,} delivered messages timed"
+                        for n in (int(v) for v in part["timed"])
+                    ],
                     hovertemplate=f"<b>%{{x}}</b> · {label}<br>{stat}: %{{y:.1f}} s"
-                    "<br>%{customdata} delivered messages timed<extra></extra>",
+                    "<br>%{customdata}<extra></extra>",
                 )
             )
+    # the dashboard's slot layout (legend under the title, no fixed width), as every chart
+    legend = {**_LAYOUT["legend"], "title": {"text": "Route · statistic", "side": "left"}}
     layout: dict[str, Any] = {
-        "title": "Time to deliver (message-send to final status)"
-        if title is None
-        else plot_text(title),
+        **_LAYOUT,
+        "title": _title(title, "Time to deliver (message-send to final status)"),
         "barmode": "group",
-        "template": "plotly_white",
         "xaxis_title": "Sender Identity",
         "yaxis_title": "Seconds",
-        "legend_title_text": "Route · statistic",
-        "autosize": True,
-        "margin": {"t": 70, "l": 70, "r": 30, "b": 60},
+        "legend": legend,
     }
     fig.update_layout(**layout)
-    if df.empty:
-        fig.add_annotation(
-            text="No delivered messages match these filters",
-            showarrow=False,
-            xref="paper",
-            yref="paper",
-            x=0.5,
-            y=0.5,
-        )
-    return fig
+    fig.update_traces(cliponaxis=False)
+    return _empty_note(fig, df, "No delivered messages match these filters")

@@ -181,6 +181,7 @@ def test_identities_and_default_filters(dash: Dashboard) -> None:
         "delivery_over_time",
         "failure_reasons",
         "replies",
+        "time_to_deliver",
     }
 
 

@@ -35,8 +35,13 @@ def test_notebook_03_shows_the_dashboard_first_on_the_voila_page() -> None:
     # in JupyterLab every cell is still there, in reading order: setup, dashboard, tables
     code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
     assert "import mta_notebook" in code[0]
-    assert "mta.delivery_report(" in code[-3]
-    assert "save_report(OUT" in code[-1]
+    assert "mta.Dashboard(" in code[2]
+    assert "mta.delivery_report(" in code[3]
+    assert "save_report(" in code[-1]
+    # every cell runs on each Voilà page load: the save cell skips itself there (the page has
+    # its button), and the setup cell tells the two apart by what Voilà sets
+    assert code[-1].startswith("if UNDER_VOILA:")
+    assert "VOILA_KERNEL_ID" in code[0]
     assert VOILA_HIDE_CSS == ".celltag_mta-voila-hide{display:none !important}"
 
 

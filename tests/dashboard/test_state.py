@@ -16,7 +16,7 @@ from mta_notebook import analytics
 from mta_notebook.dashboard import NO_IDENTITY, Dashboard, DashboardFilters
 from mta_notebook.dashboard._state import DashboardTables, analytics_tables, select
 
-TABLES = ("messages", "report", "timeseries", "failure_reasons", "replies")
+TABLES = ("messages", "report", "timeseries", "failure_reasons", "replies", "latency", "cost")
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,8 @@ def _reducers(
         "timeseries": analytics.delivery_timeseries(events, sends, freq=f.freq, **kw),
         "failure_reasons": analytics.failure_reasons(events, sends, **kw),
         "replies": analytics.reply_report(events, sends, **kw),
+        "latency": analytics.time_to_deliver(events, sends, **kw),
+        "cost": analytics.cost_report(events, sends, **kw),
     }
 
 
@@ -70,6 +72,8 @@ def test_the_dashboard_on_the_sample_shows_the_reducers_tables(
         "timeseries": dash.timeseries_table(),
         "failure_reasons": dash.failure_reasons_table(),
         "replies": dash.reply_table(),
+        "latency": dash.latency_table(),
+        "cost": dash.cost_table(),
     }
     for name, table in shown.items():
         pd.testing.assert_frame_equal(table, everything[name], check_exact=True, obj=name)

@@ -167,7 +167,7 @@ def test_replies_chart() -> None:
     )
     # every rate with its Wilson 95 % interval (2 STOPs of 38 is not a sure 5.3 %)
     for t in fig.data:
-        for (_, k, n, low, high), y in zip(t.customdata, t.y, strict=True):
+        for (_, k, n, low, high, _words), y in zip(t.customdata, t.y, strict=True):
             assert (low, high) == pytest.approx(wilson_interval(k, n))
             assert low <= y <= high
         assert "95% CI" in t.hovertemplate
@@ -230,3 +230,20 @@ def test_delivery_over_time_single_bucket_gets_a_readable_axis() -> None:
     )
     lo, hi = (pd.Timestamp(x) for x in charts.delivery_over_time(ts).layout.xaxis.range)
     assert hi - lo == pd.Timedelta(hours=2)
+
+
+def test_hover_counts_read_in_the_singular_for_one_message() -> None:
+    # issue 15: "1 messages" where people read; the hover texts take their count words from
+    # the data, so one message reads "1 message" and more read "N messages"
+    one = pd.DataFrame({"sender_name": ["Acme", "Acme"], "route": ["imessage", "sms_fallback"],
+                        "messages": [1, 3], "share": [0.25, 0.75]})  # fmt: skip
+    fig = charts.route_mix(one)
+    words = [row[2] for trace in fig.data for row in trace.customdata]
+    assert words == ["1 message", "3 messages"]
+    assert all("%{x} messages" not in t.hovertemplate for t in fig.data)
+    rr = pd.DataFrame({"sender_name": ["Acme"], "route": ["imessage"], "messages": [1],
+                       "replies": [1], "replied": [1], "stops": [0], "reply_rate": [1.0],
+                       "stop_rate": [0.0]})  # fmt: skip
+    fig = charts.replies(rr)
+    assert [t.customdata[0][5] for t in fig.data] == ["1 message", "1 message"]
+    assert all("messages replied" not in t.hovertemplate for t in fig.data)

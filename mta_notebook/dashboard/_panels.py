@@ -1,0 +1,209 @@
+"""The dashboard's cost tiles and its "Identities compared" panel, as HTML.
+
+The numbers are the reducers' rows (``cost_report``, ``compare_identities``) for the filters;
+here they are only added up across the selected rows and put in words. Which comparison is
+randomized is read off the journal's experiments (``read_experiments``): the identities of a
+split were drawn at random only when every campaign shown belongs to one experiment.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+
+from ..analytics import _identities
+from ..contract.routes import MESSAGE_ROUTES, ROUTE_LABELS
+from ..display import escape
+from ._view import EMPTY, tile_html
+
+__all__ = [
+    "cost_tiles",
+    "cost_values",
+    "experiment_campaigns",
+    "identities_html",
+]
+
+
+def _credits(value: Any) -> float:
+    return 0.0 if value is None or pd.isna(value) else float(value)
+
+
+def _delivered_priced(row: Any) -> float:
+    """Delivered messages whose credits are known: all of them when none is unpriced, else
+    read back from ``credits_per_delivered`` (credits / delivered priced)."""
+    if int(row.unpriced) == 0:
+        return float(row.delivered)
+    per = row.credits_per_delivered
+    if pd.isna(row.credits) or pd.isna(per):  # nothing priced, or no priced one delivered
+        return 0.0
+    if float(per) == 0.0:  # free: 0 credits over any count is 0
+        return float(row.delivered)
+    return float(round(_credits(row.credits) / float(per)))
+
+
+def cost_values(cost: pd.DataFrame) -> dict[str, Any]:
+    """The cost tiles' numbers, read off ``cost_report`` rows (the selected ones).
+
+    >>> cost = pd.DataFrame({"sender_name": ["Acme", "Acme"], "route": ["imessage", "sms_fallback"],
+    ...     "messages": [4, 2], "delivered": [4, 1], "unpriced": [0, 0], "credits": [4, 4],
+    ...     "credits_per_message": [1.0, 2.0], "credits_per_delivered": [1.0, 4.0],
+    ...     "sms_credits": [8, 4], "saved_credits": [4, 0]})
+    >>> v = cost_values(cost)
+    >>> v["credits"], v["per_delivered"], v["by_route"], v["saved"]
+    (8, 1.6, {'imessage': 1.0, 'sms_fallback': 4.0}, 4)
+    """
+    credits = sum(_credits(v) for v in cost["credits"]) if len(cost) else 0.0
+    priced = int((cost["messages"] - cost["unpriced"]).sum()) if len(cost) else 0
+    delivered = sum(_delivered_priced(r) for r in cost.itertuples(index=False))
+    by_route: dict[str, float | None] = {}
+    for route in [r for r in MESSAGE_ROUTES if r in set(cost["route"])]:
+        rows = cost[cost["route"] == route]
+        spent = sum(_credits(v) for v in rows["credits"])
+        got = sum(_delivered_priced(r) for r in rows.itertuples(index=False))
+        by_route[route] = spent / got if got else None
+    return {
+        "messages": int(cost["messages"].sum()) if len(cost) else 0,
+        "priced": priced,
+        "unpriced": int(cost["unpriced"].sum()) if len(cost) else 0,
+        "credits": int(credits),
+        "per_delivered": credits / delivered if delivered else None,
+        "by_route": by_route,
+        "saved": int(sum(_credits(v) for v in cost["saved_credits"])) if len(cost) else 0,
+        "imessages": int(cost.loc[cost["route"] == "imessage", "messages"].sum()),
+    }
+
+
+def _number(x: float | None) -> str:
+    return "–" if x is None or math.isnan(x) else f"{x:,.2f}"
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def cost_tiles(v: dict[str, Any], *, imessage_rule: object) -> dict[str, str]:
+    """The HTML of the tiles ``credits``, ``credits_per_delivered`` and ``imessage_saved``."""
+    if v["priced"] == 0:
+        why = (
+            "no message selected"
+            if v["messages"] == 0
+            else "the ledger has no credits for these messages"
+        )
+        spent, spent_note = "–", why
+    else:
+        spent = f"{v['credits']:,}"
+        spent_note = f"by {_count(v['priced'], 'message', 'messages')}"
+        if v["unpriced"]:
+            spent_note += f"; {_count(v['unpriced'], 'message', 'messages')} without credits"
+    routes = " · ".join(
+        f"{ROUTE_LABELS.get(r, r)} {_number(x)}" for r, x in v["by_route"].items() if x is not None
+    )
+    if v["imessages"] == 0:
+        saved_note = "no iMessage in the selection"
+    elif imessage_rule == "as-sms":
+        saved_note = "an iMessage is counted at its SMS credits (MTA does not document it)"
+    else:
+        saved_note = f"vs the same {_count(v['imessages'], 'iMessage', 'iMessages')} as SMS"
+    content = {
+        "credits": ("Credits spent", spent, spent_note),
+        "credits_per_delivered": (
+            "Credits per delivered message",
+            _number(v["per_delivered"]),
+            routes or "no delivered message with credits",
+        ),
+        "imessage_saved": (
+            "Credits iMessage saved",
+            f"{v['saved']:,}" if v["priced"] else "–",
+            saved_note,
+        ),
+    }
+    return {name: tile_html(name, *parts) for name, parts in content.items()}
+
+
+def experiment_campaigns(
+    experiments: pd.DataFrame | None, shown: Iterable[object]
+) -> tuple[str, tuple[str, ...]] | None:
+    """The experiment whose campaigns hold every campaign ``shown``, and its campaign ids.
+
+    ``None`` when nothing is shown, or when a shown campaign is in no experiment (or the shown
+    ones span several): the comparison is then observational.
+
+    >>> exp = pd.DataFrame({"experiment_id": ["x", "x"], "campaign_id": ["x-acme", "x-deals"]})
+    >>> experiment_campaigns(exp, ["x-acme"]), experiment_campaigns(exp, ["other"])
+    (('x', ('x-acme', 'x-deals')), None)
+    """
+    wanted = {str(c) for c in pd.Series(list(shown), dtype="object").dropna()}
+    if experiments is None or experiments.empty or not wanted:
+        return None
+    for exp_id, rows in experiments.groupby("experiment_id", sort=False):
+        campaigns = tuple(dict.fromkeys(str(c) for c in rows["campaign_id"]))
+        if wanted <= set(campaigns):
+            return str(exp_id), campaigns
+    return None
+
+
+# compare_identities ends every verdict with what the design allows; the panel says it once
+_DESIGN_SENTENCES = (
+    _identities._ROUTE_CAVEAT,
+    _identities._RANDOMIZED,
+    _identities._OBSERVATIONAL,
+)
+
+
+def _finding(verdict: str, scope: str, pair: str) -> str:
+    for sentence in _DESIGN_SENTENCES:
+        verdict = verdict.replace(sentence, "")
+    if verdict.startswith(f"{pair}, "):  # the line starts with the pair already, in bold
+        verdict = verdict[len(pair) + 2 :]
+        verdict = verdict[:1].upper() + verdict[1:]
+    # the route by its label: the verdict's capitalised "By imessage" reads "By iMessage"
+    label = ROUTE_LABELS.get(scope)
+    if label is not None and verdict.startswith(f"by {label}".capitalize()):
+        verdict = f"By {label}" + verdict[len(label) + 3 :]
+    return verdict.strip()
+
+
+def _pair(row: Any) -> str:
+    return f"{row.sender_name} vs {row.reference}"
+
+
+def identities_html(
+    table: pd.DataFrame, *, messages: int, experiment: str | None, identities: int
+) -> str:
+    """The "Identities compared" panel: ``compare_identities``' verdicts, one line per scope."""
+    if messages == 0:
+        body = f"<p class='mta-verdict-line'>{escape(EMPTY)}.</p>"
+    elif table.empty:
+        body = (
+            "<p class='mta-verdict-line'>Fewer than two Sender Identities in the selection: "
+            "nothing to compare.</p>"
+            if identities < 2
+            else "<p class='mta-verdict-line'>No settled message to compare yet.</p>"
+        )
+    else:
+        lines = [
+            f"<li class='mta-verdict-line' data-identity='{escape(str(r.sender_name))}' "
+            f"data-scope='{escape(str(r.scope))}' "
+            f"data-significant='{str(bool(r.significant)).lower()}'>"
+            f"<b>{escape(str(r.sender_name))} vs {escape(str(r.reference))}</b>. "
+            f"{escape(_finding(str(r.verdict), str(r.scope), _pair(r)))}</li>"
+            for r in table.itertuples(index=False)
+        ]
+        body = "<ul>" + "".join(lines) + "</ul>"
+    design = (
+        f"Randomized: the campaigns shown are the arms of experiment {experiment}, so "
+        f"recipients were drawn to the identities at random (overall). {_identities._ROUTE_CAVEAT}"
+        if experiment is not None
+        else f"{_identities._OBSERVATIONAL} No experiment in the journal covers the campaigns "
+        "shown: plan one with mta.plan_experiment for a randomized comparison."
+    )
+    # what the design allows only matters when there is a comparison to read
+    note = "" if table.empty else f"<p class='mta-muted mta-design'>{escape(design)}</p>"
+    return (
+        "<div class='mta-verdict mta-identities' "
+        f"data-randomized='{str(experiment is not None).lower()}'>"
+        f"<h3>Identities compared</h3>{body}{note}</div>"
+    )
