@@ -30,7 +30,10 @@ from ._intervals import wilson_interval
 from ._report import delivery_report
 
 __all__ = [
+    "IDENTITIES_OBSERVATIONAL",
     "IDENTITY_COLUMNS",
+    "RANDOMIZED",
+    "ROUTE_CAVEAT",
     "compare_identities",
     "design_note",
     "two_proportion_p_value",
@@ -59,11 +62,11 @@ IDENTITY_COLUMNS: Final = (
     "finding",
     "verdict",
 )
-_RANDOMIZED: Final = "Randomized: recipients were assigned to the identities at random."
-_ROUTE_CAVEAT: Final = (
+RANDOMIZED: Final = "Randomized: recipients were assigned to the identities at random."
+ROUTE_CAVEAT: Final = (
     "Per route not randomized: who gets iMessage depends on opting in to each identity."
 )
-_OBSERVATIONAL: Final = (
+IDENTITIES_OBSERVATIONAL: Final = (
     "Observational: the identities went to different recipients, chosen by you, so a "
     "difference may come from who they are, not from the identity."
 )
@@ -97,8 +100,8 @@ def _rate_text(name: str, delivered: int, settled: int, low: float, high: float)
 def design_note(scope: str, randomized: bool) -> str:
     """What a row's comparison can say, by how its recipients were chosen."""
     if not randomized:
-        return _OBSERVATIONAL
-    return _RANDOMIZED if scope == "overall" else f"{_RANDOMIZED} {_ROUTE_CAVEAT}"
+        return IDENTITIES_OBSERVATIONAL
+    return RANDOMIZED if scope == "overall" else f"{RANDOMIZED} {ROUTE_CAVEAT}"
 
 
 def _finding(row: dict[str, object]) -> str:

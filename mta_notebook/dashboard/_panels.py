@@ -145,25 +145,15 @@ def experiment_campaigns(
     return None
 
 
-# compare_identities ends every verdict with what the design allows; the panel says it once
-_DESIGN_SENTENCES = (
-    _identities._ROUTE_CAVEAT,
-    _identities._RANDOMIZED,
-    _identities._OBSERVATIONAL,
-)
-
-
-def _finding(verdict: str, scope: str, pair: str) -> str:
-    for sentence in _DESIGN_SENTENCES:
-        verdict = verdict.replace(sentence, "")
-    if verdict.startswith(f"{pair}, "):  # the line starts with the pair already, in bold
-        verdict = verdict[len(pair) + 2 :]
-        verdict = verdict[:1].upper() + verdict[1:]
-    # the route by its label: the verdict's capitalised "By imessage" reads "By iMessage"
-    label = ROUTE_LABELS.get(scope)
-    if label is not None and verdict.startswith(f"by {label}".capitalize()):
-        verdict = f"By {label}" + verdict[len(label) + 3 :]
-    return verdict.strip()
+def _finding(row: Any) -> str:
+    """The row's finding (its verdict without the design sentence, said once per panel), less
+    the pair the line already starts with in bold."""
+    text = str(row.finding)
+    pair = f"{_pair(row)}, "
+    if text.startswith(pair):  # "A vs B, overall: too few ..."
+        text = text[len(pair) :]
+        text = text[:1].upper() + text[1:]
+    return text
 
 
 def _pair(row: Any) -> str:
@@ -189,16 +179,16 @@ def identities_html(
             f"data-scope='{escape(str(r.scope))}' "
             f"data-significant='{str(bool(r.significant)).lower()}'>"
             f"<b>{escape(str(r.sender_name))} vs {escape(str(r.reference))}</b>. "
-            f"{escape(_finding(str(r.verdict), str(r.scope), _pair(r)))}</li>"
+            f"{escape(_finding(r))}</li>"
             for r in table.itertuples(index=False)
         ]
         body = "<ul>" + "".join(lines) + "</ul>"
     design = (
         f"Randomized: the campaigns shown are the arms of experiment {experiment}, so "
-        f"recipients were drawn to the identities at random (overall). {_identities._ROUTE_CAVEAT}"
+        f"recipients were drawn to the identities at random (overall). {_identities.ROUTE_CAVEAT}"
         if experiment is not None
-        else f"{_identities._OBSERVATIONAL} No experiment in the journal covers the campaigns "
-        "shown: plan one with mta.plan_experiment for a randomized comparison."
+        else f"{_identities.IDENTITIES_OBSERVATIONAL} No experiment in the journal covers the "
+        "campaigns shown: plan one with mta.plan_experiment for a randomized comparison."
     )
     # what the design allows only matters when there is a comparison to read
     note = "" if table.empty else f"<p class='mta-muted mta-design'>{escape(design)}</p>"
