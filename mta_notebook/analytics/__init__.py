@@ -63,7 +63,7 @@ from ._reduce import REPORT_COLUMNS, REPORT_OUTCOMES
 from ._replies import reply_report
 from ._report import delivery_report
 from ._table import message_table
-from ._timeseries import delivery_timeseries
+from ._timeseries import auto_freq, delivery_timeseries
 
 __all__ = [
     "COST_COLUMNS",
@@ -75,6 +75,7 @@ __all__ = [
     "ImessageShare",
     "Messages",
     "OptInReach",
+    "auto_freq",
     "compare_identities",
     "compare_routes",
     "cost_report",

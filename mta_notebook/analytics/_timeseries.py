@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import pandas as pd
 
@@ -14,6 +14,8 @@ from ._reduce import COUNT_COLUMNS, check_by, counts, finish, message_rows, rate
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
+
+__all__ = ["BUCKETS", "auto_freq", "delivery_timeseries"]
 
 
 def delivery_timeseries(
@@ -61,3 +63,23 @@ def delivery_timeseries(
     df["bucket"] = pd.to_datetime(df["bucket_ms"].astype("Float64"), unit="ms", utc=True)
     cols = ["bucket", *keys, *COUNT_COLUMNS, "delivery_rate", "ci_low", "ci_high"]
     return finish(df, cols, ints=COUNT_COLUMNS, keys=["bucket", *keys])
+
+
+#: Bucket widths :func:`auto_freq` picks from, narrowest first.
+BUCKETS: Final = ("1min", "5min", "15min", "1h", "6h", "1D", "7D")
+
+
+def auto_freq(sent_at: pd.Series, *, choices: Sequence[str] = BUCKETS, most: int = 48) -> str:
+    """The narrowest bucket in ``choices`` giving at most ``most`` buckets over the span of the
+    send times, so a series over minutes is not one dot and one over months not thousands.
+
+    >>> times = pd.Series(pd.to_datetime(["2026-01-01 10:00", "2026-01-01 13:00"], utc=True))
+    >>> auto_freq(times), auto_freq(times[:1]), auto_freq(times, choices=("1min", "1h"))
+    ('5min', '1min', '1h')
+    """
+    times = pd.to_datetime(sent_at, utc=True, errors="coerce").dropna()
+    span = times.max() - times.min() if len(times) else pd.Timedelta(0)
+    for freq in choices:
+        if span / pd.Timedelta(freq) <= most:
+            return freq
+    return choices[-1]

@@ -38,7 +38,6 @@ __all__ = [
     "DashboardFilters",
     "DashboardTables",
     "analytics_tables",
-    "auto_freq",
     "chosen",
     "failures",
     "in_dates",
@@ -320,18 +319,3 @@ def tile_values(report: pd.DataFrame, replies: pd.DataFrame) -> dict[str, Any]:
         "stop_replies": stops,
         "stop_rate": stops / messages if messages else None,
     }
-
-
-def auto_freq(times: pd.Series) -> str:
-    """A time bucket that suits the span of ``times`` (minutes for hours, days for weeks)."""
-    times = pd.to_datetime(times, utc=True, errors="coerce").dropna()
-    if times.empty:
-        return "1h"
-    span = times.max() - times.min()
-    if span <= pd.Timedelta(hours=3):
-        return "1min"
-    if span <= pd.Timedelta(days=2):
-        return "1h"
-    if span <= pd.Timedelta(days=90):
-        return "1D"
-    return "7D"

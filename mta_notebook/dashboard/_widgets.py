@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
-from ..analytics import OBSERVATIONAL, messages
+from ..analytics import OBSERVATIONAL, auto_freq, messages
 from ..campaigns import SENDS_COLUMNS
 from ..contract.assumptions import IMESSAGE_CREDITS
 from ..contract.routes import MESSAGE_ROUTES
@@ -121,16 +121,17 @@ class Dashboard(Selection, Exports):
             sends = pd.DataFrame({c: pd.Series(dtype="object") for c in SENDS_COLUMNS})
         self.sends = sends.reset_index(drop=True)
 
-        times = pd.concat(
-            [
-                pd.to_datetime(self.events["occurred_at"], utc=True, errors="coerce"),
-                pd.to_datetime(self.sends["sent_at"], utc=True, errors="coerce"),
-            ]
-        )
+        occurred = pd.to_datetime(self.events["occurred_at"], utc=True, errors="coerce")
+        sent = pd.to_datetime(self.sends["sent_at"], utc=True, errors="coerce")
+        times = pd.concat([occurred, sent])
         first, last = times.min(), times.max()
         self._first: date | None = None if pd.isna(first) else first.date()
         self._last: date | None = None if pd.isna(last) else last.date()
-        self._default_freq = state.auto_freq(times)
+        # buckets of send time (what delivery_timeseries groups by), among the dashboard's choices
+        handed = occurred[self.events["event"] == "message-send"]
+        self._default_freq = auto_freq(
+            pd.concat([sent, handed]), choices=tuple(GRANULARITIES.values())
+        )
         self._filters = DashboardFilters(start=self._first, end=self._last, freq=self._default_freq)
         self._cache: dict[tuple[date | None, date | None, str], DashboardTables] = {}
         self._compare_cache: dict[tuple[date | None, date | None], pd.DataFrame] = {}

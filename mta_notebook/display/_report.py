@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import pandas as pd
 
@@ -109,7 +109,7 @@ def save_report(
         msgs = analytics.messages(events, sends, engine=engine)
     report = analytics.delivery_report(msgs)
     verdicts = analytics.compare_routes(msgs)
-    freq = freq or _bucket(msgs.df["sent_at"])
+    freq = freq or analytics.auto_freq(msgs.df["sent_at"])
     ts = analytics.delivery_timeseries(msgs, freq=freq)
     fallback = analytics.fallback_summary(msgs)
     reasons = analytics.failure_reasons(msgs)
@@ -174,9 +174,6 @@ def save_report(
 
 
 #: Bucket widths the report picks from: the first giving at most 48 buckets over the span.
-_BUCKETS: Final = ("1min", "5min", "15min", "1h", "6h", "1D")
-
-
 def _trim(reasons: pd.DataFrame) -> pd.DataFrame:
     """A status table without what says nothing: the status code's snake-case name (the
     meaning column names it) and columns with no value in any row (no error text)."""
@@ -185,17 +182,6 @@ def _trim(reasons: pd.DataFrame) -> pd.DataFrame:
         return kept
     out: pd.DataFrame = kept.loc[:, [c for c in kept.columns if kept[c].notna().any()]]
     return out
-
-
-def _bucket(sent_at: pd.Series) -> str:
-    times = pd.to_datetime(sent_at, utc=True).dropna()
-    if times.empty:
-        return "1h"
-    span = times.max() - times.min()
-    for freq in _BUCKETS:
-        if span / pd.Timedelta(freq) <= 48:
-            return freq
-    return _BUCKETS[-1]
 
 
 def _one_bucket(ts: pd.DataFrame, freq: str) -> str:
