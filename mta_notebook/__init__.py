@@ -3,14 +3,16 @@
 The flow, and the names that carry it (this namespace is the one public path):
 
 1. load: ``load_subscribers`` -> ``SubscriberList`` (``.df`` usable rows, ``.rejected``)
-2. plan: ``plan_campaign`` -> ``CampaignPlan`` (preview, segments, credits, warnings)
+2. plan: ``plan_campaign`` -> ``CampaignPlan`` (preview, segments, credits, warnings);
+   ``plan_experiment`` -> ``CampaignPlans`` (a seeded random split across identities)
 3. send: ``plan.send(client)`` / ``resume_campaign`` -> ``CampaignResult`` (the send ledger),
    journaled in a ``Journal``; ``Client`` / ``AsyncClient`` talk to MTA
 4. events: ``running_receiver`` (signed webhooks) -> ``read_webhook_log`` -> ``EventLog``
-5. analytics: ``message_table``, ``delivery_report``, ``delivery_timeseries``,
-   ``failure_reasons``, ``reply_report``, ``fallback_summary``, ``cost_report``, ``optin_reach``,
-   ``reachable``, ``predicted_imessage_share``
-6. display: ``charts``, ``save_report``, ``Dashboard``
+5. analytics: ``compare_routes`` (the verdict: iMessage vs SMS fallback per identity),
+   ``compare_identities``, ``delivery_report``, ``message_table``, ``delivery_timeseries``,
+   ``time_to_deliver``, ``failure_reasons``, ``reply_report``, ``fallback_summary``,
+   ``cost_report``, ``optin_reach``, ``reachable``, ``predicted_imessage_share``
+6. display: ``readable`` (tables for people), ``charts``, ``save_report``, ``Dashboard``
 
 ``sandbox.running()`` is a local MTA to rehearse against; ``contract`` is what MTA documents.
 Everything but the errors loads on first use, so ``import mta_notebook`` is quick and pulls in
@@ -169,7 +171,7 @@ _LAZY: dict[str, str] = {
         ),
         ".analytics",
     ),
-    "time_to_deliver_chart": ".display._latency_chart",
+    "time_to_deliver_chart": ".display",
     "save_report": ".display",
     "readable": ".display",
     "sample_path": "._samples",
