@@ -228,8 +228,13 @@ def test_delivery_over_time_single_bucket_gets_a_readable_axis() -> None:
             "delivery_rate": [0.75, 5 / 6],
         }
     )
-    lo, hi = (pd.Timestamp(x) for x in charts.delivery_over_time(ts).layout.xaxis.range)
+    fig = charts.delivery_over_time(ts)
+    lo, hi = (pd.Timestamp(x) for x in fig.layout.xaxis.range)
     assert hi - lo == pd.Timedelta(hours=2)
+    # a lone dot per series is no trend: the chart says so
+    assert any("one time bucket" in a.text for a in fig.layout.annotations)
+    two = pd.concat([ts, ts.assign(bucket=t + pd.Timedelta(hours=1))])
+    assert not charts.delivery_over_time(two).layout.annotations
 
 
 def test_hover_counts_read_in_the_singular_for_one_message() -> None:
