@@ -137,6 +137,18 @@ def _horizontal_bars(
     return fig
 
 
+def _interval_bars(rate: pd.Series, low: pd.Series, high: pd.Series) -> dict[str, Any]:
+    """Whiskers from each rate's 95 % interval (plotly wants distances from the bar's top)."""
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": _values(high - rate),
+        "arrayminus": _values(rate - low),
+        "color": "#333333",
+        "thickness": 1.2,
+    }
+
+
 def delivery_rates(report: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     """Delivery rate per Sender Identity, iMessage and SMS fallback side by side.
 
@@ -201,14 +213,7 @@ def delivery_rates(report: pd.DataFrame, *, title: str | None = None) -> go.Figu
                 textposition="inside",
                 insidetextanchor="start",  # at the base: the interval's whisker is at the top
                 textangle=0,
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": _values(high - rate),
-                    "arrayminus": _values(rate - low),
-                    "color": "#333333",
-                    "thickness": 1.2,
-                },
+                error_y=_interval_bars(rate, low, high),
                 customdata=[[None if pd.isna(v) else v for v in row] for row in custom],
             )
         )
@@ -470,14 +475,7 @@ def replies(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
                     textposition="inside",
                     insidetextanchor="start",
                     textangle=0,
-                    error_y={
-                        "type": "data",
-                        "symmetric": False,
-                        "array": _values(high - rate),
-                        "arrayminus": _values(rate - low),
-                        "color": "#333333",
-                        "thickness": 1.2,
-                    },
+                    error_y=_interval_bars(rate, low, high),
                     legendgroup=route,
                     showlegend=col == 1,
                     customdata=[

@@ -183,14 +183,7 @@ def _header(name: object) -> str:
 
 
 def _duration(value: Any) -> str:
-    seconds = pd.Timedelta(value).total_seconds()
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.1f} min"
-    if seconds < 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
+    return seconds_text(pd.Timedelta(value).total_seconds())
 
 
 def seconds_text(value: Any) -> str:
