@@ -407,6 +407,8 @@ def failure_reasons(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     )
     # thin grouped bars: their counts are drawn whatever the bar's thickness
     fig.update_layout(uniformtext={"mode": False})
+    if len(grouped) and grouped["messages"].max() <= 10:
+        fig.update_xaxes(dtick=1, tick0=0)  # counts of messages: no 0.5 or 1.5 ticks
     if waiting:
         fig.add_annotation(
             text=f"{waiting:,} pending (no final status yet) not shown",

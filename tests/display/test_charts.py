@@ -122,6 +122,7 @@ def test_delivery_over_time(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
 def test_failure_reasons_chart(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     fig = charts.failure_reasons(failure_reasons(*frames))
     _assert_fixed_colours(fig)
+    assert fig.layout.xaxis.dtick == 1  # a few messages: whole-number ticks, not 0.5 / 1.5
     rows = {y: t.name for t in fig.data for y in t.y}
     # the documented names on the axis, their meaning in the hover; unconfirmed is not a failure
     assert rows["Acme — DELIVERY_FAILED"] == "iMessage"
