@@ -66,8 +66,8 @@ def run_demo(
     from .analytics import compare_identities, cost_report, delivery_report
     from .analytics._reach import percent_label
     from .campaigns import Journal, plan_experiment, read_experiments
-    from .campaigns._words import count
     from .display import save_report
+    from .display._words import count
     from .events import read_webhook_log, register_webhooks, running_receiver
     from .subscribers import load_subscribers
 

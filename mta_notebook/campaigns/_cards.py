@@ -14,8 +14,8 @@ import pandas as pd
 
 from ..display import HtmlRepr, card
 from ..display._tables import readable_frame
+from ..display._words import count
 from ._reach import share_text
-from ._words import count
 
 __all__ = ["TestSend", "identity_label", "plan_facts", "preview_table"]
 

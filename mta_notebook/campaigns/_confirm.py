@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._words import count
+from ..display._words import count
 
 if TYPE_CHECKING:
     from ._engine import CampaignClient

@@ -16,13 +16,13 @@ import pandas as pd
 
 from .._errors import CampaignError
 from ..display import HtmlRepr, card
+from ..display._words import count
 from ._cards import TestSend, identity_label, preview_table, test_sends_html
 from ._engine import CampaignClient
 from ._journal import Journal
 from ._plan import CampaignPlan
 from ._reach import share_text
 from ._results import ALREADY_SENT, CampaignResult
-from ._words import count
 
 if TYPE_CHECKING:
     from ._split import Experiment

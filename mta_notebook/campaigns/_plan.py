@@ -21,6 +21,7 @@ from .._errors import CampaignError
 from ..contract.assumptions import RECONCILE_CLOCK_MARGIN_S, SMS_OVER_160, SmsOver160
 from ..contract.limits import RATE_LIMITS
 from ..display import HtmlRepr, card
+from ..display._words import count
 from ._cards import TestSend, plan_facts, preview_table
 from ._chunks import campaign_id_for, input_hash, split_chunks
 from ._engine import CampaignClient, run
@@ -48,7 +49,6 @@ from ._schedule import (
     window_scope,
 )
 from ._schema import TEST_SUFFIX, utcnow
-from ._words import count
 
 __all__ = ["CampaignPlan", "plan_campaign"]
 

@@ -16,6 +16,7 @@ from .._errors import CampaignError
 from ..contract.assumptions import SmsOver160
 from ..contract.limits import SMS_MAX_CHARS
 from ..contract.segments import segments
+from ..display._words import count, verb
 from ._message import (
     E164,
     ValueFacts,
@@ -26,7 +27,6 @@ from ._message import (
     snake,
     value_facts,
 )
-from ._words import count, verb
 
 
 class CheckOptions(TypedDict):

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..display import HtmlRepr, card
 from ..display._html import Tone
-from ._words import count, verb
+from ..display._words import count, verb
 
 __all__ = ["ALREADY_SENT", "CampaignResult", "UnknownPolicy", "resume_call", "run_note"]
 

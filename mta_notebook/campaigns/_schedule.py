@@ -22,7 +22,7 @@ import pandas as pd
 from .._errors import CampaignError
 from ..contract.dates import format_scheduled_date
 from ..contract.zones import phone_zones, zone_list
-from ._words import count
+from ..display._words import count
 
 __all__ = ["QUIET_HOURS", "next_in_window"]
 

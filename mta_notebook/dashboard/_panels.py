@@ -17,6 +17,7 @@ import pandas as pd
 from ..analytics import _identities
 from ..contract.routes import MESSAGE_ROUTES, ROUTE_LABELS
 from ..display import escape
+from ..display._words import count
 from ._view import EMPTY, tile_html
 
 __all__ = [
@@ -80,10 +81,6 @@ def _number(x: float | None) -> str:
     return "–" if x is None or math.isnan(x) else f"{x:,.2f}"
 
 
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n:,} {one if n == 1 else many}"
-
-
 def cost_tiles(v: dict[str, Any], *, imessage_rule: object) -> dict[str, str]:
     """The HTML of the tiles ``credits``, ``credits_per_delivered`` and ``imessage_saved``."""
     if v["priced"] == 0:
@@ -95,9 +92,9 @@ def cost_tiles(v: dict[str, Any], *, imessage_rule: object) -> dict[str, str]:
         spent, spent_note = "–", why
     else:
         spent = f"{v['credits']:,}"
-        spent_note = f"by {_count(v['priced'], 'message', 'messages')}"
+        spent_note = f"by {count(v['priced'], 'message')}"
         if v["unpriced"]:
-            spent_note += f"; {_count(v['unpriced'], 'message', 'messages')} without credits"
+            spent_note += f"; {count(v['unpriced'], 'message')} without credits"
     routes = " · ".join(
         f"{ROUTE_LABELS.get(r, r)} {_number(x)}" for r, x in v["by_route"].items() if x is not None
     )
@@ -106,7 +103,7 @@ def cost_tiles(v: dict[str, Any], *, imessage_rule: object) -> dict[str, str]:
     elif imessage_rule == "as-sms":
         saved_note = "an iMessage is counted at its SMS credits (MTA does not document it)"
     else:
-        saved_note = f"vs the same {_count(v['imessages'], 'iMessage', 'iMessages')} as SMS"
+        saved_note = f"vs the same {count(v['imessages'], 'iMessage')} as SMS"
     content = {
         "credits": ("Credits spent", spent, spent_note),
         "credits_per_delivered": (

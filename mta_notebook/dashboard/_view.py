@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..contract.routes import ROUTE_LABELS
 from ..display import escape, frame_html
+from ..display._words import count
 from ._state import ROUTE_CHOICES, DashboardFilters
 
 __all__ = [
@@ -55,11 +56,7 @@ TILE_NAMES: Final = (
 
 
 def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1%}"
-
-
-def _plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+    return "–" if value is None else f"{100 * value:.1f} %"  # as in every table: "96.6 %"
 
 
 def rate_text(k: int, n: int, what: str, *, one: str | None = None) -> str:
@@ -201,7 +198,7 @@ def status_html(filters: DashboardFilters, messages: int) -> str:
     ids = "all identities" if filters.identities is None else ", ".join(filters.identities)
     empty = f"<div class='mta-empty'>{escape(EMPTY)}.</div>" if messages == 0 else ""
     return empty + (
-        f"<span class='mta-status'>{_plural(messages, 'message')} · "
+        f"<span class='mta-status'>{count(messages, 'message')} · "
         f"{escape(ids or 'no identity selected')} · {escape(ROUTE_CHOICES[filters.route])} · "
         f"{filters.start or '…'} to {filters.end or '…'} (UTC)</span>"
     )

@@ -27,6 +27,7 @@ from ._chart_layout import (
     _values,
     nothing_selected,
 )
+from ._words import count
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -68,8 +69,7 @@ def plot_text(value: object) -> str:
 
 def _messages(n: object) -> str:
     """A count of messages for a hover text: "1 message", "12 messages"."""
-    k = int(cast("Any", n))
-    return f"{k:,} message" if k == 1 else f"{k:,} messages"
+    return count(int(cast("Any", n)), "message")
 
 
 def _identity(values: pd.Series[Any]) -> pd.Series[Any]:
@@ -451,12 +451,12 @@ def replies(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     order = list(dict.fromkeys(data["identity"]))
     # no subplot titles: they sit where the legend is; each panel's y axis says what it shows
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14)
-    for col, (metric, count, what) in enumerate(
+    for col, (metric, counted, what) in enumerate(
         [("reply_rate", "replied", "replied"), ("stop_rate", "stops", "sent STOP")], start=1
     ):
         for route in _routes(data):
             part = data[data["route"] == route]
-            counts = part[count] if count in part else pd.Series(0, index=part.index)
+            counts = part[counted] if counted in part else pd.Series(0, index=part.index)
             rate = part[metric].astype(float)
             # Wilson 95 % intervals: 2 STOPs of 38 is a wide 1-17 %, not a tall 5.3 % bar
             bounds = [

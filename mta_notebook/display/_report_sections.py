@@ -18,6 +18,7 @@ from .._errors import ValidationError
 from ..contract.assumptions import IMESSAGE_CREDITS, ImessageCredits
 from ..contract.routes import ROUTE_LABELS
 from ._tables import readable_html, seconds_text
+from ._words import count
 
 if TYPE_CHECKING:
     from ..analytics import Messages, OptInReach
@@ -31,10 +32,6 @@ def _note(text: str) -> str:
 
 def _table(df: pd.DataFrame, **labels: str) -> str:
     return f'<div class="scroll">{readable_html(df, labels=labels)}</div>'
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 # -- the randomized split ----------------------------------------------------------------------
@@ -230,7 +227,7 @@ def latency_section(a: Answers, chart: str) -> list[str]:
             "Seconds from a message's message-send event to its final delivery status, over "
             f"the delivered messages. Fastest median: {who} by {route}, "
             f"{seconds_text(fastest['median_s'])} "
-            f"({_count(int(fastest['timed']), 'message')} timed)."
+            f"({count(int(fastest['timed']), 'message')} timed)."
         ),
         chart,
         _table(timed),
@@ -246,7 +243,7 @@ def _credits_rule(rule: ImessageCredits) -> str:
             "pass imessage_credits=1 to save_report if your plan bills an iMessage at 1 credit."
         )
     return (
-        f"An iMessage is counted at {_count(int(rule), 'credit')} (imessage_credits={rule!r}; "
+        f"An iMessage is counted at {count(int(rule), 'credit')} (imessage_credits={rule!r}; "
         "MTA does not document it, contract.assumptions.IMESSAGE_CREDITS)."
     )
 
@@ -268,7 +265,7 @@ def cost_section(a: Answers) -> list[str]:
         messages = int(df["messages"].sum()) if len(df) else 0
         parts.append(
             _note(
-                f"None of the {_count(messages, 'message')} has planned credits in the send "
+                f"None of the {count(messages, 'message')} has planned credits in the send "
                 "ledger (a campaign planned before the journal kept credits, or events without "
                 "a ledger row): nothing is counted, nothing is guessed."
             )
@@ -285,7 +282,7 @@ def cost_section(a: Answers) -> list[str]:
         text += f". At {a.price_per_credit:g} per credit: {cost:,.2f}"
         if delivered:
             text += f", {cost / delivered:,.2f} per delivered message"
-    text += f". iMessage saved {_count(saved, 'credit')}"
+    text += f". iMessage saved {count(saved, 'credit')}"
     if a.price_per_credit is not None:
         text += f" ({saved * a.price_per_credit:,.2f})"
     text += "."

@@ -198,7 +198,7 @@ def test_tiles_all(dash: Dashboard) -> None:
     assert t["stop_rate"] == pytest.approx(2 / 21)
     html = dash.tile_widgets["imessage_rate"].value
     assert "iMessage delivery" in html
-    assert "87.5%" in html
+    assert "87.5 %" in html
     assert "7 of 8 settled" in html
     assert "no answer from the carrier" in dash.tile_widgets["unconfirmed"].value
 
