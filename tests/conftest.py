@@ -42,3 +42,13 @@ def start_module_sandbox() -> Iterator[StartSandbox]:
     """Like ``start_sandbox``, for a sandbox shared by the tests of one module."""
     with contextlib.ExitStack() as stack:
         yield _starter(stack)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The benchmark figures tests measured (tests/_benchmarks.py), at the end of the log."""
+    from tests._benchmarks import LINES
+
+    if LINES:
+        terminalreporter.section("benchmark figures")
+        for line in LINES:
+            terminalreporter.write_line(line)

@@ -27,6 +27,7 @@ import pytest
 from mta_notebook._server import free_port
 from mta_notebook.dashboard import CHART_NAMES, TILE_NAMES, Dashboard
 from mta_notebook.dashboard._view import _pct
+from tests._benchmarks import report
 from tests._jupyter import ensure_kernel
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,16 +175,13 @@ def _change_filter(page: Any, identities: list[str], where: str, width: int) -> 
         timeout=120_000,
     )
     seconds = float(page.evaluate("() => (window.mtaChartDrawnAt - window.mtaChangedAt) / 1000"))
-    print(
-        f"\nBENCHMARK {where} {width}px: filter change to last chart redrawn {seconds:.2f} s",
-        flush=True,
-    )
+    report(f"BENCHMARK {where} {width}px: filter change to last chart redrawn {seconds:.2f} s")
     return seconds
 
 
 def _print_load(where: str, opened: float) -> None:
     seconds = time.monotonic() - opened
-    print(f"\nBENCHMARK {where}: page opened to every chart drawn {seconds:.1f} s", flush=True)
+    report(f"BENCHMARK {where}: page opened to every chart drawn {seconds:.1f} s")
 
 
 def _check_layout(page: Any, where: str) -> None:
