@@ -321,7 +321,7 @@ def test_dashboard_on_the_voila_page(
             panel = dash.locator(".mta-identities")
             assert panel.locator("li").count() == len(expected.identity_comparison) > 0
             assert "Observational" in panel.inner_text()
-            assert _tile_text(page, "credits") == "–"  # the sample ledger has no credits
+            assert _tile_text(page, "credits") == f"{expected.cost['credits']:,}"
 
             times = _drive(page, "voila", errors)
             assert set(times) == set(WIDTHS)
