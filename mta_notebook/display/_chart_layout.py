@@ -78,16 +78,21 @@ def _empty_note(
     if df.empty:
         fig.update_xaxes(visible=False)
         fig.update_yaxes(visible=False)
-        fig.add_annotation(
-            text=text,
-            font={"size": 15, "color": "#57606a"},
-            showarrow=False,
-            xref="paper",
-            yref="paper",
-            x=0.5,
-            y=0.5,
-        )
+        _say(fig, text)
     return fig
+
+
+def _say(fig: go.Figure, text: str, *, y: float = 0.5, size: int = 15) -> None:
+    """A grey sentence centred across the plot, ``y`` of the way up."""
+    fig.add_annotation(
+        text=text,
+        font={"size": size, "color": "#57606a"},
+        showarrow=False,
+        xref="paper",
+        yref="paper",
+        x=0.5,
+        y=y,
+    )
 
 
 def nothing_selected(fig: go.Figure, text: str) -> go.Figure:

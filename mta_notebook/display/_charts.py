@@ -24,6 +24,7 @@ from ._chart_layout import (
     _empty_note,
     _pct_label,
     _require,
+    _say,
     _values,
     nothing_selected,
 )
@@ -329,14 +330,12 @@ def delivery_over_time(ts: pd.DataFrame, *, title: str | None = None) -> go.Figu
         # one bucket alone gets a microsecond-wide axis from plotly's autorange
         only = pd.Timestamp(df["bucket"].iloc[0])
         fig.update_xaxes(range=[only - pd.Timedelta(hours=1), only + pd.Timedelta(hours=1)])
-        fig.add_annotation(  # a lone dot is not a trend: say why there is no line
-            text="Every message shown was sent in one time bucket: no change over time to draw",
-            font={"size": 12, "color": "#57606a"},
-            showarrow=False,
-            xref="paper",
-            yref="paper",
-            x=0.5,
+        # a lone dot is not a trend: say why there is no line
+        _say(
+            fig,
+            "Every message shown was sent in one time bucket: no change over time to draw",
             y=0.08,
+            size=12,
         )
     return _empty_note(fig, df)
 
