@@ -16,6 +16,7 @@ from typing import Final
 
 import pandas as pd
 
+from ..display._words import percent
 from ._intervals import wilson_interval
 from ._report import delivery_report
 
@@ -70,16 +71,8 @@ def newcombe_interval(
     return (d - math.hypot(p1 - l1, u2 - p2), d + math.hypot(u1 - p1, p2 - l2))
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f} %"
-
-
-def _span(low: float, high: float) -> str:
-    return f"[{100 * low:.0f}-{100 * high:.0f}]"
-
-
 def _verdict(name: str, n: int, reached: int, i: _Route, f: _Route, diff: _Diff) -> str:
-    head = f"{name}: {_pct(reached / n)} reached by iMessage ({reached}/{n})."
+    head = f"{name}: {percent(reached / n)} reached by iMessage ({reached}/{n})."
     if min(i.settled, f.settled) < MIN_SETTLED:
         return (
             f"{head} Too few settled messages to compare the routes ({i.settled} by iMessage, "
@@ -87,8 +80,8 @@ def _verdict(name: str, n: int, reached: int, i: _Route, f: _Route, diff: _Diff)
         )
     says = "significant at 95 %" if diff.significant else "not significant at 95 %"
     return (
-        f"{head} Delivered {_pct(i.rate)} {_span(i.low, i.high)} by iMessage vs "
-        f"{_pct(f.rate)} {_span(f.low, f.high)} by SMS fallback: {100 * diff.value:+.1f} pts "
+        f"{head} Delivered {percent(i.rate, low=i.low, high=i.high)} by iMessage vs "
+        f"{percent(f.rate, low=f.low, high=f.high)} by SMS fallback: {100 * diff.value:+.1f} pts "
         f"[{100 * diff.low:+.1f}, {100 * diff.high:+.1f}], {says}."
     )
 

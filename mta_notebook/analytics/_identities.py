@@ -24,6 +24,7 @@ import pandas as pd
 
 from .._errors import ValidationError
 from ..contract.routes import ROUTE_LABELS
+from ..display._words import percent
 from ._compare import MIN_SETTLED, newcombe_interval
 from ._inputs import Engine
 from ._intervals import wilson_interval
@@ -88,13 +89,8 @@ def two_proportion_p_value(delivered1: int, settled1: int, delivered2: int, sett
     return math.erfc(abs(diff) / math.sqrt(2.0 * var))
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f} %"
-
-
 def _rate_text(name: str, delivered: int, settled: int, low: float, high: float) -> str:
-    span = f"[{100 * low:.0f}-{100 * high:.0f}]"
-    return f"{name} {_pct(delivered / settled)} ({delivered}/{settled}) {span}"
+    return f"{name} {percent(delivered / settled, delivered, settled, low, high)}"
 
 
 def design_note(scope: str, randomized: bool) -> str:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from .._errors import CampaignError, ValidationError
 from ..campaigns._reach import predicted_imessage  # the one count, also used at planning time
+from ..display._words import percent
 from ._intervals import wilson_interval
 
 __all__ = [
@@ -257,8 +258,7 @@ def percent_label(n: int, total: int) -> str:
     """
     if total <= 0:
         return f"no audience ({n}/{total})"
-    low, high = wilson_interval(n, total)
-    return f"{100 * n / total:.1f} % ({n}/{total}) [{round(100 * low)}-{round(100 * high)}]"
+    return percent(n / total, n, total, *wilson_interval(n, total))
 
 
 def _daily(name: str, since: pd.Series, total: int, freq: str) -> pd.DataFrame:

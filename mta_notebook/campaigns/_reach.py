@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from .._errors import CampaignError
+from ..display._words import percent
 
 __all__ = ["predicted_imessage", "share_text"]
 
@@ -53,4 +54,4 @@ def share_text(pair: tuple[int, int] | None) -> str | None:
     n, total = pair
     if total == 0:
         return f"no recipients ({n}/{total})"
-    return f"{100 * n / total:.1f} % ({n}/{total})"
+    return percent(n / total, n, total)

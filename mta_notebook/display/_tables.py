@@ -25,7 +25,7 @@ import html
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
@@ -39,21 +39,20 @@ from ._labels import (
     MONEY_COLUMNS,
     SCOPE_LABELS,
 )
+from ._words import DASH, percent
+from ._words import missing as _missing
 
 if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
 
 __all__ = [
     "COLUMN_LABELS",
-    "DASH",
-    "percent",
     "readable",
     "readable_frame",
     "readable_html",
 ]
 
 #: What a table shows where there is no value (NaN, ``<NA>``, an undefined rate).
-DASH: Final = "–"
 
 
 @dataclass(frozen=True)
@@ -134,33 +133,6 @@ def _spec(df: pd.DataFrame, name: str) -> _Rate | None:
     if name == "share" and "reachable" in df.columns and "messages" not in df.columns:
         return _AUDIENCE_SHARE[0] if "audience" in df.columns else _AUDIENCE_SHARE[1]
     return _RATES.get(name)
-
-
-def _missing(value: object) -> bool:
-    # a list or an array in a cell is not one missing value: only scalars are asked
-    return value is None or bool(pd.api.types.is_scalar(value) and pd.isna(cast("Any", value)))
-
-
-def percent(
-    value: Any,
-    n: Any = None,
-    total: Any = None,
-    low: Any = None,
-    high: Any = None,
-) -> str:
-    """A fraction as people read it: ``95.6 %``, with ``(n/N)`` and ``[low-high]`` when given.
-
-    >>> percent(0.892683), percent(43 / 45, 43, 45, 0.85, 0.99), percent(float("nan"))
-    ('89.3 %', '95.6 % (43/45) [85-99]', '–')
-    """
-    if _missing(value):
-        return DASH
-    text = f"{100 * float(value):.1f} %"
-    if not _missing(n) and not _missing(total):
-        text += f" ({int(n):,}/{int(total):,})"
-    if not _missing(low) and not _missing(high):
-        text += f" [{100 * float(low):.0f}-{100 * float(high):.0f}]"
-    return text
 
 
 def _points(value: Any, low: Any = None, high: Any = None) -> str:

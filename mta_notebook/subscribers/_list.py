@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..contract.limits import BULK_MAX_RECORDS
 from ..display._html import HtmlRepr, card
-from ..display._tables import percent
+from ..display._words import percent
 from ._read import _frame
 
 Reason = Literal["missing-phone", "invalid-phone", "duplicate", "opted-out"]

@@ -10,7 +10,8 @@ import pandas as pd
 import mta_notebook as mta
 from mta_notebook import analytics
 from mta_notebook.display import readable
-from mta_notebook.display._tables import percent, readable_frame, readable_html
+from mta_notebook.display._tables import readable_frame, readable_html
+from mta_notebook.display._words import percent
 from tests.analytics.fixtures import scenario
 
 
